@@ -1,0 +1,61 @@
+//! The `flakewatch` command line: one module per subcommand, resolved into a config before work.
+//!
+//! Exit codes (see `docs/cli.md`): 0 success, 1 the input has errors (diagnostics printed),
+//! 2 usage error (clap), 3 an I/O or other operational failure.
+
+use std::io::{self, Write};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod check;
+mod debug;
+mod eval;
+
+/// Exit code for operational failures (I/O, unreadable input).
+pub const EXIT_FAILURE: u8 = 3;
+
+/// flakewatch: triage CI test failures at high volume.
+#[derive(Debug, Parser)]
+#[command(name = "flakewatch", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check a watchflakes script (or a whole issue body) and print its diagnostics.
+    Check(check::CheckArgs),
+    /// Evaluate a script against JSON-lines records: the first matching rule's action per record.
+    Eval(eval::EvalArgs),
+    /// Show an intermediate form: tokens, AST or IR.
+    Debug(debug::DebugArgs),
+}
+
+/// Parses the arguments, runs the subcommand and maps the outcome to an exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        Command::Check(args) => check::run(args),
+        Command::Eval(args) => eval::run(args),
+        Command::Debug(args) => debug::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
+        Err(err) => {
+            let _ = writeln!(io::stderr(), "flakewatch: {err:#}");
+            ExitCode::from(EXIT_FAILURE)
+        }
+    }
+}
+
+/// A closed pipe (`flakewatch ... | head`) is not a failure.
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause
+            .downcast_ref::<io::Error>()
+            .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
+    })
+}

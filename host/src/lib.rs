@@ -1,0 +1,6 @@
+//! flakewatch's host: ingestion, triage pipeline, analyses and the `flakewatch` command line.
+//!
+//! The rule language itself lives in `flakewatch-dsl`; this crate wires it to data.
+
+pub mod cli;
+pub mod conformance;
