@@ -4,3 +4,6 @@
 
 pub mod cli;
 pub mod conformance;
+pub mod records;
+pub mod script_file;
+pub mod triage;

@@ -1,0 +1,135 @@
+//! The reference interpreter over the IR: the definition of flakewatch's semantics, against
+//! which every other engine is checked. It walks the nodes with short-circuit evaluation and
+//! remembers each predicate's result for the current record (predicates are pure).
+
+use crate::field::Record;
+use crate::ir::{ActionId, ActionKind, Node, NodeId, PatternSet, Pred, PredId};
+
+/// The decision for one failure across all issues (upstream's `run`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Assignment {
+    /// Some issue said `skip`: the failure is dropped. Holds that issue's index.
+    Skip(usize),
+    /// Post to every issue that said `post`, in order. Holds their indices.
+    Post(Vec<usize>),
+    /// Nobody said post or skip; the first issue that said `default` gets it.
+    Default(usize),
+    /// No issue claimed the failure: a new issue is needed.
+    NewIssue,
+}
+
+impl Assignment {
+    /// The action name used in machine output: `skip`, `post`, `default` or `new_issue`.
+    pub fn action_name(&self) -> &'static str {
+        match self {
+            Assignment::Skip(_) => "skip",
+            Assignment::Post(_) => "post",
+            Assignment::Default(_) => "default",
+            Assignment::NewIssue => "new_issue",
+        }
+    }
+
+    /// The issue indices concerned (empty for a new issue).
+    pub fn targets(&self) -> &[usize] {
+        match self {
+            Assignment::Skip(i) | Assignment::Default(i) => std::slice::from_ref(i),
+            Assignment::Post(issues) => issues,
+            Assignment::NewIssue => &[],
+        }
+    }
+}
+
+/// Per-thread working memory of the interpreter (predicate results for the current record).
+#[derive(Clone, Debug, Default)]
+pub struct Scratch {
+    /// 0 unknown, 1 false, 2 true; indexed by predicate.
+    memo: Vec<u8>,
+}
+
+/// The reference interpreter for one pattern set.
+#[derive(Clone, Copy, Debug)]
+pub struct Interpreter<'p> {
+    set: &'p PatternSet,
+}
+
+impl<'p> Interpreter<'p> {
+    /// An interpreter for `set`.
+    pub fn new(set: &'p PatternSet) -> Interpreter<'p> {
+        Interpreter { set }
+    }
+
+    /// Fresh scratch space for one thread.
+    pub fn scratch(&self) -> Scratch {
+        Scratch {
+            memo: vec![0; self.set.preds.len()],
+        }
+    }
+
+    /// Starts a new record: forgets the predicate results of the previous one.
+    fn reset(&self, scratch: &mut Scratch) {
+        scratch.memo.clear();
+        scratch.memo.resize(self.set.preds.len(), 0);
+    }
+
+    /// The action of issue `issue`'s script for `record`: the first matching rule's action.
+    pub fn script_action(&self, issue: usize, record: &Record, scratch: &mut Scratch) -> Option<ActionId> {
+        self.reset(scratch);
+        self.first_match(issue, record, scratch)
+    }
+
+    fn first_match(&self, issue: usize, record: &Record, scratch: &mut Scratch) -> Option<ActionId> {
+        self.set.issues[issue]
+            .rules
+            .iter()
+            .find(|rule| self.node(rule.expr, record, scratch))
+            .map(|rule| rule.action)
+    }
+
+    /// Assigns `record` across all issues, in order: the first `skip` wins; otherwise every
+    /// `post`; otherwise the first `default`; otherwise a new issue.
+    pub fn assign(&self, record: &Record, scratch: &mut Scratch) -> Assignment {
+        self.reset(scratch);
+        let mut posts = Vec::new();
+        let mut default = None;
+        for issue in 0..self.set.issues.len() {
+            let Some(action) = self.first_match(issue, record, scratch) else {
+                continue;
+            };
+            match self.set.action_kinds[action as usize] {
+                ActionKind::Skip => return Assignment::Skip(issue),
+                ActionKind::Post => posts.push(issue),
+                ActionKind::Default => {
+                    default.get_or_insert(issue);
+                }
+                ActionKind::Other => {}
+            }
+        }
+        match (posts.is_empty(), default) {
+            (false, _) => Assignment::Post(posts),
+            (true, Some(issue)) => Assignment::Default(issue),
+            (true, None) => Assignment::NewIssue,
+        }
+    }
+
+    fn node(&self, id: NodeId, record: &Record, scratch: &mut Scratch) -> bool {
+        match &self.set.nodes[id as usize] {
+            Node::And(operands) => operands.iter().all(|&x| self.node(x, record, scratch)),
+            Node::Or(operands) => operands.iter().any(|&x| self.node(x, record, scratch)),
+            Node::Not(x) => !self.node(*x, record, scratch),
+            Node::Pred(p) => self.pred(*p, record, scratch),
+        }
+    }
+
+    fn pred(&self, id: PredId, record: &Record, scratch: &mut Scratch) -> bool {
+        let slot = &mut scratch.memo[id as usize];
+        if *slot != 0 {
+            return *slot == 2;
+        }
+        let result = match &self.set.preds[id as usize] {
+            Pred::Cmp { field, op, literal } => op.eval(record.get(*field).as_bytes(), literal),
+            Pred::Regex { field, regex } => self.set.regexes[*regex as usize].regex.is_match(record.get(*field)),
+        };
+        *slot = if result { 2 } else { 1 };
+        result
+    }
+}

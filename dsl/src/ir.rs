@@ -1,0 +1,421 @@
+//! The IR of a whole pattern set: every issue's script lowered together, with predicates
+//! deduplicated across rules and issues, so that engines evaluate each distinct test once.
+//!
+//! Shape: issues → rules → expression nodes (n-ary `And`/`Or`, `Not`) → predicates. Predicates
+//! are of two kinds, field comparisons and regexp searches. Comparisons are canonical: only
+//! `==`, `<` and `<=` exist; `!=`, `>=` and `>` lower to `Not` of them. A regexp predicate is
+//! the unnegated search; `!~` lowers to `Not`. Nodes are hash-consed: an expression that occurs
+//! in many issues is one node.
+
+use std::collections::HashMap;
+use std::fmt::{self, Write};
+use std::sync::Arc;
+
+use regex_automata::meta;
+use regex_syntax::hir::Hir;
+
+use crate::ast::{CmpOp, Expr, ExprKind, Script, Span};
+use crate::field::Field;
+use crate::limits::Limits;
+use crate::quote::quote;
+
+/// Index of a node in [`PatternSet::nodes`].
+pub type NodeId = u32;
+/// Index of a predicate in [`PatternSet::preds`].
+pub type PredId = u32;
+/// Index of a regexp in [`PatternSet::regexes`].
+pub type RegexId = u32;
+/// Index of an action name in [`PatternSet::actions`].
+pub type ActionId = u32;
+
+/// A canonical comparison operator.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum CmpKind {
+    /// `value == literal`
+    Eq,
+    /// `value < literal`
+    Lt,
+    /// `value <= literal`
+    Le,
+}
+
+impl CmpKind {
+    /// Applies the comparison (Go's byte-wise string order).
+    pub fn eval(self, value: &[u8], literal: &[u8]) -> bool {
+        match self {
+            CmpKind::Eq => value == literal,
+            CmpKind::Lt => value < literal,
+            CmpKind::Le => value <= literal,
+        }
+    }
+
+    fn as_str(self) -> &'static str {
+        match self {
+            CmpKind::Eq => "==",
+            CmpKind::Lt => "<",
+            CmpKind::Le => "<=",
+        }
+    }
+}
+
+/// An atomic test on one field of a record.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Pred {
+    /// `field OP literal`.
+    Cmp {
+        /// The field.
+        field: Field,
+        /// The canonical operator.
+        op: CmpKind,
+        /// The literal bytes.
+        literal: Box<[u8]>,
+    },
+    /// An unanchored search of `field` with a regexp.
+    Regex {
+        /// The field searched.
+        field: Field,
+        /// The regexp.
+        regex: RegexId,
+    },
+}
+
+impl Pred {
+    /// The field the predicate reads.
+    pub fn field(&self) -> Field {
+        match self {
+            Pred::Cmp { field, .. } | Pred::Regex { field, .. } => *field,
+        }
+    }
+}
+
+/// An expression node.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Node {
+    /// True when every operand is (evaluated left to right, short-circuit).
+    And(Box<[NodeId]>),
+    /// True when some operand is.
+    Or(Box<[NodeId]>),
+    /// Negation.
+    Not(NodeId),
+    /// A predicate.
+    Pred(PredId),
+}
+
+/// A compiled regexp, shared by every predicate that uses the same pattern.
+#[derive(Clone, Debug)]
+pub struct RegexEntry {
+    /// The pattern as written (without the `(?m)` prefix).
+    pub pattern: String,
+    /// Its syntax tree, in Go semantics.
+    pub hir: Hir,
+    /// The compiled matcher (`Send + Sync`; each thread gets its own cache from a pool).
+    pub regex: Arc<meta::Regex>,
+}
+
+/// What a rule's action means to the assignment across issues.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum ActionKind {
+    /// `post`: the failure goes to every issue that says post.
+    Post,
+    /// `default`: the failure goes to the first such issue if nobody said post.
+    Default,
+    /// `skip`: the failure is dropped everywhere.
+    Skip,
+    /// Any other name (`take`, `POST`, ...): ends the script's scan, ignored by the assignment.
+    Other,
+}
+
+impl ActionKind {
+    /// Classifies an action name (case-sensitive).
+    pub fn of(name: &str) -> ActionKind {
+        match name {
+            "post" => ActionKind::Post,
+            "default" => ActionKind::Default,
+            "skip" => ActionKind::Skip,
+            _ => ActionKind::Other,
+        }
+    }
+}
+
+/// One rule: if `expr` holds, the script's action is `action`.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct RuleIr {
+    /// The action name.
+    pub action: ActionId,
+    /// The pattern.
+    pub expr: NodeId,
+}
+
+/// One issue's script.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IssueIr {
+    /// The issue number (0 for an issue prepared in this cycle).
+    pub number: u64,
+    /// Its rules, in order.
+    pub rules: Vec<RuleIr>,
+}
+
+/// Lowering failures: a flakewatch limit exceeded by a regexp.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum LowerError {
+    /// regex-automata refused to build the regexp within the configured limits.
+    #[error("regexp too large for flakewatch's limits: {message}")]
+    RegexTooLarge {
+        /// Where the regexp is in its script.
+        span: Span,
+        /// regex-automata's explanation.
+        message: String,
+    },
+}
+
+/// A whole pattern set in IR form: the input of every engine.
+#[derive(Clone, Debug, Default)]
+pub struct PatternSet {
+    /// Issues in assignment order (ascending number, prepared issues last).
+    pub issues: Vec<IssueIr>,
+    /// Expression nodes.
+    pub nodes: Vec<Node>,
+    /// Distinct predicates.
+    pub preds: Vec<Pred>,
+    /// Distinct regexps.
+    pub regexes: Vec<RegexEntry>,
+    /// Distinct action names.
+    pub actions: Vec<String>,
+    /// The kind of each action, parallel to `actions`.
+    pub action_kinds: Vec<ActionKind>,
+}
+
+/// Builds a [`PatternSet`] issue by issue, sharing predicates and nodes.
+#[derive(Debug, Default)]
+pub struct PatternSetBuilder {
+    set: PatternSet,
+    limits: Limits,
+    node_ids: HashMap<Node, NodeId>,
+    pred_ids: HashMap<Pred, PredId>,
+    regex_ids: HashMap<String, RegexId>,
+    action_ids: HashMap<String, ActionId>,
+}
+
+impl PatternSetBuilder {
+    /// A builder with the given limits.
+    pub fn new(limits: Limits) -> PatternSetBuilder {
+        PatternSetBuilder {
+            limits,
+            ..PatternSetBuilder::default()
+        }
+    }
+
+    /// Adds an issue whose script parsed without errors. Issues are matched in the order added.
+    /// On error nothing of the issue is added.
+    pub fn add_issue(&mut self, number: u64, script: &Script) -> Result<(), LowerError> {
+        let mut rules = Vec::with_capacity(script.rules.len());
+        for rule in &script.rules {
+            let expr = self.lower(&rule.expr, false)?;
+            let action = self.action(&rule.action);
+            rules.push(RuleIr { action, expr });
+        }
+        self.set.issues.push(IssueIr { number, rules });
+        Ok(())
+    }
+
+    /// Adds an issue that has no usable script: it never matches.
+    pub fn add_unusable_issue(&mut self, number: u64) {
+        self.set.issues.push(IssueIr {
+            number,
+            rules: Vec::new(),
+        });
+    }
+
+    /// The finished pattern set.
+    pub fn finish(self) -> PatternSet {
+        self.set
+    }
+
+    fn action(&mut self, name: &str) -> ActionId {
+        if let Some(&id) = self.action_ids.get(name) {
+            return id;
+        }
+        let id = to_id(self.set.actions.len());
+        self.set.actions.push(name.to_owned());
+        self.set.action_kinds.push(ActionKind::of(name));
+        self.action_ids.insert(name.to_owned(), id);
+        id
+    }
+
+    /// Lowers `expr`, negated if `negate`, pushing negations down only through `Not`.
+    fn lower(&mut self, expr: &Expr, negate: bool) -> Result<NodeId, LowerError> {
+        let node = match &expr.kind {
+            ExprKind::Not(x) => return self.lower(x, !negate),
+            ExprKind::And(..) | ExprKind::Or(..) => {
+                let is_and = matches!(expr.kind, ExprKind::And(..));
+                let mut operands = Vec::new();
+                self.flatten(expr, is_and, &mut operands)?;
+                let node = if is_and {
+                    Node::And(operands.into())
+                } else {
+                    Node::Or(operands.into())
+                };
+                return Ok(self.negated(node, negate));
+            }
+            ExprKind::Cmp(cmp) => {
+                let (op, flip) = match cmp.op {
+                    CmpOp::Eq => (CmpKind::Eq, false),
+                    CmpOp::Ne => (CmpKind::Eq, true),
+                    CmpOp::Lt => (CmpKind::Lt, false),
+                    CmpOp::Ge => (CmpKind::Lt, true),
+                    CmpOp::Le => (CmpKind::Le, false),
+                    CmpOp::Gt => (CmpKind::Le, true),
+                };
+                let pred = self.pred(Pred::Cmp {
+                    field: cmp.field,
+                    op,
+                    literal: cmp.literal.clone().into(),
+                });
+                return Ok(self.negated(Node::Pred(pred), negate != flip));
+            }
+            ExprKind::Regex(re) => {
+                let regex = self.regex(&re.regex.pattern, &re.regex.hir, expr.span)?;
+                let pred = self.pred(Pred::Regex {
+                    field: re.searched_field(),
+                    regex,
+                });
+                (Node::Pred(pred), negate != re.negated)
+            }
+        };
+        Ok(self.negated(node.0, node.1))
+    }
+
+    fn flatten(&mut self, expr: &Expr, is_and: bool, out: &mut Vec<NodeId>) -> Result<(), LowerError> {
+        match &expr.kind {
+            ExprKind::And(x, y) if is_and => {
+                self.flatten(x, is_and, out)?;
+                self.flatten(y, is_and, out)
+            }
+            ExprKind::Or(x, y) if !is_and => {
+                self.flatten(x, is_and, out)?;
+                self.flatten(y, is_and, out)
+            }
+            _ => {
+                out.push(self.lower(expr, false)?);
+                Ok(())
+            }
+        }
+    }
+
+    fn negated(&mut self, node: Node, negate: bool) -> NodeId {
+        let id = self.node(node);
+        if negate { self.node(Node::Not(id)) } else { id }
+    }
+
+    fn node(&mut self, node: Node) -> NodeId {
+        if let Some(&id) = self.node_ids.get(&node) {
+            return id;
+        }
+        let id = to_id(self.set.nodes.len());
+        self.set.nodes.push(node.clone());
+        self.node_ids.insert(node, id);
+        id
+    }
+
+    fn pred(&mut self, pred: Pred) -> PredId {
+        if let Some(&id) = self.pred_ids.get(&pred) {
+            return id;
+        }
+        let id = to_id(self.set.preds.len());
+        self.set.preds.push(pred.clone());
+        self.pred_ids.insert(pred, id);
+        id
+    }
+
+    fn regex(&mut self, pattern: &str, hir: &Hir, span: Span) -> Result<RegexId, LowerError> {
+        if let Some(&id) = self.regex_ids.get(pattern) {
+            return Ok(id);
+        }
+        let regex = compile_regex(hir, &self.limits).map_err(|message| LowerError::RegexTooLarge { span, message })?;
+        let id = to_id(self.set.regexes.len());
+        self.set.regexes.push(RegexEntry {
+            pattern: pattern.to_owned(),
+            hir: hir.clone(),
+            regex: Arc::new(regex),
+        });
+        self.regex_ids.insert(pattern.to_owned(), id);
+        Ok(id)
+    }
+}
+
+/// Compiles Go-semantics HIR with regex-automata within `limits`.
+pub fn compile_regex(hir: &Hir, limits: &Limits) -> Result<meta::Regex, String> {
+    meta::Regex::builder()
+        .configure(
+            meta::Config::new()
+                .nfa_size_limit(Some(limits.max_regex_bytes))
+                .onepass_size_limit(Some(limits.max_regex_bytes))
+                .dfa_size_limit(Some(limits.max_regex_bytes))
+                .hybrid_cache_capacity(limits.max_dfa_cache_bytes),
+        )
+        .build_from_hir(hir)
+        .map_err(|e| e.to_string())
+}
+
+fn to_id(len: usize) -> u32 {
+    u32::try_from(len).expect("pattern set larger than 2^32 items")
+}
+
+impl PatternSet {
+    /// Lowers `(number, script)` pairs in order; a script that fails to lower is unusable.
+    pub fn from_scripts<'a>(
+        scripts: impl IntoIterator<Item = (u64, Option<&'a Script>)>,
+        limits: Limits,
+    ) -> (PatternSet, Vec<(u64, LowerError)>) {
+        let mut builder = PatternSetBuilder::new(limits);
+        let mut errors = Vec::new();
+        for (number, script) in scripts {
+            match script {
+                Some(script) => {
+                    if let Err(err) = builder.add_issue(number, script) {
+                        builder.add_unusable_issue(number);
+                        errors.push((number, err));
+                    }
+                }
+                None => builder.add_unusable_issue(number),
+            }
+        }
+        (builder.finish(), errors)
+    }
+
+    /// Writes the IR in a readable text form (`flakewatch debug ir`).
+    pub fn dump(&self) -> String {
+        let mut out = String::new();
+        self.write_dump(&mut out).expect("writing to a String cannot fail");
+        out
+    }
+
+    fn write_dump(&self, out: &mut String) -> fmt::Result {
+        writeln!(out, "; {} issues, {} nodes, {} predicates, {} regexps", self.issues.len(), self.nodes.len(), self.preds.len(), self.regexes.len())?;
+        for (i, re) in self.regexes.iter().enumerate() {
+            writeln!(out, "re{i} = `(?m){}`", re.pattern)?;
+        }
+        for (i, pred) in self.preds.iter().enumerate() {
+            match pred {
+                Pred::Cmp { field, op, literal } => writeln!(out, "p{i} = {field} {} {}", op.as_str(), quote(literal))?,
+                Pred::Regex { field, regex } => writeln!(out, "p{i} = {field} ~ re{regex}")?,
+            }
+        }
+        for (i, node) in self.nodes.iter().enumerate() {
+            let list = |ids: &[NodeId]| ids.iter().map(|id| format!("n{id}")).collect::<Vec<_>>().join(", ");
+            match node {
+                Node::And(ids) => writeln!(out, "n{i} = and({})", list(ids))?,
+                Node::Or(ids) => writeln!(out, "n{i} = or({})", list(ids))?,
+                Node::Not(id) => writeln!(out, "n{i} = not(n{id})")?,
+                Node::Pred(p) => writeln!(out, "n{i} = p{p}")?,
+            }
+        }
+        for issue in &self.issues {
+            writeln!(out, "issue {}:", issue.number)?;
+            for rule in &issue.rules {
+                writeln!(out, "  {} <- n{}", self.actions[rule.action as usize], rule.expr)?;
+            }
+        }
+        Ok(())
+    }
+}

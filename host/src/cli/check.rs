@@ -1,0 +1,139 @@
+//! `flakewatch check`: parse a script (or an issue body) and print its diagnostics.
+
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+
+use clap::Args;
+use codespan_reporting::diagnostic::{Diagnostic as Report, Label};
+use codespan_reporting::files::SimpleFile;
+use codespan_reporting::term::{self, termcolor};
+use flakewatch_dsl::ir::PatternSetBuilder;
+use flakewatch_dsl::{Diagnostic, Limits};
+use serde_json::json;
+
+use crate::script_file::{self, ScriptFile};
+
+/// Arguments of `flakewatch check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The script or issue body to check (`-` for standard input).
+    pub file: String,
+    /// Print the diagnostics as a JSON array instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// A diagnostic with the limits found while compiling (regexps too large for flakewatch).
+struct Finding {
+    line: String,
+    offset: usize,
+    end: usize,
+    code: &'static str,
+    message: String,
+    help: Option<String>,
+    position: (usize, usize),
+}
+
+impl Finding {
+    fn from_diagnostic(d: &Diagnostic) -> Finding {
+        Finding {
+            line: d.to_string(),
+            offset: d.offset,
+            end: d.offset,
+            code: d.kind.code(),
+            message: d.kind.to_string(),
+            help: d.kind.help(),
+            position: (d.line, d.column),
+        }
+    }
+}
+
+/// Runs `flakewatch check`.
+pub fn run(args: &CheckArgs) -> anyhow::Result<ExitCode> {
+    let file = script_file::load(&args.file)?;
+    let findings = findings(&file);
+    let mut stdout = std::io::stdout().lock();
+    if args.json {
+        let items: Vec<_> = findings
+            .iter()
+            .map(|f| {
+                json!({
+                    "line": f.position.0,
+                    "column": f.position.1,
+                    "offset": f.offset,
+                    "code": f.code,
+                    "message": f.message,
+                    "text": f.line,
+                })
+            })
+            .collect();
+        writeln!(stdout, "{}", serde_json::to_string_pretty(&items)?)?;
+    } else if std::io::stdout().is_terminal() {
+        render_rich(&file, &findings)?;
+    } else {
+        for finding in &findings {
+            writeln!(stdout, "{}", finding.line)?;
+        }
+    }
+    if findings.is_empty() {
+        if !args.json && std::io::stderr().is_terminal() {
+            let rules = file.parsed.script.rules.len();
+            eprintln!("{}: ok, {rules} rule{}", file.path, if rules == 1 { "" } else { "s" });
+        }
+        Ok(ExitCode::SUCCESS)
+    } else {
+        Ok(ExitCode::from(1))
+    }
+}
+
+/// Parse diagnostics, then (for a script that parsed) what compiling it within limits finds.
+fn findings(file: &ScriptFile) -> Vec<Finding> {
+    let mut findings: Vec<Finding> = file.parsed.diagnostics.iter().map(Finding::from_diagnostic).collect();
+    if findings.is_empty() {
+        let mut builder = PatternSetBuilder::new(Limits::DEFAULT);
+        if let Err(err) = builder.add_issue(0, &file.parsed.script) {
+            let flakewatch_dsl::ir::LowerError::RegexTooLarge { span, .. } = &err;
+            let (line, column) = flakewatch_dsl::diag::position(&file.text, span.start);
+            findings.push(Finding {
+                line: format!("script:{line}.{column}: {err}"),
+                offset: span.start,
+                end: span.end,
+                code: "L0003",
+                message: err.to_string(),
+                help: Some("simplify the pattern or split it into several rules".to_owned()),
+                position: (line, column),
+            });
+        }
+    }
+    findings
+}
+
+fn render_rich(file: &ScriptFile, findings: &[Finding]) -> anyhow::Result<()> {
+    let name = if file.from_issue_body {
+        format!("{} (script in issue body)", file.path)
+    } else {
+        file.path.clone()
+    };
+    let source = SimpleFile::new(name, file.text.as_str());
+    let mut out = termcolor::StandardStream::stdout(termcolor::ColorChoice::Auto);
+    let config = term::Config::default();
+    for finding in findings {
+        let end = next_char_boundary(&file.text, finding.end.max(finding.offset + 1));
+        let mut report = Report::error()
+            .with_message(&finding.message)
+            .with_code(finding.code)
+            .with_labels(vec![Label::primary((), finding.offset..end).with_message(&finding.line)]);
+        if let Some(help) = &finding.help {
+            report = report.with_notes(vec![format!("help: {help}")]);
+        }
+        term::emit_to_write_style(&mut out, &config, &source, &report)?;
+    }
+    Ok(())
+}
+
+/// The first char boundary at or after `at`, clamped to the text.
+fn next_char_boundary(text: &str, at: usize) -> usize {
+    (at.min(text.len())..=text.len())
+        .find(|&i| text.is_char_boundary(i))
+        .unwrap_or(text.len())
+}

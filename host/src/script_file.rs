@@ -1,0 +1,47 @@
+//! Loading a script for the CLI: a file (or `-` for standard input) holding either a bare
+//! script or a whole issue body, from which the script is extracted as upstream does.
+
+use std::io::Read;
+
+use anyhow::Context;
+use flakewatch_dsl::{Extracted, Parsed, find_script, parse_script};
+
+/// A script read for checking or evaluation.
+#[derive(Debug)]
+pub struct ScriptFile {
+    /// The path as given (`-` for standard input).
+    pub path: String,
+    /// The script text that was parsed (extracted from the body if the file was an issue body).
+    pub text: String,
+    /// Whether the text came out of an issue body.
+    pub from_issue_body: bool,
+    /// The parse result.
+    pub parsed: Parsed,
+}
+
+/// Reads the file's bytes; invalid UTF-8 becomes U+FFFD, as Go's unquoting would decode it.
+pub fn read_input(path: &str) -> anyhow::Result<String> {
+    let mut bytes = Vec::new();
+    if path == "-" {
+        std::io::stdin().read_to_end(&mut bytes).context("reading standard input")?;
+    } else {
+        bytes = std::fs::read(path).with_context(|| format!("reading {path}"))?;
+    }
+    Ok(String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
+}
+
+/// Loads and parses a script file.
+pub fn load(path: &str) -> anyhow::Result<ScriptFile> {
+    let content = read_input(path)?;
+    let (text, from_issue_body) = match find_script(&content) {
+        Ok(Extracted::Script(text)) => (text, true),
+        Ok(Extracted::NoScript) | Err(_) => (content, false),
+    };
+    let parsed = parse_script(&text);
+    Ok(ScriptFile {
+        path: path.to_owned(),
+        text,
+        from_issue_body,
+        parsed,
+    })
+}
