@@ -242,4 +242,17 @@ mod tests {
         assert!(scan_comments(Some(t(20)), comments).new_body);
         assert!(scan_comments(None, []).new_body);
     }
+
+    proptest::proptest! {
+        #[test]
+        fn found_urls_are_enclosed_build_urls(
+            text in "([\"'()]|https://ci.chromium.org/(ui/)?b/[0-9]{0,3}|x|\n){0,12}"
+        ) {
+            for url in build_url_mentions(&text) {
+                proptest::prop_assert!(url.starts_with("https://ci"));
+                proptest::prop_assert!(url.ends_with(|c: char| c.is_ascii_digit()));
+                proptest::prop_assert!(text.contains(url));
+            }
+        }
+    }
 }

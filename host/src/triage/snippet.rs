@@ -119,4 +119,30 @@ mod tests {
         assert!(out.contains("...\n\t  fatal error: stack\nline 13\n"));
         assert!(out.contains("line 21\n...\nline 35\n"));
     }
+
+    proptest::proptest! {
+        #[test]
+        fn short_logs_are_only_trimmed_and_long_ones_bounded(
+            lines in proptest::collection::vec("[ a-z:-]{0,12}", 0..80),
+            final_newline: bool,
+        ) {
+            let mut log = lines.join("\n");
+            if final_newline {
+                log.push('\n');
+            }
+            let out = snippet(&log);
+            let kept: Vec<&str> = log.split_inclusive('\n').collect();
+            let first = kept.iter().position(|l| !l.trim().is_empty()).unwrap_or(kept.len());
+            let last = kept.iter().rposition(|l| !l.trim().is_empty()).map_or(first, |i| i + 1);
+            let trimmed = &kept[first..last.max(first)];
+            if trimmed.len() <= 30 {
+                proptest::prop_assert_eq!(out, trimmed.concat());
+            } else {
+                // Head, tail, at most one window, at most two `...` lines.
+                proptest::prop_assert!(out.split_inclusive('\n').count() <= 32);
+                proptest::prop_assert!(out.starts_with(&trimmed[..10].concat()));
+                proptest::prop_assert!(out.ends_with(&trimmed[trimmed.len() - 10..].concat()));
+            }
+        }
+    }
 }

@@ -41,4 +41,19 @@ mod tests {
         assert_eq!(split_test_id("p.testX"), ("p.testX", ""));
         assert_eq!(split_test_id("é.Testé/ü"), ("é", "Testé/ü"));
     }
+
+    proptest::proptest! {
+        #[test]
+        fn split_loses_only_the_separator_dot(id in "[a-zA-Z./:_]{0,24}") {
+            let (pkg, test) = split_test_id(&id);
+            if test.is_empty() {
+                proptest::prop_assert_eq!(pkg, id.as_str());
+            } else {
+                proptest::prop_assert_eq!(format!("{pkg}.{test}"), id.clone());
+                proptest::prop_assert!(
+                    ["Test", "Example", "Benchmark"].iter().any(|p| test.starts_with(p))
+                );
+            }
+        }
+    }
 }

@@ -334,4 +334,15 @@ mod tests {
         }
         assert!(Timestamp::from_unix(0, 1_000_000_000).is_none());
     }
+
+    proptest::proptest! {
+        #[test]
+        fn rfc3339_round_trips(secs in -62_167_219_200i64..253_402_300_800i64) {
+            // Years 0000..=9999: the text parses back to the same instant.
+            let t = Timestamp::from_unix(secs, 0).expect("valid");
+            let text = t.format_rfc3339();
+            proptest::prop_assert_eq!(Timestamp::parse_rfc3339(&text), Ok(t));
+            proptest::prop_assert!(text.starts_with(&t.format_minute()[..10]));
+        }
+    }
 }
