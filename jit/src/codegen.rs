@@ -1,0 +1,214 @@
+//! Lowers a [`Plan`] to Cranelift IR: one function per chunk of issues that, for the current
+//! record, runs each issue's rules in order with short-circuit control flow and records the
+//! cross-issue decision in the [`Ctx`].
+//!
+//! Leaves: an equality predicate is one load and compare against the per-field winner the host
+//! computed with the equality index; any other predicate reads its memo byte inline and calls
+//! back into [`crate::runtime::eval_pred`] only when the result is not known yet.
+
+use cranelift_codegen::ir::condcodes::IntCC;
+use cranelift_codegen::ir::{AbiParam, Block, FuncRef, InstBuilder, MemFlagsData, Value, types};
+use cranelift_codegen::isa::TargetFrontendConfig;
+use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
+use cranelift_module::{FuncId, Linkage, Module};
+use flakewatch_dsl::ir::{ActionKind, IssueIr, Node, NodeId};
+
+use crate::plan::{NO_PRED, Plan, PredClass};
+use crate::runtime::{CTX_DEFAULT, CTX_EQ_TRUE, CTX_MEMO, CTX_POST_COUNT, CTX_POSTS, CTX_SKIP};
+
+/// Values every block of a chunk function can use (defined in the entry block).
+struct Env {
+    ctx: Value,
+    eq_true: Value,
+    memo: Value,
+    eval_pred: FuncRef,
+}
+
+/// Emits the function for issues `first..first + issues.len()` into `builder`.
+pub(crate) fn emit_chunk(
+    builder: &mut FunctionBuilder<'_>,
+    plan: &Plan,
+    first: usize,
+    issues: &[IssueIr],
+    eval_pred: FuncRef,
+) {
+    let entry = builder.create_block();
+    builder.append_block_params_for_function_params(entry);
+    builder.switch_to_block(entry);
+    let ctx = builder.block_params(entry)[0];
+    let flags = MemFlagsData::trusted();
+    let eq_true = builder.ins().load(types::I64, flags, ctx, CTX_EQ_TRUE);
+    let memo = builder.ins().load(types::I64, flags, ctx, CTX_MEMO);
+    let env = Env {
+        ctx,
+        eq_true,
+        memo,
+        eval_pred,
+    };
+    let done = builder.create_block();
+    for (offset, issue) in issues.iter().enumerate() {
+        let index = i64::try_from(first + offset).expect("issue index fits i64");
+        let next_issue = builder.create_block();
+        for rule in &issue.rules {
+            let matched = builder.create_block();
+            let next_rule = builder.create_block();
+            emit_cond(builder, plan, &env, rule.expr, matched, next_rule);
+            builder.switch_to_block(matched);
+            match plan.set().action_kinds[rule.action as usize] {
+                ActionKind::Skip => {
+                    let value = builder.ins().iconst(types::I32, index);
+                    builder.ins().store(flags, value, ctx, CTX_SKIP);
+                    let one = builder.ins().iconst(types::I32, 1);
+                    builder.ins().return_(&[one]);
+                }
+                ActionKind::Post => {
+                    let count = builder.ins().load(types::I32, flags, ctx, CTX_POST_COUNT);
+                    let posts = builder.ins().load(types::I64, flags, ctx, CTX_POSTS);
+                    let wide = builder.ins().uextend(types::I64, count);
+                    let byte_offset = builder.ins().ishl_imm_u(wide, 2);
+                    let slot = builder.ins().iadd(posts, byte_offset);
+                    let value = builder.ins().iconst(types::I32, index);
+                    builder.ins().store(flags, value, slot, 0);
+                    let bumped = builder.ins().iadd_imm_u(count, 1);
+                    builder.ins().store(flags, bumped, ctx, CTX_POST_COUNT);
+                    builder.ins().jump(next_issue, &[]);
+                }
+                ActionKind::Default => {
+                    let current = builder.ins().load(types::I32, flags, ctx, CTX_DEFAULT);
+                    let unset = builder.ins().icmp_imm_u(IntCC::Equal, current, i64::from(NO_PRED));
+                    let value = builder.ins().iconst(types::I32, index);
+                    let chosen = builder.ins().select(unset, value, current);
+                    builder.ins().store(flags, chosen, ctx, CTX_DEFAULT);
+                    builder.ins().jump(next_issue, &[]);
+                }
+                ActionKind::Other => {
+                    builder.ins().jump(next_issue, &[]);
+                }
+            }
+            builder.switch_to_block(next_rule);
+        }
+        builder.ins().jump(next_issue, &[]);
+        builder.switch_to_block(next_issue);
+    }
+    builder.ins().jump(done, &[]);
+    builder.switch_to_block(done);
+    let zero = builder.ins().iconst(types::I32, 0);
+    builder.ins().return_(&[zero]);
+    builder.seal_all_blocks();
+}
+
+/// Emits control flow that goes to `yes` when `node` holds and to `no` otherwise. Ends with the
+/// builder in a terminated block.
+fn emit_cond(builder: &mut FunctionBuilder<'_>, plan: &Plan, env: &Env, node: NodeId, yes: Block, no: Block) {
+    match &plan.set().nodes[node as usize] {
+        Node::And(_) | Node::Or(_) => {
+            let is_and = matches!(plan.set().nodes[node as usize], Node::And(_));
+            let operands = plan.operands(node);
+            let (last, rest) = operands.split_last().expect("n-ary nodes have operands");
+            for &operand in rest {
+                let next = builder.create_block();
+                if is_and {
+                    emit_cond(builder, plan, env, operand, next, no);
+                } else {
+                    emit_cond(builder, plan, env, operand, yes, next);
+                }
+                builder.switch_to_block(next);
+            }
+            emit_cond(builder, plan, env, *last, yes, no);
+        }
+        Node::Not(x) => emit_cond(builder, plan, env, *x, no, yes),
+        Node::Pred(pred) => {
+            let flags = MemFlagsData::trusted();
+            match plan.class(*pred) {
+                PredClass::Eq(field) => {
+                    let offset = i32::try_from(field.index() * 4).expect("field offset fits");
+                    let winner = builder.ins().load(types::I32, flags, env.eq_true, offset);
+                    let holds = builder.ins().icmp_imm_u(IntCC::Equal, winner, i64::from(*pred));
+                    builder.ins().brif(holds, yes, &[], no, &[]);
+                }
+                PredClass::Lazy => {
+                    let offset = i32::try_from(*pred).expect("predicate count fits i32");
+                    let memo = builder.ins().load(types::I8, flags, env.memo, offset);
+                    let known = builder.create_block();
+                    let unknown = builder.create_block();
+                    builder.ins().brif(memo, known, &[], unknown, &[]);
+                    builder.switch_to_block(known);
+                    let holds = builder.ins().icmp_imm_u(IntCC::Equal, memo, 2);
+                    builder.ins().brif(holds, yes, &[], no, &[]);
+                    builder.switch_to_block(unknown);
+                    let id = builder.ins().iconst(types::I32, i64::from(*pred));
+                    let call = builder.ins().call(env.eval_pred, &[env.ctx, id]);
+                    let result = builder.inst_results(call)[0];
+                    builder.ins().brif(result, yes, &[], no, &[]);
+                }
+            }
+        }
+    }
+}
+
+/// Declares and defines every chunk function in `module`; returns their ids in order.
+pub(crate) fn define_chunks<M: Module>(
+    module: &mut M,
+    plan: &Plan,
+    chunk_size: usize,
+) -> Result<Vec<FuncId>, cranelift_module::ModuleError> {
+    let pointer = module.target_config().pointer_type();
+    let mut helper_sig = module.make_signature();
+    helper_sig.params.push(AbiParam::new(pointer));
+    helper_sig.params.push(AbiParam::new(types::I32));
+    helper_sig.returns.push(AbiParam::new(types::I8));
+    let helper = module.declare_function(crate::runtime::EVAL_PRED_SYMBOL, Linkage::Import, &helper_sig)?;
+
+    let mut chunk_sig = module.make_signature();
+    chunk_sig.params.push(AbiParam::new(pointer));
+    chunk_sig.returns.push(AbiParam::new(types::I32));
+
+    let mut ctx = module.make_context();
+    let mut builder_ctx = FunctionBuilderContext::new();
+    let mut ids = Vec::new();
+    for (n, issues) in plan.set().issues.chunks(chunk_size.max(1)).enumerate() {
+        let id = module.declare_function(&format!("flakewatch_chunk_{n}"), Linkage::Local, &chunk_sig)?;
+        ctx.func.signature = chunk_sig.clone();
+        {
+            let mut builder = FunctionBuilder::new(&mut ctx.func, &mut builder_ctx);
+            let eval_pred = module.declare_func_in_func(helper, builder.func);
+            emit_chunk(&mut builder, plan, n * chunk_size.max(1), issues, eval_pred);
+            builder.finalize(module.target_config());
+        }
+        module.define_function(id, &mut ctx)?;
+        module.clear_context(&mut ctx);
+        ids.push(id);
+    }
+    Ok(ids)
+}
+
+/// The Cranelift IR text of every chunk function (`flakewatch debug clif`), for a target.
+pub fn clif_text(plan: &Plan, chunk_size: usize, target: TargetFrontendConfig) -> String {
+    use cranelift_codegen::ir::{Function, Signature, UserFuncName};
+
+    let mut out = String::new();
+    let mut builder_ctx = FunctionBuilderContext::new();
+    let mut helper_sig = Signature::new(target.default_call_conv);
+    helper_sig.params.push(AbiParam::new(target.pointer_type()));
+    helper_sig.params.push(AbiParam::new(types::I32));
+    helper_sig.returns.push(AbiParam::new(types::I8));
+    let mut chunk_sig = Signature::new(target.default_call_conv);
+    chunk_sig.params.push(AbiParam::new(target.pointer_type()));
+    chunk_sig.returns.push(AbiParam::new(types::I32));
+    for (n, issues) in plan.set().issues.chunks(chunk_size.max(1)).enumerate() {
+        let mut func = Function::with_name_signature(UserFuncName::user(0, n as u32), chunk_sig.clone());
+        let mut builder = FunctionBuilder::new(&mut func, &mut builder_ctx);
+        let sig_ref = builder.import_signature(helper_sig.clone());
+        let eval_pred = builder.import_function(cranelift_codegen::ir::ExtFuncData {
+            name: cranelift_codegen::ir::ExternalName::user(cranelift_codegen::ir::UserExternalNameRef::from_u32(0)),
+            signature: sig_ref,
+            colocated: false,
+            patchable: false,
+        });
+        emit_chunk(&mut builder, plan, n * chunk_size.max(1), issues, eval_pred);
+        builder.finalize(target);
+        out.push_str(&func.display().to_string());
+        out.push('\n');
+    }
+    out
+}

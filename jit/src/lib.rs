@@ -1,0 +1,210 @@
+//! Compiles a whole flakewatch pattern set to native code with Cranelift.
+//!
+//! [`CompiledSet::compile`] takes the IR of every issue's script ([`PatternSet`]), builds its
+//! [`Plan`] (equality index, regexp prefilter, cost order) and generates one function per
+//! chunk of issues. [`CompiledSet::assign`] then decides a record across all issues the way
+//! the reference interpreter does: the first `skip` wins, else every `post`, else the first
+//! `default`, else a new issue. Compiled sets are immutable and `Send + Sync`; each thread
+//! owns a [`Scratch`]. [`PlanInterpreter`] walks the same plan without generating code.
+
+use std::fmt;
+
+use cranelift_codegen::settings::{self, Configurable};
+use cranelift_jit::{JITBuilder, JITModule};
+use flakewatch_dsl::ir::PatternSet;
+use flakewatch_dsl::{Assignment, Record};
+
+mod code;
+pub mod codegen;
+pub mod plan;
+mod runtime;
+
+pub use plan::Plan;
+
+use code::CodeMemory;
+use runtime::ChunkFn;
+
+/// Issues per generated function: keeps each function small for the register allocator.
+pub const DEFAULT_CHUNK: usize = 128;
+
+/// Why a pattern set could not be compiled.
+#[derive(Debug, thiserror::Error)]
+pub enum JitError {
+    /// The host machine is not supported by Cranelift.
+    #[error("cannot generate code for this machine: {0}")]
+    Unsupported(String),
+    /// Cranelift rejected the generated code.
+    #[error("code generation failed: {0}")]
+    Codegen(String),
+    /// A predicate callback panicked while evaluating a record (a flakewatch bug).
+    #[error("internal error while evaluating a record: a predicate panicked")]
+    Panicked,
+}
+
+/// A pattern set compiled to native code.
+pub struct CompiledSet {
+    plan: Plan,
+    chunks: Vec<ChunkFn>,
+    /// Owns the code the chunk pointers point into; declared last so it is dropped last.
+    _code: CodeMemory,
+}
+
+impl fmt::Debug for CompiledSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CompiledSet")
+            .field("issues", &self.plan.set().issues.len())
+            .field("chunks", &self.chunks.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Per-thread working memory of a [`CompiledSet`] or a [`PlanInterpreter`].
+#[derive(Debug, Clone)]
+pub struct Scratch {
+    plan: plan::Scratch,
+    posts: Vec<u32>,
+}
+
+impl CompiledSet {
+    /// Compiles `set` with the default chunk size.
+    pub fn compile(set: PatternSet) -> Result<CompiledSet, JitError> {
+        CompiledSet::compile_with(set, DEFAULT_CHUNK)
+    }
+
+    /// Compiles `set`, generating one function per `chunk_size` issues.
+    pub fn compile_with(set: PatternSet, chunk_size: usize) -> Result<CompiledSet, JitError> {
+        let plan = Plan::new(set);
+        let isa = host_isa()?;
+        let mut builder = JITBuilder::with_isa(isa, cranelift_module::default_libcall_names());
+        builder.symbol(runtime::EVAL_PRED_SYMBOL, runtime::eval_pred as *const u8);
+        let mut module = JITModule::new(builder);
+        let ids = codegen::define_chunks(&mut module, &plan, chunk_size).map_err(|e| JitError::Codegen(e.to_string()))?;
+        module
+            .finalize_definitions()
+            .map_err(|e| JitError::Codegen(e.to_string()))?;
+        let (code, chunks) = CodeMemory::new(module, &ids);
+        Ok(CompiledSet {
+            plan,
+            chunks,
+            _code: code,
+        })
+    }
+
+    /// The Cranelift IR of the chunk functions for `set` (what `compile` would generate).
+    pub fn clif(set: PatternSet, chunk_size: usize) -> Result<String, JitError> {
+        let plan = Plan::new(set);
+        Ok(codegen::clif_text(&plan, chunk_size, host_isa()?.frontend_config()))
+    }
+
+    /// The plan (and through it the pattern set).
+    pub fn plan(&self) -> &Plan {
+        &self.plan
+    }
+
+    /// Fresh scratch space for one thread.
+    pub fn scratch(&self) -> Scratch {
+        new_scratch(&self.plan)
+    }
+
+    /// Decides `record` across all issues. Targets are issue indices in assignment order.
+    #[allow(unsafe_code, reason = "calls the generated code")]
+    pub fn assign(&self, record: &Record, scratch: &mut Scratch) -> Result<Assignment, JitError> {
+        self.plan.begin(record, &mut scratch.plan);
+        // SAFETY: `chunks` were generated for `self.plan` and `_code` keeps them alive.
+        let outcome = unsafe { runtime::run_chunks(&self.chunks, &self.plan, record, &mut scratch.plan, &mut scratch.posts) };
+        if outcome.panicked {
+            return Err(JitError::Panicked);
+        }
+        Ok(decide(outcome.skip, &scratch.posts[..outcome.posts], outcome.default_issue))
+    }
+}
+
+/// The Cranelift ISA of this machine, with flakewatch's code-generation settings.
+fn host_isa() -> Result<std::sync::Arc<dyn cranelift_codegen::isa::TargetIsa>, JitError> {
+    let mut flags = settings::builder();
+    for (name, value) in [("opt_level", "speed"), ("is_pic", "false"), ("use_colocated_libcalls", "false")] {
+        flags
+            .set(name, value)
+            .map_err(|e| JitError::Codegen(format!("setting {name}: {e}")))?;
+    }
+    cranelift_native::builder()
+        .map_err(|e| JitError::Unsupported(e.to_string()))?
+        .finish(settings::Flags::new(flags))
+        .map_err(|e| JitError::Unsupported(e.to_string()))
+}
+
+fn new_scratch(plan: &Plan) -> Scratch {
+    Scratch {
+        plan: plan.scratch(),
+        posts: vec![0; plan.set().issues.len()],
+    }
+}
+
+fn decide(skip: Option<u32>, posts: &[u32], default_issue: u32) -> Assignment {
+    if let Some(issue) = skip {
+        Assignment::Skip(issue as usize)
+    } else if !posts.is_empty() {
+        Assignment::Post(posts.iter().map(|&i| i as usize).collect())
+    } else if default_issue != u32::MAX {
+        Assignment::Default(default_issue as usize)
+    } else {
+        Assignment::NewIssue
+    }
+}
+
+/// Walks the [`Plan`] without generating code: the same equality index, prefilter, memo and
+/// cost order as the JIT, interpreted.
+#[derive(Debug)]
+pub struct PlanInterpreter {
+    plan: Plan,
+}
+
+impl PlanInterpreter {
+    /// Plans `set`.
+    pub fn new(set: PatternSet) -> PlanInterpreter {
+        PlanInterpreter { plan: Plan::new(set) }
+    }
+
+    /// The plan.
+    pub fn plan(&self) -> &Plan {
+        &self.plan
+    }
+
+    /// Fresh scratch space for one thread.
+    pub fn scratch(&self) -> Scratch {
+        new_scratch(&self.plan)
+    }
+
+    /// Decides `record` across all issues.
+    pub fn assign(&self, record: &Record, scratch: &mut Scratch) -> Assignment {
+        let plan = &self.plan;
+        plan.begin(record, &mut scratch.plan);
+        let mut posts = 0;
+        let mut default_issue = u32::MAX;
+        for (i, issue) in plan.set().issues.iter().enumerate() {
+            let Some(rule) = issue.rules.iter().find(|rule| self.node(rule.expr, record, &mut scratch.plan)) else {
+                continue;
+            };
+            match plan.set().action_kinds[rule.action as usize] {
+                flakewatch_dsl::ir::ActionKind::Skip => return Assignment::Skip(i),
+                flakewatch_dsl::ir::ActionKind::Post => {
+                    scratch.posts[posts] = i as u32;
+                    posts += 1;
+                }
+                flakewatch_dsl::ir::ActionKind::Default if default_issue == u32::MAX => default_issue = i as u32,
+                _ => {}
+            }
+        }
+        decide(None, &scratch.posts[..posts], default_issue)
+    }
+
+    fn node(&self, node: flakewatch_dsl::ir::NodeId, record: &Record, scratch: &mut plan::Scratch) -> bool {
+        use flakewatch_dsl::ir::Node;
+        match &self.plan.set().nodes[node as usize] {
+            Node::And(_) => self.plan.operands(node).iter().all(|&x| self.node(x, record, scratch)),
+            Node::Or(_) => self.plan.operands(node).iter().any(|&x| self.node(x, record, scratch)),
+            Node::Not(x) => !self.node(*x, record, scratch),
+            Node::Pred(p) => self.plan.pred(*p, record, scratch),
+        }
+    }
+}

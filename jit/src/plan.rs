@@ -1,0 +1,367 @@
+//! The evaluation plan of a pattern set, shared by the JIT and the plan interpreter: the
+//! structures that make one record cheap to evaluate against thousands of rules.
+//!
+//! * **Equality index.** Per field, a hash map from literal to its `==` predicate: one lookup
+//!   per field decides every equality predicate on it (a value equals at most one literal).
+//! * **Regexp prefilter.** Per field, one Aho-Corasick automaton over the literals that every
+//!   match of a regexp must contain (its prefix literals, when finite). One scan of the text
+//!   tells which regexps can possibly match; the others are false without running them.
+//! * **Cost order.** `And`/`Or` operands are evaluated cheapest first (predicates are pure, so
+//!   the order does not change results): comparisons, then regexps on short fields, then
+//!   `output`, then `log`.
+//! * **Memo reuse.** A predicate's result is kept while its field's value stays the same from
+//!   one record to the next (failures of one build share their log).
+
+use aho_corasick::{AhoCorasick, MatchKind};
+use flakewatch_dsl::ir::{Node, NodeId, PatternSet, Pred, PredId};
+use flakewatch_dsl::{Field, Record};
+use regex_automata::meta;
+use regex_syntax::hir::literal::{ExtractKind, Extractor};
+use rustc_hash::FxHashMap;
+
+/// No predicate (in [`Scratch::eq_true`]).
+pub const NO_PRED: u32 = u32::MAX;
+
+/// Shortest prefilter literal worth scanning for; shorter ones match almost everywhere.
+const MIN_PREFILTER_LITERAL: usize = 3;
+
+/// How a predicate is evaluated.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum PredClass {
+    /// `field == literal`: true exactly when the equality index maps the field's value to it.
+    Eq(Field),
+    /// Anything else: computed on demand and memoised.
+    Lazy,
+}
+
+/// A field's regexp prefilter.
+#[derive(Debug)]
+struct Prefilter {
+    automaton: AhoCorasick,
+    /// For each automaton pattern, the regexps it makes possible.
+    regexes_of_literal: Vec<Vec<u32>>,
+}
+
+/// The plan of one pattern set.
+#[derive(Debug)]
+pub struct Plan {
+    set: PatternSet,
+    classes: Vec<PredClass>,
+    eq_index: Vec<Option<FxHashMap<Box<[u8]>, PredId>>>,
+    prefilters: Vec<Option<Prefilter>>,
+    /// Per regexp: whether it is gated by its field's prefilter.
+    gated: Vec<bool>,
+    /// Lazy predicates per field (to forget when the field's value changes).
+    lazy_preds_of_field: Vec<Vec<PredId>>,
+    /// Operand order of each node, cheapest first.
+    ordered: Vec<Box<[NodeId]>>,
+    costs: Vec<u32>,
+}
+
+impl Plan {
+    /// Builds the plan of `set`.
+    pub fn new(set: PatternSet) -> Plan {
+        let mut classes = Vec::with_capacity(set.preds.len());
+        let mut eq_index: Vec<Option<FxHashMap<Box<[u8]>, PredId>>> = (0..Field::COUNT).map(|_| None).collect();
+        let mut lazy_preds_of_field = vec![Vec::new(); Field::COUNT];
+        for (id, pred) in set.preds.iter().enumerate() {
+            let id = id as PredId;
+            match pred {
+                Pred::Cmp {
+                    field,
+                    op: flakewatch_dsl::ir::CmpKind::Eq,
+                    literal,
+                } => {
+                    eq_index[field.index()].get_or_insert_with(FxHashMap::default).insert(literal.clone(), id);
+                    classes.push(PredClass::Eq(*field));
+                }
+                other => {
+                    lazy_preds_of_field[other.field().index()].push(id);
+                    classes.push(PredClass::Lazy);
+                }
+            }
+        }
+        let (prefilters, gated) = build_prefilters(&set);
+        let costs = node_costs(&set);
+        let ordered = set
+            .nodes
+            .iter()
+            .map(|node| match node {
+                Node::And(ops) | Node::Or(ops) => {
+                    let mut ops = ops.to_vec();
+                    ops.sort_by_key(|&op| costs[op as usize]);
+                    ops.into_boxed_slice()
+                }
+                Node::Not(x) => Box::new([*x]) as Box<[NodeId]>,
+                Node::Pred(_) => Box::new([]) as Box<[NodeId]>,
+            })
+            .collect();
+        Plan {
+            set,
+            classes,
+            eq_index,
+            prefilters,
+            gated,
+            lazy_preds_of_field,
+            ordered,
+            costs,
+        }
+    }
+
+    /// The pattern set.
+    pub fn set(&self) -> &PatternSet {
+        &self.set
+    }
+
+    /// How predicate `pred` is evaluated.
+    pub fn class(&self, pred: PredId) -> PredClass {
+        self.classes[pred as usize]
+    }
+
+    /// The operands of node `node`, cheapest first.
+    pub fn operands(&self, node: NodeId) -> &[NodeId] {
+        &self.ordered[node as usize]
+    }
+
+    /// The estimated cost of evaluating node `node`.
+    pub fn cost(&self, node: NodeId) -> u32 {
+        self.costs[node as usize]
+    }
+
+    /// Number of regexps gated by a literal prefilter.
+    pub fn gated_regexes(&self) -> usize {
+        self.gated.iter().filter(|&&g| g).count()
+    }
+
+    /// Fresh per-thread scratch space.
+    pub fn scratch(&self) -> Scratch {
+        Scratch {
+            eq_true: [NO_PRED; Field::COUNT],
+            memo: vec![0; self.set.preds.len()],
+            previous: (0..Field::COUNT).map(|_| None).collect(),
+            possible: vec![false; self.set.regexes.len()],
+            prefiltered: [false; Field::COUNT],
+            caches: self.set.regexes.iter().map(|re| re.regex.create_cache()).collect(),
+        }
+    }
+
+    /// Prepares `scratch` for `record`: decides the equality predicates and forgets the lazy
+    /// results of fields whose value changed since the previous record.
+    pub fn begin(&self, record: &Record, scratch: &mut Scratch) {
+        for field in Field::ALL {
+            let value = record.get(field).as_bytes();
+            let i = field.index();
+            scratch.eq_true[i] = match &self.eq_index[i] {
+                Some(index) => index.get(value).copied().unwrap_or(NO_PRED),
+                None => NO_PRED,
+            };
+            let lazy = &self.lazy_preds_of_field[i];
+            if lazy.is_empty() && self.prefilters[i].is_none() {
+                continue;
+            }
+            let unchanged = scratch.previous[i].as_deref() == Some(value);
+            if !unchanged {
+                for &pred in lazy {
+                    scratch.memo[pred as usize] = 0;
+                }
+                scratch.prefiltered[i] = false;
+                let previous = scratch.previous[i].get_or_insert_with(Vec::new);
+                previous.clear();
+                previous.extend_from_slice(value);
+            }
+        }
+    }
+
+    /// Evaluates predicate `pred` for `record` (memoised in `scratch`).
+    pub fn pred(&self, pred: PredId, record: &Record, scratch: &mut Scratch) -> bool {
+        match self.classes[pred as usize] {
+            PredClass::Eq(field) => scratch.eq_true[field.index()] == pred,
+            PredClass::Lazy => {
+                let slot = scratch.memo[pred as usize];
+                if slot != 0 {
+                    return slot == 2;
+                }
+                let result = self.compute(pred, record, scratch);
+                scratch.memo[pred as usize] = if result { 2 } else { 1 };
+                result
+            }
+        }
+    }
+
+    /// Computes a lazy predicate (no memo).
+    pub fn compute(&self, pred: PredId, record: &Record, scratch: &mut Scratch) -> bool {
+        match &self.set.preds[pred as usize] {
+            Pred::Cmp { field, op, literal } => op.eval(record.get(*field).as_bytes(), literal),
+            Pred::Regex { field, regex } => {
+                let text = record.get(*field);
+                let regex = *regex as usize;
+                if self.gated[regex] {
+                    let i = field.index();
+                    if !scratch.prefiltered[i] {
+                        self.run_prefilter(*field, text, scratch);
+                    }
+                    if !scratch.possible[regex] {
+                        return false;
+                    }
+                }
+                let input = regex_automata::Input::new(text).earliest(true);
+                let compiled: &meta::Regex = &self.set.regexes[regex].regex;
+                compiled.search_with(&mut scratch.caches[regex], &input).is_some()
+            }
+        }
+    }
+
+    fn run_prefilter(&self, field: Field, text: &str, scratch: &mut Scratch) {
+        let i = field.index();
+        scratch.prefiltered[i] = true;
+        let Some(prefilter) = &self.prefilters[i] else {
+            return;
+        };
+        for regexes in &prefilter.regexes_of_literal {
+            for &r in regexes {
+                scratch.possible[r as usize] = false;
+            }
+        }
+        for hit in prefilter.automaton.find_overlapping_iter(text) {
+            for &r in &prefilter.regexes_of_literal[hit.pattern().as_usize()] {
+                scratch.possible[r as usize] = true;
+            }
+        }
+    }
+}
+
+/// Per-thread working memory for evaluating records against a [`Plan`].
+#[derive(Debug, Clone)]
+pub struct Scratch {
+    /// Per field, the equality predicate that holds for the current record, or [`NO_PRED`].
+    pub eq_true: [u32; Field::COUNT],
+    /// Lazy predicate results: 0 unknown, 1 false, 2 true.
+    pub memo: Vec<u8>,
+    previous: Vec<Option<Vec<u8>>>,
+    possible: Vec<bool>,
+    prefiltered: [bool; Field::COUNT],
+    caches: Vec<meta::Cache>,
+}
+
+/// Builds each field's prefilter from the regexps' required literals.
+fn build_prefilters(set: &PatternSet) -> (Vec<Option<Prefilter>>, Vec<bool>) {
+    let mut gated = vec![false; set.regexes.len()];
+    let mut per_field: Vec<Vec<(Vec<u8>, u32)>> = vec![Vec::new(); Field::COUNT];
+    let mut field_of_regex: Vec<Option<Field>> = vec![None; set.regexes.len()];
+    for pred in &set.preds {
+        if let Pred::Regex { field, regex } = pred {
+            match field_of_regex[*regex as usize] {
+                None => field_of_regex[*regex as usize] = Some(*field),
+                // The same regexp on several fields: no prefilter (kept simple and correct).
+                Some(f) if f != *field => field_of_regex[*regex as usize] = Some(Field::Section),
+                Some(_) => {}
+            }
+        }
+    }
+    for (r, field) in field_of_regex.iter().enumerate() {
+        let Some(field) = *field else { continue };
+        if field == Field::Section {
+            continue;
+        }
+        if let Some(literals) = required_literals(&set.regexes[r].hir) {
+            gated[r] = true;
+            for literal in literals {
+                per_field[field.index()].push((literal, r as u32));
+            }
+        }
+    }
+    let prefilters = per_field
+        .into_iter()
+        .enumerate()
+        .map(|(i, entries)| {
+            if entries.is_empty() {
+                return None;
+            }
+            let mut ids: FxHashMap<Vec<u8>, usize> = FxHashMap::default();
+            let mut literals: Vec<Vec<u8>> = Vec::new();
+            let mut regexes_of_literal: Vec<Vec<u32>> = Vec::new();
+            for (literal, regex) in entries {
+                let id = *ids.entry(literal.clone()).or_insert_with(|| {
+                    literals.push(literal);
+                    regexes_of_literal.push(Vec::new());
+                    literals.len() - 1
+                });
+                regexes_of_literal[id].push(regex);
+            }
+            match AhoCorasick::builder().match_kind(MatchKind::Standard).build(&literals) {
+                Ok(automaton) => Some(Prefilter {
+                    automaton,
+                    regexes_of_literal,
+                }),
+                Err(_) => {
+                    // Too large to build: leave this field's regexps ungated.
+                    for regexes in &regexes_of_literal {
+                        for &r in regexes {
+                            gated[r as usize] = false;
+                        }
+                    }
+                    let _ = i;
+                    None
+                }
+            }
+        })
+        .collect();
+    (prefilters, gated)
+}
+
+/// Literals of which every match contains at least one, if a useful finite set exists.
+fn required_literals(hir: &regex_syntax::hir::Hir) -> Option<Vec<Vec<u8>>> {
+    let mut best: Option<Vec<Vec<u8>>> = None;
+    for kind in [ExtractKind::Prefix, ExtractKind::Suffix] {
+        let mut extractor = Extractor::new();
+        extractor.kind(kind).limit_total(64);
+        let mut seq = extractor.extract(hir);
+        seq.optimize_for_prefix_by_preference();
+        let Some(lits) = seq.literals() else { continue };
+        if lits.is_empty() || lits.iter().any(|l| l.as_bytes().len() < MIN_PREFILTER_LITERAL) {
+            continue;
+        }
+        let candidate: Vec<Vec<u8>> = lits.iter().map(|l| l.as_bytes().to_vec()).collect();
+        let better = match &best {
+            None => true,
+            Some(b) => min_len(&candidate) > min_len(b),
+        };
+        if better {
+            best = Some(candidate);
+        }
+    }
+    best
+}
+
+fn min_len(lits: &[Vec<u8>]) -> usize {
+    lits.iter().map(Vec::len).min().unwrap_or(0)
+}
+
+/// Estimated evaluation cost of every node (nodes only refer to earlier nodes).
+fn node_costs(set: &PatternSet) -> Vec<u32> {
+    let mut costs: Vec<u32> = Vec::with_capacity(set.nodes.len());
+    for node in &set.nodes {
+        let cost = match node {
+            Node::And(ops) | Node::Or(ops) => ops.iter().map(|&op| costs[op as usize]).fold(0u32, u32::saturating_add),
+            Node::Not(x) => costs[*x as usize],
+            Node::Pred(p) => pred_cost(&set.preds[*p as usize]),
+        };
+        costs.push(cost.max(1));
+    }
+    costs
+}
+
+fn pred_cost(pred: &Pred) -> u32 {
+    match pred {
+        Pred::Cmp {
+            op: flakewatch_dsl::ir::CmpKind::Eq,
+            ..
+        } => 1,
+        Pred::Cmp { .. } => 2,
+        Pred::Regex { field, .. } => match field {
+            Field::Log => 10_000,
+            Field::Output | Field::Snippet => 1_000,
+            _ => 20,
+        },
+    }
+}

@@ -1,0 +1,186 @@
+//! The JIT and the plan interpreter must agree with the reference interpreter, always. A
+//! disagreement is a bug in the faster engine.
+
+use flakewatch_dsl::ir::PatternSet;
+use flakewatch_dsl::{Assignment, Field, Interpreter, Limits, Record, parse_script};
+use flakewatch_jit::{CompiledSet, PlanInterpreter};
+use proptest::prelude::*;
+
+/// Builds a pattern set from scripts (a script with errors is unusable, as upstream).
+fn pattern_set(scripts: &[String]) -> PatternSet {
+    let parsed: Vec<_> = scripts.iter().map(|s| parse_script(s)).collect();
+    let (set, errors) = PatternSet::from_scripts(
+        parsed
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (i as u64 + 1, p.is_ok().then_some(&p.script))),
+        Limits::DEFAULT,
+    );
+    assert!(errors.is_empty(), "{errors:?}");
+    set
+}
+
+/// Asserts that all three engines assign every record the same way; returns the assignments.
+fn check_engines(scripts: &[String], records: &[Record], chunk: usize) -> Vec<Assignment> {
+    let reference_set = pattern_set(scripts);
+    let reference = Interpreter::new(&reference_set);
+    let mut reference_scratch = reference.scratch();
+    let jit = CompiledSet::compile_with(pattern_set(scripts), chunk).expect("compiles");
+    let mut jit_scratch = jit.scratch();
+    let planned = PlanInterpreter::new(pattern_set(scripts));
+    let mut plan_scratch = planned.scratch();
+    let mut out = Vec::new();
+    for (i, record) in records.iter().enumerate() {
+        let want = reference.assign(record, &mut reference_scratch);
+        let got = jit.assign(record, &mut jit_scratch).expect("no panic");
+        assert_eq!(want, got, "JIT disagrees on record {i}: {record:?}\nscripts: {scripts:#?}");
+        let planned_got = planned.assign(record, &mut plan_scratch);
+        assert_eq!(want, planned_got, "plan interpreter disagrees on record {i}");
+        out.push(want);
+    }
+    out
+}
+
+fn record(pairs: &[(&str, &str)]) -> Record {
+    Record::from_pairs(pairs.iter().copied())
+}
+
+#[test]
+fn cross_issue_decisions() {
+    let scripts = vec![
+        "default <- goos == \"windows\"".to_owned(),
+        "post <- pkg == \"net\"\nskip <- pkg == \"os\"".to_owned(),
+        "post <- `timeout` && pkg != \"os\"".to_owned(),
+        "take <- builder ~ `plan9`\npost <- goos == \"plan9\"".to_owned(),
+        "default <- pkg == \"net\" || pkg == \"io\"".to_owned(),
+    ];
+    let records = [
+        record(&[("goos", "windows"), ("pkg", "io")]),
+        record(&[("pkg", "net"), ("output", "i/o timeout")]),
+        record(&[("pkg", "os"), ("output", "timeout")]),
+        record(&[("builder", "gotip-plan9-386"), ("goos", "plan9")]),
+        record(&[("pkg", "io")]),
+        record(&[]),
+    ];
+    let got = check_engines(&scripts, &records, 2);
+    assert_eq!(
+        got,
+        vec![
+            Assignment::Default(0),
+            Assignment::Post(vec![1, 2]),
+            Assignment::Skip(1),
+            Assignment::NewIssue,
+            Assignment::Default(4),
+            Assignment::NewIssue,
+        ]
+    );
+}
+
+#[test]
+fn memo_is_reused_only_while_a_field_is_unchanged() {
+    let scripts = vec!["post <- log ~ `fatal error` && builder != \"x\"".to_owned()];
+    let log = "a\nfatal error: boom\n".repeat(50);
+    let records = [
+        record(&[("log", &log), ("builder", "a")]),
+        record(&[("log", &log), ("builder", "x")]),
+        record(&[("log", "clean"), ("builder", "a")]),
+        record(&[("log", &log), ("builder", "a")]),
+    ];
+    let got = check_engines(&scripts, &records, 1);
+    assert_eq!(
+        got,
+        vec![Assignment::Post(vec![0]), Assignment::NewIssue, Assignment::NewIssue, Assignment::Post(vec![0])]
+    );
+}
+
+#[test]
+fn every_conformance_script_agrees() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../host/testdata/watchflakes/cases.json");
+    let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let mut scripts = Vec::new();
+    let mut records = Vec::new();
+    for case in doc["cases"].as_array().unwrap() {
+        match case["kind"].as_str() {
+            Some("parse") => {
+                let script = case["script"].as_str().unwrap();
+                if parse_script(script).is_ok() {
+                    scripts.push(script.to_owned());
+                }
+            }
+            Some("run") => {
+                for issue in case["issues"].as_array().unwrap() {
+                    scripts.push(issue["script"].as_str().unwrap().to_owned());
+                }
+            }
+            _ => continue,
+        }
+        for r in case["records"].as_array().into_iter().flatten() {
+            let fields = r["fields"].as_object().unwrap();
+            records.push(Record::from_pairs(fields.iter().filter_map(|(k, v)| Some((k.as_str(), v.as_str()?)))));
+        }
+    }
+    assert_eq!((scripts.len(), records.len()), (84, 527), "the conformance file changed: update these counts");
+    // All scripts as one pattern set, in several chunkings.
+    for chunk in [1, 7, 128] {
+        check_engines(&scripts, &records, chunk);
+    }
+    // And each script alone, so that its own actions decide.
+    for script in &scripts {
+        check_engines(std::slice::from_ref(script), &records, 128);
+    }
+}
+
+const LITERALS: &[&str] = &["net", "net/http", "os", "TestFoo", "linux", "", "2024-01-01", "FAIL", "é"];
+const REGEXPS: &[&str] = &["timeout", "^FAIL$", "(?i)PANIC", "i/o timeout|reset by peer", r"\d+s", "x{,3}", "fatal error:", "Test[A-Z]"];
+const ACTIONS: &[&str] = &["post", "default", "skip", "take"];
+const OPS: &[&str] = &["==", "!=", "<", "<=", ">", ">="];
+
+fn leaf() -> impl Strategy<Value = String> {
+    let field = prop::sample::select(Field::ALL.to_vec());
+    let cmp = (field.clone(), prop::sample::select(OPS), prop::sample::select(LITERALS))
+        .prop_map(|(f, op, lit)| format!("{f} {op} \"{lit}\""));
+    let re = (prop::option::of((field, any::<bool>())), prop::sample::select(REGEXPS)).prop_map(|(f, re)| match f {
+        Some((f, neg)) => format!("{f} {} `{re}`", if neg { "!~" } else { "~" }),
+        None => format!("`{re}`"),
+    });
+    prop_oneof![3 => cmp, 2 => re]
+}
+
+fn expr() -> impl Strategy<Value = String> {
+    leaf().prop_recursive(4, 24, 3, |inner| {
+        prop_oneof![
+            (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("({a} && {b})")),
+            (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("({a} || {b})")),
+            inner.prop_map(|a| format!("!({a})")),
+        ]
+    })
+}
+
+fn scripts() -> impl Strategy<Value = Vec<String>> {
+    let rule = (prop::sample::select(ACTIONS), expr()).prop_map(|(a, e)| format!("{a} <- {e}"));
+    let script = prop::collection::vec(rule, 1..4).prop_map(|rules| rules.join("\n"));
+    prop::collection::vec(script, 1..12)
+}
+
+fn records() -> impl Strategy<Value = Vec<Record>> {
+    let values = prop::sample::select(vec![
+        "net", "net/http", "os", "TestFoo", "linux", "", "2024-01-01T00:00:00Z", "FAIL", "é", "i/o timeout",
+        "panic: boom\nFAIL\n", "fatal error: x", "ran 12s", "xxx{,3}",
+    ]);
+    let record = prop::collection::vec((prop::sample::select(Field::ALL.to_vec()), values), 0..10).prop_map(|pairs| {
+        let mut r = Record::new();
+        for (f, v) in pairs {
+            r.set(f, v);
+        }
+        r
+    });
+    prop::collection::vec(record, 1..16)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(96))]
+    #[test]
+    fn engines_agree_on_generated_sets(scripts in scripts(), records in records(), chunk in 1usize..5) {
+        check_engines(&scripts, &records, chunk);
+    }
+}
