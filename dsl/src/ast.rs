@@ -156,9 +156,8 @@ impl Expr {
     /// Structural equality, ignoring spans.
     pub fn same_as(&self, other: &Expr) -> bool {
         match (&self.kind, &other.kind) {
-            (ExprKind::And(a, b), ExprKind::And(c, d)) | (ExprKind::Or(a, b), ExprKind::Or(c, d)) => {
-                a.same_as(c) && b.same_as(d)
-            }
+            (ExprKind::And(a, b), ExprKind::And(c, d))
+            | (ExprKind::Or(a, b), ExprKind::Or(c, d)) => a.same_as(c) && b.same_as(d),
             (ExprKind::Not(a), ExprKind::Not(b)) => a.same_as(b),
             (ExprKind::Cmp(a), ExprKind::Cmp(b)) => a == b,
             (ExprKind::Regex(a), ExprKind::Regex(b)) => {

@@ -96,7 +96,10 @@ impl ErrorKind {
 
     /// Whether this is a flakewatch limit rather than an upstream error.
     pub fn is_limit(&self) -> bool {
-        matches!(self, ErrorKind::ScriptTooLarge { .. } | ErrorKind::RuleTooComplex { .. })
+        matches!(
+            self,
+            ErrorKind::ScriptTooLarge { .. } | ErrorKind::RuleTooComplex { .. }
+        )
     }
 }
 
@@ -136,6 +139,8 @@ pub struct Diagnostic {
     pub kind: ErrorKind,
     /// Byte offset in the script.
     pub offset: usize,
+    /// Byte offset just past the offending token (at least `offset`).
+    pub end: usize,
     /// 1-based line.
     pub line: usize,
     /// 1-based byte offset within the line (a tab counts 1, `é` counts 2).
@@ -149,9 +154,16 @@ impl Diagnostic {
         Diagnostic {
             kind,
             offset,
+            end: offset,
             line,
             column,
         }
+    }
+
+    /// The same diagnostic, covering the token up to byte `end`.
+    pub fn ending_at(mut self, end: usize) -> Diagnostic {
+        self.end = end.max(self.offset);
+        self
     }
 
     /// Upstream's one-line form, `FILE:LINE.COL: MSG`.
@@ -172,7 +184,10 @@ pub fn position(src: &str, offset: usize) -> (usize, usize) {
     let offset = offset.min(src.len());
     let before = &src.as_bytes()[..offset];
     let line = 1 + before.iter().filter(|&&b| b == b'\n').count();
-    let line_start = before.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    let line_start = before
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |i| i + 1);
     (line, offset - line_start + 1)
 }
 

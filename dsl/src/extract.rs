@@ -45,7 +45,11 @@ pub fn find_script(body: &str) -> Result<Extracted, ExtractError> {
             None => String::new(),
         }
     } else if is_indented(first) {
-        lines.iter().take_while(|line| is_indented(line)).copied().collect()
+        lines
+            .iter()
+            .take_while(|line| is_indented(line))
+            .copied()
+            .collect()
     } else {
         String::new()
     };
@@ -69,14 +73,21 @@ mod tests {
         let fenced = "```\n#!watchflakes\npost <- pkg == \"x\"\n```\nprose\n";
         assert_eq!(
             find_script(fenced),
-            Ok(Extracted::Script("#!watchflakes\npost <- pkg == \"x\"\n".into()))
+            Ok(Extracted::Script(
+                "#!watchflakes\npost <- pkg == \"x\"\n".into()
+            ))
         );
         let indented = "\n    #!watchflakes\n    post <- pkg == \"x\"\nprose";
         assert_eq!(
             find_script(indented),
-            Ok(Extracted::Script("    #!watchflakes\n    post <- pkg == \"x\"\n".into()))
+            Ok(Extracted::Script(
+                "    #!watchflakes\n    post <- pkg == \"x\"\n".into()
+            ))
         );
-        assert_eq!(find_script("prose\n```\n#!watchflakes\n```"), Ok(Extracted::NoScript));
+        assert_eq!(
+            find_script("prose\n```\n#!watchflakes\n```"),
+            Ok(Extracted::NoScript)
+        );
         assert_eq!(find_script(" \r\n\t\n"), Err(ExtractError::EmptyBody));
         assert_eq!(find_script(""), Err(ExtractError::EmptyBody));
     }

@@ -72,12 +72,22 @@ impl<'p> Interpreter<'p> {
     }
 
     /// The action of issue `issue`'s script for `record`: the first matching rule's action.
-    pub fn script_action(&self, issue: usize, record: &Record, scratch: &mut Scratch) -> Option<ActionId> {
+    pub fn script_action(
+        &self,
+        issue: usize,
+        record: &Record,
+        scratch: &mut Scratch,
+    ) -> Option<ActionId> {
         self.reset(scratch);
         self.first_match(issue, record, scratch)
     }
 
-    fn first_match(&self, issue: usize, record: &Record, scratch: &mut Scratch) -> Option<ActionId> {
+    fn first_match(
+        &self,
+        issue: usize,
+        record: &Record,
+        scratch: &mut Scratch,
+    ) -> Option<ActionId> {
         self.set.issues[issue]
             .rules
             .iter()
@@ -127,7 +137,9 @@ impl<'p> Interpreter<'p> {
         }
         let result = match &self.set.preds[id as usize] {
             Pred::Cmp { field, op, literal } => op.eval(record.get(*field).as_bytes(), literal),
-            Pred::Regex { field, regex } => self.set.regexes[*regex as usize].regex.is_match(record.get(*field)),
+            Pred::Regex { field, regex } => self.set.regexes[*regex as usize]
+                .regex
+                .is_match(record.get(*field)),
         };
         *slot = if result { 2 } else { 1 };
         result

@@ -285,7 +285,12 @@ impl PatternSetBuilder {
         Ok(self.negated(node.0, node.1))
     }
 
-    fn flatten(&mut self, expr: &Expr, is_and: bool, out: &mut Vec<NodeId>) -> Result<(), LowerError> {
+    fn flatten(
+        &mut self,
+        expr: &Expr,
+        is_and: bool,
+        out: &mut Vec<NodeId>,
+    ) -> Result<(), LowerError> {
         match &expr.kind {
             ExprKind::And(x, y) if is_and => {
                 self.flatten(x, is_and, out)?;
@@ -331,7 +336,8 @@ impl PatternSetBuilder {
         if let Some(&id) = self.regex_ids.get(pattern) {
             return Ok(id);
         }
-        let regex = compile_regex(hir, &self.limits).map_err(|message| LowerError::RegexTooLarge { span, message })?;
+        let regex = compile_regex(hir, &self.limits)
+            .map_err(|message| LowerError::RegexTooLarge { span, message })?;
         let id = to_id(self.set.regexes.len());
         self.set.regexes.push(RegexEntry {
             pattern: pattern.to_owned(),
@@ -386,23 +392,38 @@ impl PatternSet {
     /// Writes the IR in a readable text form (`flakewatch debug ir`).
     pub fn dump(&self) -> String {
         let mut out = String::new();
-        self.write_dump(&mut out).expect("writing to a String cannot fail");
+        self.write_dump(&mut out)
+            .expect("writing to a String cannot fail");
         out
     }
 
     fn write_dump(&self, out: &mut String) -> fmt::Result {
-        writeln!(out, "; {} issues, {} nodes, {} predicates, {} regexps", self.issues.len(), self.nodes.len(), self.preds.len(), self.regexes.len())?;
+        writeln!(
+            out,
+            "; {} issues, {} nodes, {} predicates, {} regexps",
+            self.issues.len(),
+            self.nodes.len(),
+            self.preds.len(),
+            self.regexes.len()
+        )?;
         for (i, re) in self.regexes.iter().enumerate() {
             writeln!(out, "re{i} = `(?m){}`", re.pattern)?;
         }
         for (i, pred) in self.preds.iter().enumerate() {
             match pred {
-                Pred::Cmp { field, op, literal } => writeln!(out, "p{i} = {field} {} {}", op.as_str(), quote(literal))?,
+                Pred::Cmp { field, op, literal } => {
+                    writeln!(out, "p{i} = {field} {} {}", op.as_str(), quote(literal))?
+                }
                 Pred::Regex { field, regex } => writeln!(out, "p{i} = {field} ~ re{regex}")?,
             }
         }
         for (i, node) in self.nodes.iter().enumerate() {
-            let list = |ids: &[NodeId]| ids.iter().map(|id| format!("n{id}")).collect::<Vec<_>>().join(", ");
+            let list = |ids: &[NodeId]| {
+                ids.iter()
+                    .map(|id| format!("n{id}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
             match node {
                 Node::And(ids) => writeln!(out, "n{i} = and({})", list(ids))?,
                 Node::Or(ids) => writeln!(out, "n{i} = or({})", list(ids))?,
@@ -413,7 +434,11 @@ impl PatternSet {
         for issue in &self.issues {
             writeln!(out, "issue {}:", issue.number)?;
             for rule in &issue.rules {
-                writeln!(out, "  {} <- n{}", self.actions[rule.action as usize], rule.expr)?;
+                writeln!(
+                    out,
+                    "  {} <- n{}",
+                    self.actions[rule.action as usize], rule.expr
+                )?;
             }
         }
         Ok(())

@@ -210,7 +210,9 @@ impl<'s> Lexer<'s> {
             b'`' => {
                 let body = &bytes[start + 1..];
                 match body.iter().position(|&b| b == b'`' || b == b'\n') {
-                    Some(i) if body[i] == b'`' => (Token::Regexp(&self.src[start + 1..start + 1 + i]), i + 2),
+                    Some(i) if body[i] == b'`' => {
+                        (Token::Regexp(&self.src[start + 1..start + 1 + i]), i + 2)
+                    }
                     Some(_) => return Err(self.error(ErrorKind::NewlineInRegexp)),
                     None => return Err(self.error(ErrorKind::UnterminatedRegexp)),
                 }
@@ -242,7 +244,10 @@ impl<'s> Lexer<'s> {
                 (Token::Ident(&self.src[start..start + len]), len)
             }
             _ => {
-                let ch = self.src[start..].chars().next().unwrap_or(char::REPLACEMENT_CHARACTER);
+                let ch = self.src[start..]
+                    .chars()
+                    .next()
+                    .unwrap_or(char::REPLACEMENT_CHARACTER);
                 return Err(self.error(ErrorKind::InvalidCharacter(quote_rune(ch), ch)));
             }
         };
@@ -265,7 +270,10 @@ impl<'s> Lexer<'s> {
 
 /// The index of the next `\n` at or after `from`.
 pub(crate) fn memchr_newline(bytes: &[u8], from: usize) -> Option<usize> {
-    bytes[from..].iter().position(|&b| b == b'\n').map(|i| from + i)
+    bytes[from..]
+        .iter()
+        .position(|&b| b == b'\n')
+        .map(|i| from + i)
 }
 
 /// Lexes a whole script in upstream's lexer-test notation: token kinds separated by spaces,

@@ -41,7 +41,13 @@ fn write_expr(out: &mut impl Write, expr: &Expr, style: Style) -> fmt::Result {
             write_expr(out, x, style)?;
             out.write_char(')')
         }
-        ExprKind::Cmp(cmp) => write!(out, "{} {} {}", cmp.field, cmp.op.as_str(), quote(&cmp.literal)),
+        ExprKind::Cmp(cmp) => write!(
+            out,
+            "{} {} {}",
+            cmp.field,
+            cmp.op.as_str(),
+            quote(&cmp.literal)
+        ),
         ExprKind::Regex(re) => {
             if let Some(field) = re.field {
                 write!(out, "{field} {} ", if re.negated { "!~" } else { "~" })?;

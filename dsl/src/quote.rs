@@ -24,8 +24,11 @@ pub fn unquote(literal: &str) -> Option<Vec<u8>> {
             rest = &rest[c.len_utf8()..];
             continue;
         }
-        let bytes = rest.as_bytes();
-        let escape = *bytes.get(1)?;
+        let escape = *rest.as_bytes().get(1)?;
+        if !escape.is_ascii() {
+            // Go: a backslash before a non-ASCII character is not an escape.
+            return None;
+        }
         rest = &rest[2..];
         let simple = match escape {
             b'a' => Some(0x07),
@@ -51,7 +54,9 @@ pub fn unquote(literal: &str) -> Option<Vec<u8>> {
                     _ => 8,
                 };
                 let digits = rest.get(..n)?;
-                let value = digits.chars().try_fold(0u32, |acc, d| Some(acc * 16 + d.to_digit(16)?))?;
+                let value = digits
+                    .chars()
+                    .try_fold(0u32, |acc, d| Some(acc * 16 + d.to_digit(16)?))?;
                 rest = &rest[n..];
                 if escape == b'x' {
                     out.push(u8::try_from(value).ok()?);
@@ -173,12 +178,17 @@ mod tests {
         assert_eq!(unquote(r#""\400""#), None);
         assert_eq!(unquote(r#""\ud800""#), None);
         assert_eq!(unquote(r#""\x4""#), None);
+        assert_eq!(unquote("\"\\é\""), None);
+        assert_eq!(unquote("\"\\x4é\""), None);
     }
 
     #[test]
     fn quote_follows_go() {
         assert_eq!(quote(b"net/http"), r#""net/http""#);
-        assert_eq!(quote("a\"b\\c\n\té\u{a0}\u{7f}".as_bytes()), r#""a\"b\\c\n\té\u00a0\x7f""#);
+        assert_eq!(
+            quote("a\"b\\c\n\té\u{a0}\u{7f}".as_bytes()),
+            r#""a\"b\\c\n\té\u00a0\x7f""#
+        );
         assert_eq!(quote(&[0x61, 0xff]), r#""a\xff""#);
         assert_eq!(quote("\u{e0001}".as_bytes()), r#""\U000e0001""#);
         assert_eq!(quote_rune('\r'), r"'\r'");

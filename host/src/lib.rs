@@ -4,6 +4,7 @@
 
 pub mod cli;
 pub mod conformance;
+pub mod engine;
 pub mod records;
 pub mod script_file;
 pub mod triage;

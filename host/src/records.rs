@@ -72,7 +72,10 @@ pub fn parse_record(text: &str) -> Result<(Record, Map<String, Value>), String> 
 }
 
 /// Streams the records of a JSON-lines input; blank lines are skipped.
-pub fn read_records<R: BufRead>(input: R, file: &str) -> impl Iterator<Item = Result<RecordLine, RecordError>> {
+pub fn read_records<R: BufRead>(
+    input: R,
+    file: &str,
+) -> impl Iterator<Item = Result<RecordLine, RecordError>> {
     let file = file.to_owned();
     input.lines().enumerate().filter_map(move |(i, line)| {
         let line_no = i + 1;
@@ -110,7 +113,8 @@ mod tests {
 
     #[test]
     fn reads_fields_and_reports_bad_lines() {
-        let input = "{\"pkg\":\"net\",\"url\":\"u\",\"\":\"ignored\"}\n\n{\"pkg\":1}\n{\"pkg\":\"x\"";
+        let input =
+            "{\"pkg\":\"net\",\"url\":\"u\",\"\":\"ignored\"}\n\n{\"pkg\":1}\n{\"pkg\":\"x\"";
         let results: Vec<_> = read_records(input.as_bytes(), "in.jsonl").collect();
         assert_eq!(results.len(), 3);
         let first = results[0].as_ref().unwrap();
@@ -118,8 +122,14 @@ mod tests {
         assert_eq!(first.record.get(Field::Output), "");
         assert_eq!(first.extra["url"], "u");
         let second = results[1].as_ref().unwrap_err().to_string();
-        assert!(second.starts_with("in.jsonl:3: field \"pkg\" must be a string"), "{second}");
+        assert!(
+            second.starts_with("in.jsonl:3: field \"pkg\" must be a string"),
+            "{second}"
+        );
         let third = results[2].as_ref().unwrap_err().to_string();
-        assert!(third.starts_with("in.jsonl:4: EOF while parsing"), "{third}");
+        assert!(
+            third.starts_with("in.jsonl:4: EOF while parsing"),
+            "{third}"
+        );
     }
 }

@@ -27,5 +27,10 @@ fn every_language_case_passes() {
         seen,
         BTreeMap::from([("extract", 14), ("lex", 38), ("parse", 127), ("run", 5)])
     );
-    assert!(failures.is_empty(), "{} failing cases:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} failing cases:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }

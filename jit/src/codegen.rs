@@ -13,6 +13,7 @@ use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 use cranelift_module::{FuncId, Linkage, Module};
 use flakewatch_dsl::ir::{ActionKind, IssueIr, Node, NodeId};
 
+use crate::JitError;
 use crate::plan::{NO_PRED, Plan, PredClass};
 use crate::runtime::{CTX_DEFAULT, CTX_EQ_TRUE, CTX_MEMO, CTX_POST_COUNT, CTX_POSTS, CTX_SKIP};
 
@@ -75,7 +76,9 @@ pub(crate) fn emit_chunk(
                 }
                 ActionKind::Default => {
                     let current = builder.ins().load(types::I32, flags, ctx, CTX_DEFAULT);
-                    let unset = builder.ins().icmp_imm_u(IntCC::Equal, current, i64::from(NO_PRED));
+                    let unset = builder
+                        .ins()
+                        .icmp_imm_u(IntCC::Equal, current, i64::from(NO_PRED));
                     let value = builder.ins().iconst(types::I32, index);
                     let chosen = builder.ins().select(unset, value, current);
                     builder.ins().store(flags, chosen, ctx, CTX_DEFAULT);
@@ -99,7 +102,14 @@ pub(crate) fn emit_chunk(
 
 /// Emits control flow that goes to `yes` when `node` holds and to `no` otherwise. Ends with the
 /// builder in a terminated block.
-fn emit_cond(builder: &mut FunctionBuilder<'_>, plan: &Plan, env: &Env, node: NodeId, yes: Block, no: Block) {
+fn emit_cond(
+    builder: &mut FunctionBuilder<'_>,
+    plan: &Plan,
+    env: &Env,
+    node: NodeId,
+    yes: Block,
+    no: Block,
+) {
     match &plan.set().nodes[node as usize] {
         Node::And(_) | Node::Or(_) => {
             let is_and = matches!(plan.set().nodes[node as usize], Node::And(_));
@@ -123,7 +133,9 @@ fn emit_cond(builder: &mut FunctionBuilder<'_>, plan: &Plan, env: &Env, node: No
                 PredClass::Eq(field) => {
                     let offset = i32::try_from(field.index() * 4).expect("field offset fits");
                     let winner = builder.ins().load(types::I32, flags, env.eq_true, offset);
-                    let holds = builder.ins().icmp_imm_u(IntCC::Equal, winner, i64::from(*pred));
+                    let holds = builder
+                        .ins()
+                        .icmp_imm_u(IntCC::Equal, winner, i64::from(*pred));
                     builder.ins().brif(holds, yes, &[], no, &[]);
                 }
                 PredClass::Lazy => {
@@ -151,13 +163,20 @@ pub(crate) fn define_chunks<M: Module>(
     module: &mut M,
     plan: &Plan,
     chunk_size: usize,
-) -> Result<Vec<FuncId>, cranelift_module::ModuleError> {
+) -> Result<Vec<FuncId>, JitError> {
+    let codegen = |e: cranelift_module::ModuleError| JitError::Codegen(e.to_string());
     let pointer = module.target_config().pointer_type();
     let mut helper_sig = module.make_signature();
     helper_sig.params.push(AbiParam::new(pointer));
     helper_sig.params.push(AbiParam::new(types::I32));
     helper_sig.returns.push(AbiParam::new(types::I8));
-    let helper = module.declare_function(crate::runtime::EVAL_PRED_SYMBOL, Linkage::Import, &helper_sig)?;
+    let helper = module
+        .declare_function(
+            crate::runtime::EVAL_PRED_SYMBOL,
+            Linkage::Import,
+            &helper_sig,
+        )
+        .map_err(codegen)?;
 
     let mut chunk_sig = module.make_signature();
     chunk_sig.params.push(AbiParam::new(pointer));
@@ -167,7 +186,9 @@ pub(crate) fn define_chunks<M: Module>(
     let mut builder_ctx = FunctionBuilderContext::new();
     let mut ids = Vec::new();
     for (n, issues) in plan.set().issues.chunks(chunk_size.max(1)).enumerate() {
-        let id = module.declare_function(&format!("flakewatch_chunk_{n}"), Linkage::Local, &chunk_sig)?;
+        let id = module
+            .declare_function(&format!("flakewatch_chunk_{n}"), Linkage::Local, &chunk_sig)
+            .map_err(codegen)?;
         ctx.func.signature = chunk_sig.clone();
         {
             let mut builder = FunctionBuilder::new(&mut ctx.func, &mut builder_ctx);
@@ -175,7 +196,7 @@ pub(crate) fn define_chunks<M: Module>(
             emit_chunk(&mut builder, plan, n * chunk_size.max(1), issues, eval_pred);
             builder.finalize(module.target_config());
         }
-        module.define_function(id, &mut ctx)?;
+        module.define_function(id, &mut ctx).map_err(codegen)?;
         module.clear_context(&mut ctx);
         ids.push(id);
     }
@@ -196,11 +217,14 @@ pub fn clif_text(plan: &Plan, chunk_size: usize, target: TargetFrontendConfig) -
     chunk_sig.params.push(AbiParam::new(target.pointer_type()));
     chunk_sig.returns.push(AbiParam::new(types::I32));
     for (n, issues) in plan.set().issues.chunks(chunk_size.max(1)).enumerate() {
-        let mut func = Function::with_name_signature(UserFuncName::user(0, n as u32), chunk_sig.clone());
+        let mut func =
+            Function::with_name_signature(UserFuncName::user(0, n as u32), chunk_sig.clone());
         let mut builder = FunctionBuilder::new(&mut func, &mut builder_ctx);
         let sig_ref = builder.import_signature(helper_sig.clone());
         let eval_pred = builder.import_function(cranelift_codegen::ir::ExtFuncData {
-            name: cranelift_codegen::ir::ExternalName::user(cranelift_codegen::ir::UserExternalNameRef::from_u32(0)),
+            name: cranelift_codegen::ir::ExternalName::user(
+                cranelift_codegen::ir::UserExternalNameRef::from_u32(0),
+            ),
             signature: sig_ref,
             colocated: false,
             patchable: false,

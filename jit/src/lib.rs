@@ -78,7 +78,7 @@ impl CompiledSet {
         let mut builder = JITBuilder::with_isa(isa, cranelift_module::default_libcall_names());
         builder.symbol(runtime::EVAL_PRED_SYMBOL, runtime::eval_pred as *const u8);
         let mut module = JITModule::new(builder);
-        let ids = codegen::define_chunks(&mut module, &plan, chunk_size).map_err(|e| JitError::Codegen(e.to_string()))?;
+        let ids = codegen::define_chunks(&mut module, &plan, chunk_size)?;
         module
             .finalize_definitions()
             .map_err(|e| JitError::Codegen(e.to_string()))?;
@@ -93,7 +93,11 @@ impl CompiledSet {
     /// The Cranelift IR of the chunk functions for `set` (what `compile` would generate).
     pub fn clif(set: PatternSet, chunk_size: usize) -> Result<String, JitError> {
         let plan = Plan::new(set);
-        Ok(codegen::clif_text(&plan, chunk_size, host_isa()?.frontend_config()))
+        Ok(codegen::clif_text(
+            &plan,
+            chunk_size,
+            host_isa()?.frontend_config(),
+        ))
     }
 
     /// The plan (and through it the pattern set).
@@ -111,18 +115,34 @@ impl CompiledSet {
     pub fn assign(&self, record: &Record, scratch: &mut Scratch) -> Result<Assignment, JitError> {
         self.plan.begin(record, &mut scratch.plan);
         // SAFETY: `chunks` were generated for `self.plan` and `_code` keeps them alive.
-        let outcome = unsafe { runtime::run_chunks(&self.chunks, &self.plan, record, &mut scratch.plan, &mut scratch.posts) };
+        let outcome = unsafe {
+            runtime::run_chunks(
+                &self.chunks,
+                &self.plan,
+                record,
+                &mut scratch.plan,
+                &mut scratch.posts,
+            )
+        };
         if outcome.panicked {
             return Err(JitError::Panicked);
         }
-        Ok(decide(outcome.skip, &scratch.posts[..outcome.posts], outcome.default_issue))
+        Ok(decide(
+            outcome.skip,
+            &scratch.posts[..outcome.posts],
+            outcome.default_issue,
+        ))
     }
 }
 
 /// The Cranelift ISA of this machine, with flakewatch's code-generation settings.
 fn host_isa() -> Result<std::sync::Arc<dyn cranelift_codegen::isa::TargetIsa>, JitError> {
     let mut flags = settings::builder();
-    for (name, value) in [("opt_level", "speed"), ("is_pic", "false"), ("use_colocated_libcalls", "false")] {
+    for (name, value) in [
+        ("opt_level", "speed"),
+        ("is_pic", "false"),
+        ("use_colocated_libcalls", "false"),
+    ] {
         flags
             .set(name, value)
             .map_err(|e| JitError::Codegen(format!("setting {name}: {e}")))?;
@@ -162,7 +182,9 @@ pub struct PlanInterpreter {
 impl PlanInterpreter {
     /// Plans `set`.
     pub fn new(set: PatternSet) -> PlanInterpreter {
-        PlanInterpreter { plan: Plan::new(set) }
+        PlanInterpreter {
+            plan: Plan::new(set),
+        }
     }
 
     /// The plan.
@@ -182,7 +204,11 @@ impl PlanInterpreter {
         let mut posts = 0;
         let mut default_issue = u32::MAX;
         for (i, issue) in plan.set().issues.iter().enumerate() {
-            let Some(rule) = issue.rules.iter().find(|rule| self.node(rule.expr, record, &mut scratch.plan)) else {
+            let Some(rule) = issue
+                .rules
+                .iter()
+                .find(|rule| self.node(rule.expr, record, &mut scratch.plan))
+            else {
                 continue;
             };
             match plan.set().action_kinds[rule.action as usize] {
@@ -191,18 +217,33 @@ impl PlanInterpreter {
                     scratch.posts[posts] = i as u32;
                     posts += 1;
                 }
-                flakewatch_dsl::ir::ActionKind::Default if default_issue == u32::MAX => default_issue = i as u32,
+                flakewatch_dsl::ir::ActionKind::Default if default_issue == u32::MAX => {
+                    default_issue = i as u32
+                }
                 _ => {}
             }
         }
         decide(None, &scratch.posts[..posts], default_issue)
     }
 
-    fn node(&self, node: flakewatch_dsl::ir::NodeId, record: &Record, scratch: &mut plan::Scratch) -> bool {
+    fn node(
+        &self,
+        node: flakewatch_dsl::ir::NodeId,
+        record: &Record,
+        scratch: &mut plan::Scratch,
+    ) -> bool {
         use flakewatch_dsl::ir::Node;
         match &self.plan.set().nodes[node as usize] {
-            Node::And(_) => self.plan.operands(node).iter().all(|&x| self.node(x, record, scratch)),
-            Node::Or(_) => self.plan.operands(node).iter().any(|&x| self.node(x, record, scratch)),
+            Node::And(_) => self
+                .plan
+                .operands(node)
+                .iter()
+                .all(|&x| self.node(x, record, scratch)),
+            Node::Or(_) => self
+                .plan
+                .operands(node)
+                .iter()
+                .any(|&x| self.node(x, record, scratch)),
             Node::Not(x) => !self.node(*x, record, scratch),
             Node::Pred(p) => self.plan.pred(*p, record, scratch),
         }

@@ -62,7 +62,8 @@ impl Plan {
     /// Builds the plan of `set`.
     pub fn new(set: PatternSet) -> Plan {
         let mut classes = Vec::with_capacity(set.preds.len());
-        let mut eq_index: Vec<Option<FxHashMap<Box<[u8]>, PredId>>> = (0..Field::COUNT).map(|_| None).collect();
+        let mut eq_index: Vec<Option<FxHashMap<Box<[u8]>, PredId>>> =
+            (0..Field::COUNT).map(|_| None).collect();
         let mut lazy_preds_of_field = vec![Vec::new(); Field::COUNT];
         for (id, pred) in set.preds.iter().enumerate() {
             let id = id as PredId;
@@ -72,7 +73,9 @@ impl Plan {
                     op: flakewatch_dsl::ir::CmpKind::Eq,
                     literal,
                 } => {
-                    eq_index[field.index()].get_or_insert_with(FxHashMap::default).insert(literal.clone(), id);
+                    eq_index[field.index()]
+                        .get_or_insert_with(FxHashMap::default)
+                        .insert(literal.clone(), id);
                     classes.push(PredClass::Eq(*field));
                 }
                 other => {
@@ -141,7 +144,12 @@ impl Plan {
             previous: (0..Field::COUNT).map(|_| None).collect(),
             possible: vec![false; self.set.regexes.len()],
             prefiltered: [false; Field::COUNT],
-            caches: self.set.regexes.iter().map(|re| re.regex.create_cache()).collect(),
+            caches: self
+                .set
+                .regexes
+                .iter()
+                .map(|re| re.regex.create_cache())
+                .collect(),
         }
     }
 
@@ -206,7 +214,9 @@ impl Plan {
                 }
                 let input = regex_automata::Input::new(text).earliest(true);
                 let compiled: &meta::Regex = &self.set.regexes[regex].regex;
-                compiled.search_with(&mut scratch.caches[regex], &input).is_some()
+                compiled
+                    .search_with(&mut scratch.caches[regex], &input)
+                    .is_some()
             }
         }
     }
@@ -288,7 +298,10 @@ fn build_prefilters(set: &PatternSet) -> (Vec<Option<Prefilter>>, Vec<bool>) {
                 });
                 regexes_of_literal[id].push(regex);
             }
-            match AhoCorasick::builder().match_kind(MatchKind::Standard).build(&literals) {
+            match AhoCorasick::builder()
+                .match_kind(MatchKind::Standard)
+                .build(&literals)
+            {
                 Ok(automaton) => Some(Prefilter {
                     automaton,
                     regexes_of_literal,
@@ -318,7 +331,11 @@ fn required_literals(hir: &regex_syntax::hir::Hir) -> Option<Vec<Vec<u8>>> {
         let mut seq = extractor.extract(hir);
         seq.optimize_for_prefix_by_preference();
         let Some(lits) = seq.literals() else { continue };
-        if lits.is_empty() || lits.iter().any(|l| l.as_bytes().len() < MIN_PREFILTER_LITERAL) {
+        if lits.is_empty()
+            || lits
+                .iter()
+                .any(|l| l.as_bytes().len() < MIN_PREFILTER_LITERAL)
+        {
             continue;
         }
         let candidate: Vec<Vec<u8>> = lits.iter().map(|l| l.as_bytes().to_vec()).collect();
@@ -342,7 +359,10 @@ fn node_costs(set: &PatternSet) -> Vec<u32> {
     let mut costs: Vec<u32> = Vec::with_capacity(set.nodes.len());
     for node in &set.nodes {
         let cost = match node {
-            Node::And(ops) | Node::Or(ops) => ops.iter().map(|&op| costs[op as usize]).fold(0u32, u32::saturating_add),
+            Node::And(ops) | Node::Or(ops) => ops
+                .iter()
+                .map(|&op| costs[op as usize])
+                .fold(0u32, u32::saturating_add),
             Node::Not(x) => costs[*x as usize],
             Node::Pred(p) => pred_cost(&set.preds[*p as usize]),
         };

@@ -1,6 +1,9 @@
 //! The boundary between generated code and Rust: the `#[repr(C)]` context the code reads and
 //! writes, and the callback it calls for predicates that are not known yet.
-#![allow(unsafe_code, reason = "the JIT calls back into Rust through a raw context pointer")]
+#![allow(
+    unsafe_code,
+    reason = "the JIT calls back into Rust through a raw context pointer"
+)]
 
 use std::ffi::c_void;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -111,7 +114,12 @@ pub(crate) unsafe fn run_chunks(
     };
     // SAFETY: `scratch_ptr` comes from a live `&mut Scratch`; the memo vector is not resized
     // during the call, so the pointers stay valid.
-    let (eq_true, memo) = unsafe { ((*scratch_ptr).eq_true.as_ptr(), (*scratch_ptr).memo.as_ptr()) };
+    let (eq_true, memo) = unsafe {
+        (
+            (*scratch_ptr).eq_true.as_ptr(),
+            (*scratch_ptr).memo.as_ptr(),
+        )
+    };
     let mut ctx = Ctx {
         eq_true,
         memo,

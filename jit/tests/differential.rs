@@ -33,9 +33,15 @@ fn check_engines(scripts: &[String], records: &[Record], chunk: usize) -> Vec<As
     for (i, record) in records.iter().enumerate() {
         let want = reference.assign(record, &mut reference_scratch);
         let got = jit.assign(record, &mut jit_scratch).expect("no panic");
-        assert_eq!(want, got, "JIT disagrees on record {i}: {record:?}\nscripts: {scripts:#?}");
+        assert_eq!(
+            want, got,
+            "JIT disagrees on record {i}: {record:?}\nscripts: {scripts:#?}"
+        );
         let planned_got = planned.assign(record, &mut plan_scratch);
-        assert_eq!(want, planned_got, "plan interpreter disagrees on record {i}");
+        assert_eq!(
+            want, planned_got,
+            "plan interpreter disagrees on record {i}"
+        );
         out.push(want);
     }
     out
@@ -89,14 +95,21 @@ fn memo_is_reused_only_while_a_field_is_unchanged() {
     let got = check_engines(&scripts, &records, 1);
     assert_eq!(
         got,
-        vec![Assignment::Post(vec![0]), Assignment::NewIssue, Assignment::NewIssue, Assignment::Post(vec![0])]
+        vec![
+            Assignment::Post(vec![0]),
+            Assignment::NewIssue,
+            Assignment::NewIssue,
+            Assignment::Post(vec![0])
+        ]
     );
 }
 
 #[test]
 fn every_conformance_script_agrees() {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../host/testdata/watchflakes/cases.json");
-    let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../host/testdata/watchflakes/cases.json");
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     let mut scripts = Vec::new();
     let mut records = Vec::new();
     for case in doc["cases"].as_array().unwrap() {
@@ -116,10 +129,18 @@ fn every_conformance_script_agrees() {
         }
         for r in case["records"].as_array().into_iter().flatten() {
             let fields = r["fields"].as_object().unwrap();
-            records.push(Record::from_pairs(fields.iter().filter_map(|(k, v)| Some((k.as_str(), v.as_str()?)))));
+            records.push(Record::from_pairs(
+                fields
+                    .iter()
+                    .filter_map(|(k, v)| Some((k.as_str(), v.as_str()?))),
+            ));
         }
     }
-    assert_eq!((scripts.len(), records.len()), (84, 527), "the conformance file changed: update these counts");
+    assert_eq!(
+        (scripts.len(), records.len()),
+        (84, 527),
+        "the conformance file changed: update these counts"
+    );
     // All scripts as one pattern set, in several chunkings.
     for chunk in [1, 7, 128] {
         check_engines(&scripts, &records, chunk);
@@ -130,19 +151,46 @@ fn every_conformance_script_agrees() {
     }
 }
 
-const LITERALS: &[&str] = &["net", "net/http", "os", "TestFoo", "linux", "", "2024-01-01", "FAIL", "é"];
-const REGEXPS: &[&str] = &["timeout", "^FAIL$", "(?i)PANIC", "i/o timeout|reset by peer", r"\d+s", "x{,3}", "fatal error:", "Test[A-Z]"];
+const LITERALS: &[&str] = &[
+    "net",
+    "net/http",
+    "os",
+    "TestFoo",
+    "linux",
+    "",
+    "2024-01-01",
+    "FAIL",
+    "é",
+];
+const REGEXPS: &[&str] = &[
+    "timeout",
+    "^FAIL$",
+    "(?i)PANIC",
+    "i/o timeout|reset by peer",
+    r"\d+s",
+    "x{,3}",
+    "fatal error:",
+    "Test[A-Z]",
+];
 const ACTIONS: &[&str] = &["post", "default", "skip", "take"];
 const OPS: &[&str] = &["==", "!=", "<", "<=", ">", ">="];
 
 fn leaf() -> impl Strategy<Value = String> {
     let field = prop::sample::select(Field::ALL.to_vec());
-    let cmp = (field.clone(), prop::sample::select(OPS), prop::sample::select(LITERALS))
+    let cmp = (
+        field.clone(),
+        prop::sample::select(OPS),
+        prop::sample::select(LITERALS),
+    )
         .prop_map(|(f, op, lit)| format!("{f} {op} \"{lit}\""));
-    let re = (prop::option::of((field, any::<bool>())), prop::sample::select(REGEXPS)).prop_map(|(f, re)| match f {
-        Some((f, neg)) => format!("{f} {} `{re}`", if neg { "!~" } else { "~" }),
-        None => format!("`{re}`"),
-    });
+    let re = (
+        prop::option::of((field, any::<bool>())),
+        prop::sample::select(REGEXPS),
+    )
+        .prop_map(|(f, re)| match f {
+            Some((f, neg)) => format!("{f} {} `{re}`", if neg { "!~" } else { "~" }),
+            None => format!("`{re}`"),
+        });
     prop_oneof![3 => cmp, 2 => re]
 }
 
@@ -164,16 +212,29 @@ fn scripts() -> impl Strategy<Value = Vec<String>> {
 
 fn records() -> impl Strategy<Value = Vec<Record>> {
     let values = prop::sample::select(vec![
-        "net", "net/http", "os", "TestFoo", "linux", "", "2024-01-01T00:00:00Z", "FAIL", "é", "i/o timeout",
-        "panic: boom\nFAIL\n", "fatal error: x", "ran 12s", "xxx{,3}",
+        "net",
+        "net/http",
+        "os",
+        "TestFoo",
+        "linux",
+        "",
+        "2024-01-01T00:00:00Z",
+        "FAIL",
+        "é",
+        "i/o timeout",
+        "panic: boom\nFAIL\n",
+        "fatal error: x",
+        "ran 12s",
+        "xxx{,3}",
     ]);
-    let record = prop::collection::vec((prop::sample::select(Field::ALL.to_vec()), values), 0..10).prop_map(|pairs| {
-        let mut r = Record::new();
-        for (f, v) in pairs {
-            r.set(f, v);
-        }
-        r
-    });
+    let record = prop::collection::vec((prop::sample::select(Field::ALL.to_vec()), values), 0..10)
+        .prop_map(|pairs| {
+            let mut r = Record::new();
+            for (f, v) in pairs {
+                r.set(f, v);
+            }
+            r
+        });
     prop::collection::vec(record, 1..16)
 }
 

@@ -39,7 +39,7 @@ impl Finding {
         Finding {
             line: d.to_string(),
             offset: d.offset,
-            end: d.offset,
+            end: d.end,
             code: d.kind.code(),
             message: d.kind.to_string(),
             help: d.kind.help(),
@@ -78,7 +78,11 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<ExitCode> {
     if findings.is_empty() {
         if !args.json && std::io::stderr().is_terminal() {
             let rules = file.parsed.script.rules.len();
-            eprintln!("{}: ok, {rules} rule{}", file.path, if rules == 1 { "" } else { "s" });
+            eprintln!(
+                "{}: ok, {rules} rule{}",
+                file.path,
+                if rules == 1 { "" } else { "s" }
+            );
         }
         Ok(ExitCode::SUCCESS)
     } else {
@@ -88,7 +92,12 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<ExitCode> {
 
 /// Parse diagnostics, then (for a script that parsed) what compiling it within limits finds.
 fn findings(file: &ScriptFile) -> Vec<Finding> {
-    let mut findings: Vec<Finding> = file.parsed.diagnostics.iter().map(Finding::from_diagnostic).collect();
+    let mut findings: Vec<Finding> = file
+        .parsed
+        .diagnostics
+        .iter()
+        .map(Finding::from_diagnostic)
+        .collect();
     if findings.is_empty() {
         let mut builder = PatternSetBuilder::new(Limits::DEFAULT);
         if let Err(err) = builder.add_issue(0, &file.parsed.script) {
@@ -122,7 +131,9 @@ fn render_rich(file: &ScriptFile, findings: &[Finding]) -> anyhow::Result<()> {
         let mut report = Report::error()
             .with_message(&finding.message)
             .with_code(finding.code)
-            .with_labels(vec![Label::primary((), finding.offset..end).with_message(&finding.line)]);
+            .with_labels(vec![
+                Label::primary((), finding.offset..end).with_message(&finding.line),
+            ]);
         if let Some(help) = &finding.help {
             report = report.with_notes(vec![format!("help: {help}")]);
         }

@@ -5,12 +5,12 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
+use flakewatch_dsl::Limits;
 use flakewatch_dsl::ast::{Expr, ExprKind};
 use flakewatch_dsl::diag::position;
 use flakewatch_dsl::ir::PatternSetBuilder;
 use flakewatch_dsl::lexer::Lexer;
 use flakewatch_dsl::quote::quote;
-use flakewatch_dsl::Limits;
 
 use crate::script_file;
 
@@ -47,7 +47,12 @@ pub fn run(args: &DebugArgs) -> anyhow::Result<ExitCode> {
                     Ok(Some(tok)) => {
                         let (line, column) = position(&file.text, tok.start);
                         let text = &file.text[tok.start..tok.end];
-                        writeln!(out, "{line}.{column}\t{:?}\t{:?}", tok.token.kind_str(), text)?;
+                        writeln!(
+                            out,
+                            "{line}.{column}\t{:?}\t{:?}",
+                            tok.token.kind_str(),
+                            text
+                        )?;
                     }
                     Ok(None) => break,
                     Err(err) => {
@@ -62,7 +67,12 @@ pub fn run(args: &DebugArgs) -> anyhow::Result<ExitCode> {
         Form::Ast => {
             for (i, rule) in file.parsed.script.rules.iter().enumerate() {
                 writeln!(out, "rule {i}: {rule}")?;
-                writeln!(out, "  action {:?} @{}", rule.action, at(&file.text, rule.action_span.start))?;
+                writeln!(
+                    out,
+                    "  action {:?} @{}",
+                    rule.action,
+                    at(&file.text, rule.action_span.start)
+                )?;
                 write_tree(&mut out, &file.text, &rule.expr, 1)?;
             }
         }
@@ -79,7 +89,11 @@ pub fn run(args: &DebugArgs) -> anyhow::Result<ExitCode> {
         failed = true;
     }
     std::io::stdout().lock().write_all(out.as_bytes())?;
-    Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn at(text: &str, offset: usize) -> String {
@@ -92,7 +106,11 @@ fn write_tree(out: &mut String, text: &str, expr: &Expr, depth: usize) -> std::f
     let span = format!("@{}-{}", at(text, expr.span.start), at(text, expr.span.end));
     match &expr.kind {
         ExprKind::And(x, y) | ExprKind::Or(x, y) => {
-            let op = if matches!(expr.kind, ExprKind::And(..)) { "and" } else { "or" };
+            let op = if matches!(expr.kind, ExprKind::And(..)) {
+                "and"
+            } else {
+                "or"
+            };
             writeln!(out, "{indent}{op} {span}")?;
             write_tree(out, text, x, depth + 1)?;
             write_tree(out, text, y, depth + 1)
@@ -101,11 +119,23 @@ fn write_tree(out: &mut String, text: &str, expr: &Expr, depth: usize) -> std::f
             writeln!(out, "{indent}not {span}")?;
             write_tree(out, text, x, depth + 1)
         }
-        ExprKind::Cmp(cmp) => writeln!(out, "{indent}cmp {} {} {} {span}", cmp.field, cmp.op.as_str(), quote(&cmp.literal)),
+        ExprKind::Cmp(cmp) => writeln!(
+            out,
+            "{indent}cmp {} {} {} {span}",
+            cmp.field,
+            cmp.op.as_str(),
+            quote(&cmp.literal)
+        ),
         ExprKind::Regex(re) => {
-            let field = re.field.map_or("(bare: output)".to_owned(), |f| f.to_string());
+            let field = re
+                .field
+                .map_or("(bare: output)".to_owned(), |f| f.to_string());
             let op = if re.negated { "!~" } else { "~" };
-            writeln!(out, "{indent}regexp {field} {op} `{}` {span}", re.regex.source())
+            writeln!(
+                out,
+                "{indent}regexp {field} {op} `{}` {span}",
+                re.regex.source()
+            )
         }
     }
 }

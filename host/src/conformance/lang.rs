@@ -2,15 +2,22 @@
 
 use flakewatch_dsl::ast::{Expr, ExprKind};
 use flakewatch_dsl::ir::{PatternSet, PatternSetBuilder};
-use flakewatch_dsl::{Extracted, Interpreter, Limits, Record, diag, find_script, lexer, parse_script, printer};
+use flakewatch_dsl::{
+    Extracted, Interpreter, Limits, Record, diag, find_script, lexer, parse_script, printer,
+};
 use serde_json::{Value, json};
 
 use super::{Outcome, expect_eq, str_field};
+use crate::triage::text::parse_errors_comment;
 
 /// `lex`: the token kinds in upstream's lexer-test notation.
 pub(crate) fn check_lex(case: &Value) -> Result<(), Outcome> {
     let input = str_field(case, "input")?;
-    expect_eq("tokens", str_field(case, "tokens")?, lexer::debug_tokens(input).as_str())
+    expect_eq(
+        "tokens",
+        str_field(case, "tokens")?,
+        lexer::debug_tokens(input).as_str(),
+    )
 }
 
 /// `parse`: diagnostics, the (partial) rules as AST and as printed, and each record's action.
@@ -64,17 +71,25 @@ pub(crate) fn check_parse(case: &Value) -> Result<(), Outcome> {
 pub(crate) fn check_extract(case: &Value) -> Result<(), Outcome> {
     let body = str_field(case, "body")?;
     let want = str_field(case, "result")?;
-    let (result, text) = match find_script(body) {
-        Err(_) => ("panic", String::new()),
-        Ok(Extracted::NoScript) => ("no_script", String::new()),
+    let (result, text, comment) = match find_script(body) {
+        Err(_) => ("panic", String::new(), None),
+        Ok(Extracted::NoScript) => ("no_script", String::new(), None),
         Ok(Extracted::Script(text)) => {
-            let verdict = if parse_script(&text).is_ok() { "ok" } else { "parse_error" };
-            (verdict, text)
+            let parsed = parse_script(&text);
+            if parsed.is_ok() {
+                ("ok", text, None)
+            } else {
+                let comment = parse_errors_comment(&text, &parsed.diagnostics);
+                ("parse_error", text, Some(comment))
+            }
         }
     };
     expect_eq("result", want, result)?;
     if let Some(want) = case.get("script_text").and_then(Value::as_str) {
         expect_eq("script_text", want, text.as_str())?;
+    }
+    if let Some(want) = case.get("error_comment").and_then(Value::as_str) {
+        expect_eq("error_comment", Some(want), comment.as_deref())?;
     }
     Ok(())
 }
@@ -93,15 +108,25 @@ pub(crate) fn check_run(case: &Value) -> Result<(), Outcome> {
         scripts.push(parsed.is_ok().then_some(parsed.script));
     }
     let (set, errors) = PatternSet::from_scripts(
-        numbers.iter().copied().zip(scripts.iter().map(Option::as_ref)),
+        numbers
+            .iter()
+            .copied()
+            .zip(scripts.iter().map(Option::as_ref)),
         Limits::DEFAULT,
     );
     if let Some((number, err)) = errors.first() {
-        return Err(Outcome::Fail(format!("issue {number} failed to lower: {err}")));
+        return Err(Outcome::Fail(format!(
+            "issue {number} failed to lower: {err}"
+        )));
     }
     let interp = Interpreter::new(&set);
     let mut scratch = interp.scratch();
-    for record in case.get("records").and_then(Value::as_array).into_iter().flatten() {
+    for record in case
+        .get("records")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         let name = record.get("name").and_then(Value::as_str).unwrap_or("?");
         let assignment = interp.assign(&record_of(record), &mut scratch);
         expect_eq(
@@ -110,7 +135,11 @@ pub(crate) fn check_run(case: &Value) -> Result<(), Outcome> {
             assignment.action_name(),
         )?;
         let targets: Vec<u64> = assignment.targets().iter().map(|&i| numbers[i]).collect();
-        expect_eq(&format!("records[{name}].want_targets"), record.get("want_targets"), Some(&json!(targets)))?;
+        expect_eq(
+            &format!("records[{name}].want_targets"),
+            record.get("want_targets"),
+            Some(&json!(targets)),
+        )?;
     }
     Ok(())
 }

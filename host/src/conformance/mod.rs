@@ -110,13 +110,13 @@ pub fn run_file(path: &Path, report: &mut Report) -> Result<(), CaseFileError> {
         path: display.clone(),
         message: e.to_string(),
     })?;
-    let cases = doc
-        .get("cases")
-        .and_then(Value::as_array)
-        .ok_or_else(|| CaseFileError::Format {
-            path: display.clone(),
-            message: "no \"cases\" array".to_owned(),
-        })?;
+    let cases =
+        doc.get("cases")
+            .and_then(Value::as_array)
+            .ok_or_else(|| CaseFileError::Format {
+                path: display.clone(),
+                message: "no \"cases\" array".to_owned(),
+            })?;
     for case in cases {
         let id = case.get("id").and_then(Value::as_str).unwrap_or("<no id>");
         let kind = case.get("kind").and_then(Value::as_str).unwrap_or("");
