@@ -786,7 +786,10 @@ impl<'s> Parser<'s> {
                         st.out.push(st.sub[st.start]);
                     } else if i > st.start + 1 {
                         let (text, n) = match st.str_ {
-                            Some((lit, n)) => (self.nodes[lit].runes[..n].to_vec(), n),
+                            Some((lit, n)) => match self.nodes[lit].runes.get(..n) {
+                                Some(text) => (text.to_vec(), n),
+                                None => return Err(internal()),
+                            },
                             None => (Vec::new(), 0),
                         };
                         let prefix = self.new_node(Op::Literal);
@@ -860,7 +863,12 @@ impl<'s> Parser<'s> {
         let (Some((la, na)), Some((lb, nb))) = (a, b) else {
             return 0;
         };
-        let (ra, rb) = (&self.nodes[la].runes[..na], &self.nodes[lb].runes[..nb]);
+        let (Some(ra), Some(rb)) = (
+            self.nodes[la].runes.get(..na),
+            self.nodes[lb].runes.get(..nb),
+        ) else {
+            return 0;
+        };
         ra.iter().zip(rb).take_while(|(x, y)| x == y).count()
     }
 

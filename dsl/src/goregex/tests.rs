@@ -579,12 +579,31 @@ fn deep_nesting_is_an_error_not_a_crash() {
     let groups = format!("(?m){}a{}", "(?:".repeat(50_000), ")".repeat(50_000));
     assert_eq!(err(&groups), "ok");
     // Factoring these two alternatives nests one level per common piece.
-    let piece = ".x".repeat(20_000);
+    let piece = ".x".repeat(8_000);
     let factored = format!("(?m)(?:{piece}y|{piece}z)");
     assert_eq!(
         err(&factored),
         want("expression nests too deeply", &factored)
     );
+}
+
+#[test]
+fn deep_valid_patterns_compile_and_match() {
+    let stars = format!("(?m){}a{}", "(?:".repeat(998), ")*".repeat(998));
+    assert!(matches(&stars, "aaa"));
+    let groups = format!("(?m){}a{}", "(".repeat(998), ")".repeat(998));
+    assert!(matches(&groups, "a"));
+    let mut alts = String::from("(?m)");
+    for k in 0..450 {
+        alts.push_str(&format!("x{k}|("));
+    }
+    alts.push('y');
+    alts.push_str(&")".repeat(450));
+    assert!(matches(&alts, "y"));
+    assert!(matches(&alts, "x449"));
+    assert!(!matches(&alts, "x"));
+    let plus = format!("(?m){}b{}", "(?:a".repeat(480), ")+".repeat(480));
+    assert!(matches(&plus, &format!("{}b", "a".repeat(480))));
 }
 
 #[test]
@@ -949,4 +968,42 @@ proptest! {
             }
         }
     }
+}
+
+#[test]
+fn fold_orbits_cover_every_code_point() {
+    use regex_syntax::hir::{ClassUnicode, ClassUnicodeRange};
+    let assigned = tables::assigned15();
+    for c in tables::MIN_FOLD..=tables::MAX_FOLD {
+        let Some(ch) = char::from_u32(c) else {
+            continue;
+        };
+        let mut want = c;
+        if tables::contains(assigned, c) {
+            let mut class = ClassUnicode::new([ClassUnicodeRange::new(ch, ch)]);
+            class.case_fold_simple();
+            let members: Vec<u32> = class
+                .iter()
+                .flat_map(|r| u32::from(r.start())..=u32::from(r.end()))
+                .filter(|&m| tables::contains(assigned, m))
+                .collect();
+            let newer = tables::POST_15_0_FOLDS
+                .iter()
+                .any(|&(a, b)| members == [a, b]);
+            if members.len() > 1 && !newer {
+                want = members
+                    .iter()
+                    .copied()
+                    .find(|&m| m > c)
+                    .unwrap_or(members[0]);
+            }
+        }
+        assert_eq!(tables::simple_fold(c), want, "U+{c:04X}");
+    }
+    // Unicode 15.1 added these simple foldings; Go 1.25 is on Unicode 15.0.
+    for c in [0x0390, 0x1FD3, 0x03B0, 0x1FE3, 0xFB05, 0xFB06] {
+        assert_eq!(tables::simple_fold(c), c, "U+{c:04X}");
+    }
+    assert!(matches("(?i)\u{390}", "\u{390}"));
+    assert!(!matches("(?i)\u{390}", "\u{1FD3}"));
 }
