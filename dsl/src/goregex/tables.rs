@@ -491,7 +491,7 @@ fn orbits() -> &'static [(u32, u32)] {
     TABLE.get_or_init(|| {
         let assigned = assigned15();
         let mut next = Vec::new();
-        let mut done: Vec<(u32, u32)> = Vec::new();
+        let mut done = std::collections::HashSet::new();
         // Other letters (`Lo`) are uncased: skipping them saves most of the work. A test
         // checks the table against every code point.
         let candidates = subtract(
@@ -502,7 +502,7 @@ fn orbits() -> &'static [(u32, u32)] {
             let Some(ch) = char::from_u32(c) else {
                 continue;
             };
-            if !contains(assigned, c) || contains(&done, c) {
+            if !contains(assigned, c) || done.contains(&c) {
                 continue;
             }
             let mut class =
@@ -523,9 +523,8 @@ fn orbits() -> &'static [(u32, u32)] {
             }
             for (i, &m) in members.iter().enumerate() {
                 next.push((m, members[(i + 1) % members.len()]));
-                done.push((m, m));
+                done.insert(m);
             }
-            done.sort_unstable();
         }
         next.sort_unstable();
         next
