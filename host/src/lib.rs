@@ -5,6 +5,7 @@
 pub mod cli;
 pub mod conformance;
 pub mod engine;
+pub mod ingest;
 pub mod records;
 pub mod script_file;
 pub mod triage;

@@ -11,6 +11,7 @@ use clap::{Parser, Subcommand};
 mod check;
 mod debug;
 mod eval;
+mod ingest;
 
 /// Exit code for operational failures (I/O, unreadable input).
 pub const EXIT_FAILURE: u8 = 3;
@@ -31,6 +32,8 @@ enum Command {
     Eval(eval::EvalArgs),
     /// Show an intermediate form: tokens, AST or IR.
     Debug(debug::DebugArgs),
+    /// Read JUnit XML, go test -json and mozlog files into results JSON lines or failure records.
+    Ingest(ingest::IngestArgs),
 }
 
 /// Parses the arguments, runs the subcommand and maps the outcome to an exit code.
@@ -40,6 +43,7 @@ pub fn main() -> ExitCode {
         Command::Check(args) => check::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Debug(args) => debug::run(args),
+        Command::Ingest(args) => ingest::run(args),
     };
     match result {
         Ok(code) => code,

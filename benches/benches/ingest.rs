@@ -1,0 +1,48 @@
+//! JUnit ingest throughput: flakewatch's reader against the `quick-junit` and `junit-parser`
+//! readers on the same generated document (see `flakewatch_benches::junit_document`).
+//!
+//! flakewatch reads more than the other two: flaky/rerun elements as attempts, every output
+//! element, positions for warnings, UTF-8 repair and the test index for duplicates.
+
+use std::hint::black_box;
+use std::io::Cursor;
+use std::time::Duration;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use flakewatch::ingest::{self, Limits, RunMeta};
+use flakewatch_benches::junit_document;
+
+fn junit_ingest(c: &mut Criterion) {
+    // 40 suites × 2,500 cases ≈ 100,000 test cases.
+    let doc = junit_document(40, 2_500);
+    let limits = Limits::default();
+    let mut group = c.benchmark_group("junit_ingest");
+    group.throughput(Throughput::Bytes(doc.len() as u64));
+    group.sample_size(10);
+    group.measurement_time(Duration::from_secs(8));
+    group.bench_function("flakewatch", |b| {
+        b.iter(|| {
+            let run = ingest::junit::read(doc.as_bytes(), "bench.xml", RunMeta::default(), &limits)
+                .expect("generated document parses");
+            black_box(run.tests.len())
+        });
+    });
+    group.bench_function("quick-junit", |b| {
+        b.iter(|| {
+            let report =
+                quick_junit::Report::deserialize_from_str(&doc).expect("generated document parses");
+            black_box(report.test_suites.len())
+        });
+    });
+    group.bench_function("junit-parser", |b| {
+        b.iter(|| {
+            let suites = junit_parser::from_reader(Cursor::new(doc.as_bytes()))
+                .expect("generated document parses");
+            black_box(suites.suites.len())
+        });
+    });
+    group.finish();
+}
+
+criterion_group!(benches, junit_ingest);
+criterion_main!(benches);
