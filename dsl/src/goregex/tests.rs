@@ -1007,3 +1007,78 @@ fn fold_orbits_cover_every_code_point() {
     assert!(matches("(?i)\u{390}", "\u{390}"));
     assert!(!matches("(?i)\u{390}", "\u{1FD3}"));
 }
+
+/// Patterns in the syntax Go and `regex-syntax` share (as Go pattern, reference pattern).
+fn shared_syntax() -> impl Strategy<Value = (String, String)> {
+    let leaf = prop_oneof![
+        Just(("a", "a")),
+        Just(("b", "b")),
+        Just(("c", "c")),
+        Just(("ab", "ab")),
+        Just(("ba", "ba")),
+        Just(("abc", "abc")),
+        Just(("bca", "bca")),
+        Just((".", ".")),
+        Just(("[ab]", "[ab]")),
+        Just(("[^a]", "[^a]")),
+        Just(("[a-c]", "[a-c]")),
+        Just(("^", "^")),
+        Just(("$", "$")),
+        Just((r"\b", r"(?-u:\b)")),
+        Just((r"\d", r"(?-u:\d)")),
+        Just(("", "")),
+    ]
+    .prop_map(|(g, r)| (g.to_owned(), r.to_owned()));
+    leaf.prop_recursive(4, 24, 3, |inner| {
+        prop_oneof![
+            (inner.clone(), inner.clone()).prop_map(|((g1, r1), (g2, r2))| (g1 + &g2, r1 + &r2)),
+            (inner.clone(), inner.clone()).prop_map(|((g1, r1), (g2, r2))| (
+                format!("(?:{g1}|{g2})"),
+                format!("(?:{r1}|{r2})")
+            )),
+            (inner.clone(), inner.clone(), inner.clone()).prop_map(
+                |((g1, r1), (g2, r2), (g3, r3))| (
+                    format!("(?:{g1}|{g2}|{g3})"),
+                    format!("(?:{r1}|{r2}|{r3})")
+                )
+            ),
+            (
+                inner.clone(),
+                prop_oneof![
+                    Just("*"),
+                    Just("+"),
+                    Just("?"),
+                    Just("{2}"),
+                    Just("{0,2}"),
+                    Just("{1,}"),
+                    Just("*?"),
+                ]
+            )
+                .prop_map(|((g, r), op)| (format!("(?:{g}){op}"), format!("(?:{r}){op}"))),
+            inner.prop_map(|(g, r)| (format!("({g})"), format!("({r})"))),
+        ]
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1500))]
+
+    #[test]
+    fn matches_like_regex_syntax_on_shared_syntax(
+        (go, reference) in shared_syntax(),
+        fold in any::<bool>(),
+        texts in prop::collection::vec(prop_oneof!["[abc]{0,7}", "[abcAB\n -]{0,8}"], 12),
+    ) {
+        let flags = if fold { "(?m)(?i)" } else { "(?m)" };
+        let ours = compile(&format!("{flags}{go}"));
+        let theirs = Regex::new(&format!("{flags}{reference}"))
+            .unwrap_or_else(|e| panic!("{reference:?}: {e}"));
+        for text in &texts {
+            prop_assert_eq!(
+                ours.is_match(text),
+                theirs.is_match(text),
+                "pattern {:?} text {:?}", go, text
+            );
+        }
+    }
+}
