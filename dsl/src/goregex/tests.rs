@@ -1082,3 +1082,36 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn unicode_data_is_unicode_15_0() {
+    let cases: &[(&str, &str, bool)] = &[
+        // Kawi was added in 15.0.
+        (r"\p{Kawi}", "\u{11F00}", true),
+        // U+2FFC (15.1) and U+10D50 (Garay, 16.0) are unassigned for Go 1.25.
+        (r"\p{Cn}", "\u{2FFC}", true),
+        (r"\p{So}", "\u{2FFC}", false),
+        (r"\p{Cn}", "\u{10D50}", true),
+        (r"\pL", "\u{10D50}", false),
+        (r"\p{C}", "\u{10D50}", true),
+        (r"\p{Assigned}", "\u{10D50}", false),
+        // Noncharacters are unassigned; private use is `Co`.
+        (r"\p{Cn}", "\u{FDD0}", true),
+        (r"\p{Cn}", "\u{E000}", false),
+        (r"\p{Co}", "\u{E000}", true),
+        (r"\p{C}", "\u{E000}", true),
+        // Cased letters: `(?i)` adds nothing to `LC` (Go has no fold table for it), but
+        // `L` gets U+0345 COMBINING GREEK YPOGEGRAMMENI through its fold table.
+        (r"(?i)\p{LC}", "\u{345}", false),
+        (r"(?i)\p{L}", "\u{345}", true),
+        (r"\p{L}", "\u{345}", false),
+        (r"(?i)\p{Latin}", "\u{212A}", true),
+    ];
+    for &(src, text, want) in cases {
+        assert_eq!(
+            matches(&format!("(?m){src}"), text),
+            want,
+            "{src:?} on {text:?}"
+        );
+    }
+}
