@@ -7,6 +7,14 @@
 //! classes and `\b` are ASCII, `(?m)` anchors are line anchors at `\n`, `$` without `(?m)`
 //! is the end of text, and `(?i)` uses Unicode simple case folding. Unicode classes use the
 //! Unicode 15.0 data of Go 1.25.
+//!
+//! Go's quirks are kept on purpose: multi-word script names (`\p{Old_Italic}`) are rejected,
+//! as Go 1.25 looks them up by a canonical name its tables do not use; and Go's alternation
+//! factoring compares leading literals without their `(?i)` flag, so `A\d|(?i:a)\d` does not
+//! match `a1`.
+//!
+//! Some patterns Go accepts (`\pL{1000}`) need a larger NFA than `regex-automata`'s default
+//! size limit allows; callers choose that limit.
 
 use regex_syntax::hir::Hir;
 
