@@ -67,12 +67,16 @@ pub(crate) struct Input<R> {
     started: bool,
     /// Bytes consumed so far.
     offset: u64,
-    line: u64,
-    line_start: u64,
-    /// Position at the last [`Input::mark`].
+    /// Index in the current data where the chunk starts, and that byte's offset.
+    chunk_begin: usize,
+    chunk_offset: u64,
+    /// Line of the chunk's first byte, and the offset where that line starts. Lines are
+    /// counted a chunk at a time (when the next one is read), not per consumed token.
+    chunk_line: u64,
+    chunk_line_start: u64,
+    /// Offset at the last [`Input::mark`], and its position once its chunk was left.
     mark_offset: u64,
-    mark_line: u64,
-    mark_line_start: u64,
+    mark_resolved: Option<Pos>,
     max_token: u64,
     fault: Option<Fault>,
     /// Offsets (after repair) of replaced invalid UTF-8 sequences not yet reported.
@@ -95,11 +99,12 @@ impl<R: Read> Input<R> {
             eof: false,
             started: false,
             offset: 0,
-            line: 1,
-            line_start: 0,
+            chunk_begin: 0,
+            chunk_offset: 0,
+            chunk_line: 1,
+            chunk_line_start: 0,
             mark_offset: 0,
-            mark_line: 1,
-            mark_line_start: 0,
+            mark_resolved: None,
             max_token,
             fault: None,
             invalid: Vec::new(),
@@ -116,8 +121,7 @@ impl<R: Read> Input<R> {
     /// token resolve against this point.
     pub(crate) fn mark(&mut self) {
         self.mark_offset = self.offset;
-        self.mark_line = self.line;
-        self.mark_line_start = self.line_start;
+        self.mark_resolved = None;
     }
 
     /// Bytes consumed so far.
@@ -126,40 +130,53 @@ impl<R: Read> Input<R> {
         self.offset
     }
 
-    /// Line and column of the byte at `offset`, which should not lie before the last mark's
-    /// line. Exact for offsets on the current line or at the last mark; otherwise the line of
-    /// the mark.
+    /// Line and column of the byte at `offset`. Exact within the current chunk and at the last
+    /// mark; for other offsets before the current chunk, the mark's line (or the chunk's first
+    /// line) with column 0.
     pub(crate) fn pos_of(&self, offset: u64) -> Pos {
-        if offset >= self.line_start {
-            Pos {
-                line: self.line,
-                column: offset - self.line_start + 1,
-            }
-        } else if offset >= self.mark_line_start {
-            Pos {
-                line: self.mark_line,
-                column: offset - self.mark_line_start + 1,
-            }
-        } else {
-            Pos {
-                line: self.mark_line,
+        if offset >= self.chunk_offset {
+            let data = self.all_data();
+            let end = (self.chunk_begin as u64 + (offset - self.chunk_offset))
+                .min(data.len() as u64) as usize;
+            let seen = &data[self.chunk_begin.min(end)..end];
+            let newlines = seen.iter().filter(|&&b| b == b'\n').count() as u64;
+            let line_start = match seen.iter().rposition(|&b| b == b'\n') {
+                Some(i) => self.chunk_offset + i as u64 + 1,
+                None => self.chunk_line_start,
+            };
+            return Pos {
+                line: self.chunk_line + newlines,
+                column: offset.saturating_sub(line_start) + 1,
+            };
+        }
+        match self.mark_resolved {
+            Some(pos) if offset >= self.mark_offset => Pos {
+                line: pos.line,
+                column: pos.column + (offset - self.mark_offset),
+            },
+            Some(pos) => Pos {
+                line: pos.line,
                 column: 0,
-            }
+            },
+            None => Pos {
+                line: self.chunk_line,
+                column: 0,
+            },
         }
     }
 
     /// Position of the last mark.
     pub(crate) fn mark_pos(&self) -> Pos {
-        Pos {
-            line: self.mark_line,
-            column: self.mark_offset - self.mark_line_start + 1,
+        match self.mark_resolved {
+            Some(pos) if self.mark_offset < self.chunk_offset => pos,
+            _ => self.pos_of(self.mark_offset),
         }
     }
 
-    /// Current line (1-based) of the next unconsumed byte.
+    /// Line (1-based) of the next unconsumed byte.
     #[cfg(test)]
     pub(crate) fn line(&self) -> u64 {
-        self.line
+        self.pos_of(self.offset).line
     }
 
     /// Positions of invalid UTF-8 replaced since the last call (at most 64 are remembered
@@ -169,14 +186,37 @@ impl<R: Read> Input<R> {
     }
 
     fn data(&self) -> &[u8] {
+        &self.all_data()[self.pos..]
+    }
+
+    /// The current chunk's data, consumed or not.
+    fn all_data(&self) -> &[u8] {
         if self.use_alt {
-            &self.alt[self.pos..self.filled]
+            &self.alt[..self.filled]
         } else {
-            &self.buf[self.pos..self.filled]
+            &self.buf[..self.filled]
         }
     }
 
+    /// Leaves the current (fully consumed) chunk: resolves the mark if it lies in it, counts
+    /// its lines, and moves the chunk origin to the next byte.
+    fn leave_chunk(&mut self) {
+        if self.mark_resolved.is_none() && self.mark_offset >= self.chunk_offset {
+            self.mark_resolved = Some(self.pos_of(self.mark_offset));
+        }
+        let data = &self.all_data()[self.chunk_begin.min(self.filled)..];
+        let newlines = data.iter().filter(|&&b| b == b'\n').count() as u64;
+        let last = data.iter().rposition(|&b| b == b'\n');
+        let len = data.len() as u64;
+        if let Some(last) = last {
+            self.chunk_line += newlines;
+            self.chunk_line_start = self.chunk_offset + last as u64 + 1;
+        }
+        self.chunk_offset += len;
+    }
+
     fn refill(&mut self) -> io::Result<()> {
+        self.leave_chunk();
         self.pos = 0;
         self.filled = 0;
         self.use_alt = false;
@@ -200,6 +240,7 @@ impl<R: Read> Input<R> {
             }
             let total = carry + n;
             if total == 0 {
+                self.chunk_begin = 0;
                 return Ok(());
             }
             let mut start = 0;
@@ -245,9 +286,11 @@ impl<R: Read> Input<R> {
                 Err(_) => self.repair(start, total),
             }
             if self.filled > self.pos {
+                self.chunk_begin = self.pos;
                 return Ok(());
             }
             if self.eof && self.carry_len == 0 {
+                self.chunk_begin = self.pos;
                 return Ok(());
             }
         }
@@ -298,10 +341,13 @@ impl<R: Read> Input<R> {
                 let before = &out[..at];
                 let nl = before.iter().filter(|&&b| b == b'\n').count() as u64;
                 let (line, column) = if nl == 0 {
-                    (self.line, self.offset + at as u64 - self.line_start + 1)
+                    (
+                        self.chunk_line,
+                        self.chunk_offset + at as u64 - self.chunk_line_start + 1,
+                    )
                 } else {
                     let last = before.iter().rposition(|&b| b == b'\n').unwrap_or(0);
-                    (self.line + nl, (at - last) as u64)
+                    (self.chunk_line + nl, (at - last) as u64)
                 };
                 self.invalid.push(Pos { line, column });
             }
@@ -400,17 +446,6 @@ impl<R: Read> BufRead for Input<R> {
         let amt = amt.min(self.filled - self.pos);
         if amt == 0 {
             return;
-        }
-        let data = if self.use_alt {
-            &self.alt[self.pos..self.pos + amt]
-        } else {
-            &self.buf[self.pos..self.pos + amt]
-        };
-        let newlines = data.iter().filter(|&&b| b == b'\n').count() as u64;
-        if newlines > 0 {
-            self.line += newlines;
-            let last = data.iter().rposition(|&b| b == b'\n').unwrap_or(0) as u64;
-            self.line_start = self.offset + last + 1;
         }
         self.offset += amt as u64;
         self.pos += amt;

@@ -52,15 +52,16 @@ pub fn read<R: Read>(
     let mut buf = Vec::with_capacity(8 * 1024);
     loop {
         reader.get_mut().mark();
-        parser.pos = reader.get_ref().mark_pos();
         let event = match reader.read_event_into(&mut buf) {
             Ok(event) => event,
             Err(err) => return Err(xml_error(err, &reader, source, limits)),
         };
+        // Positions are resolved only when something needs one (they cost a scan).
+        let here = || reader.get_ref().mark_pos();
         match event {
-            Event::Start(e) => parser.start(&e)?,
+            Event::Start(e) => parser.start(&e).map_err(|err| placed(err, here()))?,
             Event::Empty(e) => {
-                parser.start(&e)?;
+                parser.start(&e).map_err(|err| placed(err, here()))?;
                 parser.end();
             }
             Event::End(_) => parser.end(),
@@ -78,6 +79,15 @@ pub fn read<R: Read>(
             Event::Eof => break,
             Event::Decl(_) | Event::PI(_) | Event::Comment(_) | Event::DocType(_) => {}
         }
+        if parser.root_pos.is_none() && !parser.stack.is_empty() {
+            parser.root_pos = Some(here());
+        }
+        if !parser.pending.is_empty() {
+            let pos = here();
+            for kind in std::mem::take(&mut parser.pending) {
+                parser.warn_at(pos, kind);
+            }
+        }
         buf.clear();
     }
     let (invalid, total) = reader.get_mut().take_invalid();
@@ -87,6 +97,17 @@ pub fn read<R: Read>(
     }
     parser.run.warnings_dropped += total - shown;
     parser.finish()
+}
+
+/// Puts the position of the event at fault into an error raised while handling it.
+fn placed(mut err: IngestError, pos: Pos) -> IngestError {
+    if let IngestError::TooDeep { line, column, .. } | IngestError::NotJunit { line, column, .. } =
+        &mut err
+    {
+        *line = pos.line;
+        *column = pos.column;
+    }
+    err
 }
 
 fn xml_error<R: Read>(
@@ -160,7 +181,6 @@ impl Kind {
 
 struct Frame {
     kind: Kind,
-    pos: Pos,
     name: Box<str>,
     text: TextBuf,
 }
@@ -228,7 +248,10 @@ struct Parser<'l> {
     limits: &'l Limits,
     source: String,
     run: Run,
-    pos: Pos,
+    /// Warnings raised by the current event, placed at its position after it.
+    pending: Vec<WarningKind>,
+    /// Position of the root element.
+    root_pos: Option<Pos>,
     stack: Vec<Frame>,
     suites: Vec<SuiteCtx>,
     case: Option<Case>,
@@ -255,7 +278,8 @@ impl<'l> Parser<'l> {
             limits,
             source: source.to_owned(),
             run: Run::new(source, Format::Junit, meta),
-            pos: Pos::default(),
+            pending: Vec::new(),
+            root_pos: None,
             stack: Vec::new(),
             suites: Vec::new(),
             case: None,
@@ -285,7 +309,7 @@ impl<'l> Parser<'l> {
     }
 
     fn warn(&mut self, kind: WarningKind) {
-        self.warn_at(self.pos, kind);
+        self.pending.push(kind);
     }
 
     fn collecting(&self) -> bool {
@@ -327,8 +351,8 @@ impl<'l> Parser<'l> {
         if self.stack.len() >= self.limits.max_depth {
             return Err(IngestError::TooDeep {
                 file: self.source.clone(),
-                line: self.pos.line,
-                column: self.pos.column,
+                line: 0,
+                column: 0,
                 limit: self.limits.max_depth,
             });
         }
@@ -339,8 +363,8 @@ impl<'l> Parser<'l> {
             if name != "testsuites" && name != "testsuite" {
                 return Err(IngestError::NotJunit {
                     file: self.source.clone(),
-                    line: self.pos.line,
-                    column: self.pos.column,
+                    line: 0,
+                    column: 0,
                     found: name.chars().take(64).collect(),
                 });
             }
@@ -432,7 +456,6 @@ impl<'l> Parser<'l> {
         };
         self.stack.push(Frame {
             kind,
-            pos: self.pos,
             name,
             text: TextBuf::default(),
         });
@@ -626,7 +649,7 @@ impl<'l> Parser<'l> {
             let total = frame.text.total();
             let (text, cut) = frame.text.finish(limit);
             if cut > 0 {
-                this.warn_at(frame.pos, WarningKind::Truncated(total));
+                this.warn(WarningKind::Truncated(total));
             }
             Some(text)
         };
@@ -755,32 +778,20 @@ impl<'l> Parser<'l> {
             .iter()
             .any(|a| matches!(a.origin, Origin::RerunFailure | Origin::RerunError));
         let mut reported = None;
-        let attempts = if has_flaky && !has_rerun {
-            if main.status.is_failure() {
-                // nextest flaky-fail: the failure is a policy verdict, the last try passed.
-                reported = Some(Reported {
-                    status: main.status,
-                    message: main.message.take(),
-                });
-                main.status = Status::Pass;
-                main.expected = true;
-                main.kind = None;
-                main.trace = None;
-            }
-            let mut v = case.retries;
-            v.push(main);
-            v
-        } else {
-            let mut v = Vec::with_capacity(case.retries.len() + 1);
-            v.push(main);
-            let (reruns, flakies): (Vec<_>, Vec<_>) = case
-                .retries
-                .into_iter()
-                .partition(|a| matches!(a.origin, Origin::RerunFailure | Origin::RerunError));
-            v.extend(reruns);
-            v.extend(flakies);
-            v
-        };
+        let main_last = has_flaky && !has_rerun;
+        if main_last && main.status.is_failure() {
+            // nextest flaky-fail: the failure is a policy verdict, the last try passed.
+            reported = Some(Reported {
+                status: main.status,
+                message: main.message.take(),
+            });
+            main.status = Status::Pass;
+            main.expected = true;
+            main.kind = None;
+            main.trace = None;
+        }
+        let mut retries = case.retries;
+        let retry_count = retries.len();
 
         let (suite, path_id) = match self.suites.last() {
             Some(s) => (s.path.clone(), s.path_id),
@@ -830,7 +841,7 @@ impl<'l> Parser<'l> {
                     properties: case.properties,
                     flaky_marked: case.flaky_attr,
                     reported,
-                    attempts: Vec::with_capacity(attempts.len()),
+                    attempts: Vec::with_capacity(retry_count + 1),
                 });
                 self.test_path.push(path_id);
                 self.next.push(if named {
@@ -841,9 +852,24 @@ impl<'l> Parser<'l> {
                 &mut self.run.tests[i]
             }
         };
-        for mut attempt in attempts {
-            attempt.index = test.attempts.len() as u32 + 1;
-            test.attempts.push(attempt);
+        // Attempts go straight into the test (an attempt is large: no temporary vector).
+        let first = test.attempts.len();
+        if retry_count == 0 {
+            test.attempts.push(main);
+        } else if main_last {
+            test.attempts.append(&mut retries);
+            test.attempts.push(main);
+        } else {
+            test.attempts.reserve(retry_count + 1);
+            test.attempts.push(main);
+            let is_rerun =
+                |a: &Attempt| matches!(a.origin, Origin::RerunFailure | Origin::RerunError);
+            test.attempts
+                .extend(retries.extract_if(.., |a| is_rerun(a)));
+            test.attempts.append(&mut retries);
+        }
+        for (k, attempt) in test.attempts[first..].iter_mut().enumerate() {
+            attempt.index = (first + k) as u32 + 1;
         }
     }
 
@@ -863,8 +889,8 @@ impl<'l> Parser<'l> {
             };
             return Err(IngestError::Unclosed {
                 file: self.source.clone(),
-                line: frame.pos.line,
-                column: frame.pos.column,
+                line: self.root_pos.unwrap_or_default().line,
+                column: self.root_pos.unwrap_or_default().column,
                 element: element.to_owned(),
             });
         }
