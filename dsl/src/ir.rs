@@ -7,12 +7,12 @@
 //! the unnegated search; `!~` lowers to `Not`. Nodes are hash-consed: an expression that occurs
 //! in many issues is one node.
 
-use std::collections::HashMap;
 use std::fmt::{self, Write};
 use std::sync::Arc;
 
 use regex_automata::meta;
 use regex_syntax::hir::Hir;
+use rustc_hash::FxHashMap;
 
 use crate::ast::{CmpOp, Expr, ExprKind, Script, Span};
 use crate::field::Field;
@@ -190,10 +190,10 @@ pub struct PatternSet {
 pub struct PatternSetBuilder {
     set: PatternSet,
     limits: Limits,
-    node_ids: HashMap<Node, NodeId>,
-    pred_ids: HashMap<Pred, PredId>,
-    regex_ids: HashMap<String, RegexId>,
-    action_ids: HashMap<String, ActionId>,
+    node_ids: FxHashMap<Node, NodeId>,
+    pred_ids: FxHashMap<Pred, PredId>,
+    regex_ids: FxHashMap<String, RegexId>,
+    action_ids: FxHashMap<String, ActionId>,
 }
 
 impl PatternSetBuilder {
@@ -355,8 +355,7 @@ pub fn compile_regex(hir: &Hir, limits: &Limits) -> Result<meta::Regex, String> 
         .configure(
             meta::Config::new()
                 .nfa_size_limit(Some(limits.max_regex_bytes))
-                .onepass_size_limit(Some(limits.max_regex_bytes))
-                .dfa_size_limit(Some(limits.max_regex_bytes))
+                .onepass(false)
                 .hybrid_cache_capacity(limits.max_dfa_cache_bytes),
         )
         .build_from_hir(hir)

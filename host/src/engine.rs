@@ -1,62 +1,144 @@
-//! Engine selection: one interface over the reference interpreter and the JIT, so that the
-//! triage pipeline and the CLI do not care which engine runs.
+//! Engine selection: one interface over the reference interpreter, the plan interpreter and the
+//! JIT, so that the triage pipeline and the CLI do not care which engine runs.
 
 use flakewatch_dsl::ast::Script;
 use flakewatch_dsl::interp::{Interpreter, Scratch as InterpScratch};
 use flakewatch_dsl::ir::{LowerError, PatternSet};
 use flakewatch_dsl::{Assignment, Limits, Record};
+use flakewatch_jit::{CompiledSet, JitError, PlanInterpreter, Scratch as PlanScratch};
 
 /// Which engine evaluates the pattern set.
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum EngineKind {
-    /// The reference interpreter (the semantics oracle).
-    #[default]
+    /// The reference interpreter: walks every rule of every issue (the semantics oracle).
     Interp,
+    /// The plan interpreter: equality index, regexp prefilter and cost order, interpreted.
+    Plan,
+    /// The plan compiled to native code with Cranelift.
+    #[default]
+    Jit,
+}
+
+impl EngineKind {
+    /// The name used on the command line and in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            EngineKind::Interp => "interp",
+            EngineKind::Plan => "plan",
+            EngineKind::Jit => "jit",
+        }
+    }
+}
+
+#[derive(Debug)]
+enum Inner {
+    Interp(PatternSet),
+    Plan(Box<PlanInterpreter>),
+    Jit(Box<CompiledSet>),
 }
 
 /// A compiled pattern set ready to assign records; `Send + Sync`, one [`EngineScratch`] per thread.
 #[derive(Debug)]
 pub struct Engine {
-    kind: EngineKind,
-    set: PatternSet,
+    inner: Inner,
 }
 
 /// Per-thread working memory of an [`Engine`].
 #[derive(Debug)]
 pub struct EngineScratch {
-    interp: InterpScratch,
+    interp: Option<InterpScratch>,
+    plan: Option<PlanScratch>,
+    fallbacks: u64,
+}
+
+impl EngineScratch {
+    /// Records for which the JIT hit an internal error and the reference interpreter decided
+    /// instead (always 0 unless flakewatch has a bug).
+    pub fn fallbacks(&self) -> u64 {
+        self.fallbacks
+    }
 }
 
 impl Engine {
-    /// Builds an engine over issues in assignment order; `None` scripts never match.
+    /// Builds an engine over issues in assignment order; `None` scripts never match. Scripts
+    /// that exceed a flakewatch limit are unusable and come back with their error.
     pub fn build<'a>(
         kind: EngineKind,
         scripts: impl IntoIterator<Item = (u64, Option<&'a Script>)>,
         limits: Limits,
-    ) -> (Engine, Vec<(u64, LowerError)>) {
+    ) -> Result<(Engine, Vec<(u64, LowerError)>), JitError> {
         let (set, errors) = PatternSet::from_scripts(scripts, limits);
-        (Engine { kind, set }, errors)
+        Ok((Engine::from_set(kind, set)?, errors))
+    }
+
+    /// Wraps an already lowered pattern set.
+    pub fn from_set(kind: EngineKind, set: PatternSet) -> Result<Engine, JitError> {
+        let inner = match kind {
+            EngineKind::Interp => Inner::Interp(set),
+            EngineKind::Plan => Inner::Plan(Box::new(PlanInterpreter::new(set))),
+            EngineKind::Jit => Inner::Jit(Box::new(CompiledSet::compile(set)?)),
+        };
+        Ok(Engine { inner })
     }
 
     /// The engine in use.
     pub fn kind(&self) -> EngineKind {
-        self.kind
+        match self.inner {
+            Inner::Interp(_) => EngineKind::Interp,
+            Inner::Plan(_) => EngineKind::Plan,
+            Inner::Jit(_) => EngineKind::Jit,
+        }
     }
 
     /// The pattern set.
     pub fn set(&self) -> &PatternSet {
-        &self.set
+        match &self.inner {
+            Inner::Interp(set) => set,
+            Inner::Plan(plan) => plan.plan().set(),
+            Inner::Jit(jit) => jit.plan().set(),
+        }
     }
 
     /// Fresh scratch space for one thread.
     pub fn scratch(&self) -> EngineScratch {
+        let (interp, plan) = match &self.inner {
+            Inner::Interp(set) => (Some(Interpreter::new(set).scratch()), None),
+            Inner::Plan(plan) => (None, Some(plan.scratch())),
+            Inner::Jit(jit) => (None, Some(jit.scratch())),
+        };
         EngineScratch {
-            interp: Interpreter::new(&self.set).scratch(),
+            interp,
+            plan,
+            fallbacks: 0,
         }
     }
 
     /// Assigns one record across all issues. Targets are indices into the issue order.
     pub fn assign(&self, record: &Record, scratch: &mut EngineScratch) -> Assignment {
-        Interpreter::new(&self.set).assign(record, &mut scratch.interp)
+        match &self.inner {
+            Inner::Interp(set) => {
+                let interp = Interpreter::new(set);
+                let state = scratch.interp.get_or_insert_with(|| interp.scratch());
+                interp.assign(record, state)
+            }
+            Inner::Plan(plan) => {
+                let state = scratch.plan.get_or_insert_with(|| plan.scratch());
+                plan.assign(record, state)
+            }
+            Inner::Jit(jit) => {
+                let state = scratch.plan.get_or_insert_with(|| jit.scratch());
+                match jit.assign(record, state) {
+                    Ok(assignment) => assignment,
+                    Err(_) => {
+                        // A predicate callback panicked: a flakewatch bug. The oracle decides.
+                        scratch.fallbacks += 1;
+                        *state = jit.scratch();
+                        let interp = Interpreter::new(jit.plan().set());
+                        let fallback = scratch.interp.get_or_insert_with(|| interp.scratch());
+                        interp.assign(record, fallback)
+                    }
+                }
+            }
+        }
     }
 }

@@ -6,6 +6,7 @@ pub mod cli;
 pub mod conformance;
 pub mod engine;
 pub mod ingest;
+pub mod patterns;
 pub mod records;
 pub mod script_file;
 pub mod triage;

@@ -3,7 +3,11 @@
 
 use std::io::BufRead;
 
+use std::fmt;
+
 use flakewatch_dsl::{Field, Record};
+use serde::Deserializer;
+use serde::de::{IgnoredAny, MapAccess, Visitor};
 use serde_json::{Map, Value};
 
 /// A record line that could not be read.
@@ -71,6 +75,47 @@ pub fn parse_record(text: &str) -> Result<(Record, Map<String, Value>), String> 
     Ok((record, extra))
 }
 
+/// Parses one JSON line into a record, ignoring keys that are not fields. This is the fast
+/// path for matching: values go straight into the record's slots, nothing else is kept.
+pub fn parse_record_fields(text: &str) -> Result<Record, String> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    let record = de
+        .deserialize_map(RecordVisitor)
+        .map_err(|e| e.to_string())?;
+    de.end().map_err(|e| e.to_string())?;
+    Ok(record)
+}
+
+struct RecordVisitor;
+
+impl<'de> Visitor<'de> for RecordVisitor {
+    type Value = Record;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object of watchflakes fields")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Record, A::Error> {
+        let mut record = Record::new();
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            match Field::from_name(&key) {
+                Some(field) => {
+                    let value: Option<String> = map.next_value().map_err(|_| {
+                        serde::de::Error::custom(format!("field {key:?} must be a string"))
+                    })?;
+                    if let Some(value) = value {
+                        record.set(field, value);
+                    }
+                }
+                None => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(record)
+    }
+}
+
 /// Streams the records of a JSON-lines input; blank lines are skipped.
 pub fn read_records<R: BufRead>(
     input: R,
@@ -131,5 +176,20 @@ mod tests {
             third.starts_with("in.jsonl:4: EOF while parsing"),
             "{third}"
         );
+    }
+
+    #[test]
+    fn fast_path_agrees_with_the_full_reader() {
+        let line = r#"{"pkg":"net\u00e9","log":"a\nb","build_url":{"x":[1,2]},"":"o","mode":null}"#;
+        let fast = parse_record_fields(line).unwrap();
+        let (full, extra) = parse_record(line).unwrap();
+        assert_eq!(fast, full);
+        assert_eq!(fast.get(Field::Pkg), "neté");
+        assert_eq!(fast.get(Field::Log), "a\nb");
+        assert!(extra.contains_key("build_url"));
+        let wrong = parse_record_fields(r#"{"pkg":1}"#).unwrap_err();
+        assert!(wrong.contains("must be a string"), "{wrong}");
+        assert!(parse_record_fields(r#"{"pkg":"x"} trailing"#).is_err());
+        assert!(parse_record_fields("[1]").is_err());
     }
 }

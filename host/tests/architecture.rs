@@ -6,8 +6,12 @@ use std::path::Path;
 /// Internal crates each crate may depend on (normal, dev or build dependencies).
 const ALLOWED: &[(&str, &[&str])] = &[
     ("dsl", &[]),
-    ("host", &["flakewatch-dsl"]),
-    ("benches", &["flakewatch", "flakewatch-dsl"]),
+    ("jit", &["flakewatch-dsl"]),
+    ("host", &["flakewatch-dsl", "flakewatch-jit"]),
+    (
+        "benches",
+        &["flakewatch", "flakewatch-dsl", "flakewatch-jit"],
+    ),
 ];
 
 /// The internal (`flakewatch*`) dependencies named in a manifest's dependency tables.

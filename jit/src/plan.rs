@@ -9,10 +9,11 @@
 //! * **Cost order.** `And`/`Or` operands are evaluated cheapest first (predicates are pure, so
 //!   the order does not change results): comparisons, then regexps on short fields, then
 //!   `output`, then `log`.
-//! * **Memo reuse.** A predicate's result is kept while its field's value stays the same from
-//!   one record to the next (failures of one build share their log).
+//! * **Result reuse.** A lazy predicate's result is carried over to the next record while its
+//!   field's value stays the same (failures of one build share their log). The field is compared
+//!   only when such a predicate is actually reached.
 
-use aho_corasick::{AhoCorasick, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use flakewatch_dsl::ir::{Node, NodeId, PatternSet, Pred, PredId};
 use flakewatch_dsl::{Field, Record};
 use regex_automata::meta;
@@ -24,6 +25,10 @@ pub const NO_PRED: u32 = u32::MAX;
 
 /// Shortest prefilter literal worth scanning for; shorter ones match almost everywhere.
 const MIN_PREFILTER_LITERAL: usize = 3;
+
+/// Fewest gated regexps on a field for its shared prefilter to pay off; below this, each
+/// regexp's own literal search (inside regex-automata) is cheaper than one multi-pattern scan.
+const MIN_PREFILTERED_REGEXES: usize = 16;
 
 /// How a predicate is evaluated.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -141,7 +146,9 @@ impl Plan {
         Scratch {
             eq_true: [NO_PRED; Field::COUNT],
             memo: vec![0; self.set.preds.len()],
-            previous: (0..Field::COUNT).map(|_| None).collect(),
+            carried: vec![0; self.set.preds.len()],
+            checked: [false; Field::COUNT],
+            previous: vec![Vec::new(); Field::COUNT],
             possible: vec![false; self.set.regexes.len()],
             prefiltered: [false; Field::COUNT],
             caches: self
@@ -154,30 +161,36 @@ impl Plan {
     }
 
     /// Prepares `scratch` for `record`: decides the equality predicates and forgets the lazy
-    /// results of fields whose value changed since the previous record.
+    /// results of the previous record (carried results are revalidated on first use).
     pub fn begin(&self, record: &Record, scratch: &mut Scratch) {
-        for field in Field::ALL {
-            let value = record.get(field).as_bytes();
-            let i = field.index();
-            scratch.eq_true[i] = match &self.eq_index[i] {
-                Some(index) => index.get(value).copied().unwrap_or(NO_PRED),
+        for (i, index) in self.eq_index.iter().enumerate() {
+            scratch.eq_true[i] = match index {
+                Some(index) => index
+                    .get(record.get(Field::ALL[i]).as_bytes())
+                    .copied()
+                    .unwrap_or(NO_PRED),
                 None => NO_PRED,
             };
-            let lazy = &self.lazy_preds_of_field[i];
-            if lazy.is_empty() && self.prefilters[i].is_none() {
-                continue;
-            }
-            let unchanged = scratch.previous[i].as_deref() == Some(value);
-            if !unchanged {
-                for &pred in lazy {
-                    scratch.memo[pred as usize] = 0;
-                }
-                scratch.prefiltered[i] = false;
-                let previous = scratch.previous[i].get_or_insert_with(Vec::new);
-                previous.clear();
-                previous.extend_from_slice(value);
-            }
         }
+        scratch.memo.fill(0);
+        scratch.checked = [false; Field::COUNT];
+    }
+
+    /// Makes the carried results of `field` valid for `record`: kept if the value is the same
+    /// as in the record they were computed for, forgotten otherwise.
+    fn revalidate(&self, field: Field, record: &Record, scratch: &mut Scratch) {
+        let i = field.index();
+        scratch.checked[i] = true;
+        let value = record.get(field).as_bytes();
+        if scratch.previous[i] == value {
+            return;
+        }
+        for &pred in &self.lazy_preds_of_field[i] {
+            scratch.carried[pred as usize] = 0;
+        }
+        scratch.prefiltered[i] = false;
+        scratch.previous[i].clear();
+        scratch.previous[i].extend_from_slice(value);
     }
 
     /// Evaluates predicate `pred` for `record` (memoised in `scratch`).
@@ -196,8 +209,23 @@ impl Plan {
         }
     }
 
-    /// Computes a lazy predicate (no memo).
+    /// Computes a lazy predicate, reusing a carried result when its field is unchanged.
     pub fn compute(&self, pred: PredId, record: &Record, scratch: &mut Scratch) -> bool {
+        let field = self.set.preds[pred as usize].field();
+        if !scratch.checked[field.index()] {
+            self.revalidate(field, record, scratch);
+        }
+        let carried = scratch.carried[pred as usize];
+        if carried != 0 {
+            return carried == 2;
+        }
+        let result = self.evaluate(pred, record, scratch);
+        scratch.carried[pred as usize] = if result { 2 } else { 1 };
+        result
+    }
+
+    /// Evaluates a lazy predicate from scratch.
+    fn evaluate(&self, pred: PredId, record: &Record, scratch: &mut Scratch) -> bool {
         match &self.set.preds[pred as usize] {
             Pred::Cmp { field, op, literal } => op.eval(record.get(*field).as_bytes(), literal),
             Pred::Regex { field, regex } => {
@@ -245,9 +273,13 @@ impl Plan {
 pub struct Scratch {
     /// Per field, the equality predicate that holds for the current record, or [`NO_PRED`].
     pub eq_true: [u32; Field::COUNT],
-    /// Lazy predicate results: 0 unknown, 1 false, 2 true.
+    /// Lazy predicate results for the current record: 0 unknown, 1 false, 2 true.
     pub memo: Vec<u8>,
-    previous: Vec<Option<Vec<u8>>>,
+    /// Lazy predicate results carried across records while their field is unchanged.
+    carried: Vec<u8>,
+    /// Per field: compared with the previous value during this record yet?
+    checked: [bool; Field::COUNT],
+    previous: Vec<Vec<u8>>,
     possible: Vec<bool>,
     prefiltered: [bool; Field::COUNT],
     caches: Vec<meta::Cache>,
@@ -282,9 +314,13 @@ fn build_prefilters(set: &PatternSet) -> (Vec<Option<Prefilter>>, Vec<bool>) {
     }
     let prefilters = per_field
         .into_iter()
-        .enumerate()
-        .map(|(i, entries)| {
-            if entries.is_empty() {
+        .map(|entries| {
+            let mut regexes: Vec<u32> = entries.iter().map(|&(_, r)| r).collect();
+            regexes.dedup();
+            if regexes.len() < MIN_PREFILTERED_REGEXES {
+                for r in regexes {
+                    gated[r as usize] = false;
+                }
                 return None;
             }
             let mut ids: FxHashMap<Vec<u8>, usize> = FxHashMap::default();
@@ -300,6 +336,7 @@ fn build_prefilters(set: &PatternSet) -> (Vec<Option<Prefilter>>, Vec<bool>) {
             }
             match AhoCorasick::builder()
                 .match_kind(MatchKind::Standard)
+                .kind(Some(AhoCorasickKind::DFA))
                 .build(&literals)
             {
                 Ok(automaton) => Some(Prefilter {
@@ -313,7 +350,6 @@ fn build_prefilters(set: &PatternSet) -> (Vec<Option<Prefilter>>, Vec<bool>) {
                             gated[r as usize] = false;
                         }
                     }
-                    let _ = i;
                     None
                 }
             }

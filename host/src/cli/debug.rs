@@ -1,4 +1,4 @@
-//! `flakewatch debug tokens|ast|ir FILE`: show an intermediate form of a script.
+//! `flakewatch debug tokens|ast|ir|clif FILE`: show an intermediate form of a script.
 
 use std::fmt::Write as _;
 use std::io::Write;
@@ -23,6 +23,8 @@ pub enum Form {
     Ast,
     /// The pattern-set IR the engines run.
     Ir,
+    /// The Cranelift IR the JIT generates for the script.
+    Clif,
 }
 
 /// Arguments of `flakewatch debug`.
@@ -76,11 +78,18 @@ pub fn run(args: &DebugArgs) -> anyhow::Result<ExitCode> {
                 write_tree(&mut out, &file.text, &rule.expr, 1)?;
             }
         }
-        Form::Ir => {
+        Form::Ir | Form::Clif => {
             if file.parsed.is_ok() {
                 let mut builder = PatternSetBuilder::new(Limits::DEFAULT);
                 builder.add_issue(0, &file.parsed.script)?;
-                out.push_str(&builder.finish().dump());
+                let set = builder.finish();
+                match args.form {
+                    Form::Ir => out.push_str(&set.dump()),
+                    _ => out.push_str(&flakewatch_jit::CompiledSet::clif(
+                        set,
+                        flakewatch_jit::DEFAULT_CHUNK,
+                    )?),
+                }
             }
         }
     }

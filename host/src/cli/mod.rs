@@ -8,10 +8,12 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod bench;
 mod check;
 mod debug;
 mod eval;
 mod ingest;
+pub(crate) mod match_cmd;
 
 /// Exit code for operational failures (I/O, unreadable input).
 pub const EXIT_FAILURE: u8 = 3;
@@ -30,8 +32,12 @@ enum Command {
     Check(check::CheckArgs),
     /// Evaluate a script against JSON-lines records: the first matching rule's action per record.
     Eval(eval::EvalArgs),
-    /// Show an intermediate form: tokens, AST or IR.
+    /// Show an intermediate form: tokens, AST, IR or Cranelift IR.
     Debug(debug::DebugArgs),
+    /// Assign failures across the issues of a pattern set (one JSON line per failure).
+    Match(match_cmd::MatchArgs),
+    /// Measure a pattern set on failures: compile time, throughput per engine, memory.
+    Bench(bench::BenchArgs),
     /// Read JUnit XML, go test -json and mozlog files into results JSON lines or failure records.
     Ingest(ingest::IngestArgs),
 }
@@ -43,6 +49,8 @@ pub fn main() -> ExitCode {
         Command::Check(args) => check::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Debug(args) => debug::run(args),
+        Command::Match(args) => match_cmd::run(args),
+        Command::Bench(args) => bench::run(args),
         Command::Ingest(args) => ingest::run(args),
     };
     match result {

@@ -1,0 +1,194 @@
+//! `flakewatch bench`: measures a user's own pattern set on their own failures — compile time,
+//! failures/s and MB/s per engine, the interpreter/JIT ratio, thread scaling and peak memory —
+//! and checks that every engine made the same assignments.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use clap::Args;
+use flakewatch_dsl::{Assignment, Field, Record};
+
+use crate::cli::match_cmd::compile_issue_file;
+use crate::engine::{Engine, EngineKind};
+use crate::records::parse_record_fields;
+
+/// Arguments of `flakewatch bench`.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Issues in GitHub's JSON shape, one per line.
+    #[arg(long)]
+    pub issues: PathBuf,
+    /// Failure records, one JSON object per line.
+    #[arg(long)]
+    pub failures: PathBuf,
+    /// Engines to measure, in order (the first is the reference for agreement).
+    #[arg(long, value_enum, value_delimiter = ',', default_values_t = [EngineKind::Interp, EngineKind::Plan, EngineKind::Jit])]
+    pub engines: Vec<EngineKind>,
+    /// Thread counts to measure the JIT with (besides one thread).
+    #[arg(long, value_delimiter = ',', default_values_t = [2])]
+    pub threads: Vec<usize>,
+    /// Use at most this many failures (all by default).
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// Compile passes to time (the median is reported).
+    #[arg(long, default_value_t = 5)]
+    pub compile_passes: usize,
+}
+
+/// Runs `flakewatch bench`.
+pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
+    let records = load_records(&args.failures, args.limit)?;
+    let output_bytes: usize = records.iter().map(|r| r.get(Field::Output).len()).sum();
+    let log_bytes: usize = records.iter().map(|r| r.get(Field::Log).len()).sum();
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "{} failures, {:.1} MB output, {:.1} MB log",
+        records.len(),
+        mb(output_bytes),
+        mb(log_bytes)
+    )?;
+    let mut reference: Option<Vec<Assignment>> = None;
+    let mut single_thread = Vec::new();
+    let mut disagreements = 0usize;
+    for &kind in &args.engines {
+        let mut compile_times = Vec::new();
+        let mut compiled = None;
+        for _ in 0..args.compile_passes.max(1) {
+            let start = Instant::now();
+            compiled = Some(compile_issue_file(&args.issues, kind)?);
+            compile_times.push(start.elapsed());
+        }
+        let compiled = compiled.expect("at least one compile pass");
+        let (elapsed, assignments) = time_matching(&compiled.engine, &records, 1);
+        let rate = records.len() as f64 / elapsed.as_secs_f64();
+        writeln!(
+            out,
+            "{:<6} compile {:>7.2} ms | 1 thread: {:>10.0} failures/s {:>8.1} MB/s output {:>8.1} MB/s output+log",
+            kind.name(),
+            median(&mut compile_times).as_secs_f64() * 1e3,
+            rate,
+            mb(output_bytes) / elapsed.as_secs_f64(),
+            mb(output_bytes + log_bytes) / elapsed.as_secs_f64(),
+        )?;
+        single_thread.push((kind, rate));
+        match &reference {
+            None => reference = Some(assignments),
+            Some(want) => {
+                let differ = want
+                    .iter()
+                    .zip(&assignments)
+                    .filter(|(a, b)| a != b)
+                    .count();
+                if differ > 0 {
+                    writeln!(
+                        out,
+                        "  DISAGREES with {} on {differ} failures",
+                        args.engines[0].name()
+                    )?;
+                    disagreements += differ;
+                }
+            }
+        }
+        if kind == EngineKind::Jit {
+            for &threads in args.threads.iter().filter(|&&t| t > 1) {
+                let (elapsed, _) = time_matching(&compiled.engine, &records, threads);
+                let scaled = records.len() as f64 / elapsed.as_secs_f64();
+                writeln!(
+                    out,
+                    "       {threads} threads: {scaled:>10.0} failures/s ({:.2}x one thread)",
+                    scaled / rate
+                )?;
+            }
+        }
+    }
+    let rate_of = |kind| {
+        single_thread
+            .iter()
+            .find(|(k, _)| *k == kind)
+            .map(|(_, r)| *r)
+    };
+    if let (Some(interp), Some(jit)) = (rate_of(EngineKind::Interp), rate_of(EngineKind::Jit)) {
+        writeln!(out, "jit/interp speed ratio: {:.1}x", jit / interp)?;
+    }
+    if let (Some(plan), Some(jit)) = (rate_of(EngineKind::Plan), rate_of(EngineKind::Jit)) {
+        writeln!(out, "jit/plan speed ratio: {:.2}x", jit / plan)?;
+    }
+    if let Some(peak) = peak_memory_kib() {
+        writeln!(
+            out,
+            "peak memory: {:.0} MiB (includes the loaded failures)",
+            peak as f64 / 1024.0
+        )?;
+    }
+    if disagreements > 0 {
+        anyhow::bail!("engines disagreed on {disagreements} assignments");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn load_records(path: &PathBuf, limit: Option<usize>) -> anyhow::Result<Vec<Record>> {
+    let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let mut records = Vec::new();
+    for (i, line) in BufReader::new(file).lines().enumerate() {
+        if limit.is_some_and(|n| records.len() >= n) {
+            break;
+        }
+        let line = line?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let record = parse_record_fields(&line)
+            .map_err(|e| anyhow::anyhow!("{}:{}: {e}", path.display(), i + 1))?;
+        records.push(record);
+    }
+    Ok(records)
+}
+
+/// Assigns every record with `threads` threads (contiguous runs); returns the time and results.
+fn time_matching(
+    engine: &Engine,
+    records: &[Record],
+    threads: usize,
+) -> (Duration, Vec<Assignment>) {
+    let per_thread = records.len().div_ceil(threads.max(1)).max(1);
+    let start = Instant::now();
+    let results: Vec<Assignment> = std::thread::scope(|scope| {
+        let handles: Vec<_> = records
+            .chunks(per_thread)
+            .map(|part| {
+                scope.spawn(move || {
+                    let mut scratch = engine.scratch();
+                    part.iter()
+                        .map(|r| engine.assign(r, &mut scratch))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("bench thread panicked"))
+            .collect()
+    });
+    (start.elapsed(), results)
+}
+
+fn median(times: &mut [Duration]) -> Duration {
+    times.sort();
+    times[times.len() / 2]
+}
+
+fn mb(bytes: usize) -> f64 {
+    bytes as f64 / 1e6
+}
+
+/// Peak resident memory of this process (Linux `VmHWM`), in KiB.
+fn peak_memory_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}

@@ -1,0 +1,161 @@
+//! From issues to a compiled pattern set: issues in ascending number, each script extracted
+//! from its body as upstream does, parsed, and lowered; an issue whose script is missing or has
+//! any error matches nothing (upstream's rule).
+
+use std::io::BufRead;
+
+use flakewatch_dsl::ir::LowerError;
+use flakewatch_dsl::{
+    Diagnostic, ExtractError, Extracted, Limits, Parsed, find_script, parse_script_with,
+};
+use flakewatch_jit::JitError;
+use serde::Deserialize;
+
+use crate::engine::{Engine, EngineKind};
+
+/// What was found in one issue's body.
+#[derive(Debug)]
+pub enum ScriptStatus {
+    /// A script that parsed.
+    Ok(Parsed),
+    /// No `#!watchflakes` script at the start of the body.
+    NoScript,
+    /// An empty or whitespace-only body (upstream crashes on these).
+    EmptyBody,
+    /// A script with errors: it matches nothing.
+    Errors {
+        /// The extracted script text.
+        text: String,
+        /// Every diagnostic.
+        diagnostics: Vec<Diagnostic>,
+    },
+    /// A script that parsed but exceeds a flakewatch limit when compiled.
+    TooLarge(LowerError),
+}
+
+impl ScriptStatus {
+    /// Extracts and parses the script of an issue body.
+    pub fn of_body(body: &str, limits: &Limits) -> ScriptStatus {
+        match find_script(body) {
+            Err(ExtractError::EmptyBody) => ScriptStatus::EmptyBody,
+            Ok(Extracted::NoScript) => ScriptStatus::NoScript,
+            Ok(Extracted::Script(text)) => {
+                let parsed = parse_script_with(&text, limits);
+                if parsed.is_ok() {
+                    ScriptStatus::Ok(parsed)
+                } else {
+                    ScriptStatus::Errors {
+                        text,
+                        diagnostics: parsed.diagnostics,
+                    }
+                }
+            }
+        }
+    }
+
+    /// Whether the issue takes part in matching.
+    pub fn is_usable(&self) -> bool {
+        matches!(self, ScriptStatus::Ok(_))
+    }
+}
+
+/// The issues of a pattern set, in assignment order, with the engine compiled from them.
+#[derive(Debug)]
+pub struct CompiledIssues {
+    /// Issue numbers in assignment order (ascending); engine targets index this.
+    pub numbers: Vec<u64>,
+    /// What each issue's body held, parallel to `numbers`.
+    pub statuses: Vec<ScriptStatus>,
+    /// The engine.
+    pub engine: Engine,
+}
+
+impl CompiledIssues {
+    /// Sorts `(number, body)` pairs by number, extracts and parses every script and compiles the
+    /// usable ones with `kind`.
+    pub fn compile<'a>(
+        issues: impl IntoIterator<Item = (u64, &'a str)>,
+        kind: EngineKind,
+        limits: Limits,
+    ) -> Result<CompiledIssues, JitError> {
+        let mut issues: Vec<(u64, &str)> = issues.into_iter().collect();
+        issues.sort_by_key(|&(number, _)| number);
+        let mut statuses: Vec<ScriptStatus> = issues
+            .iter()
+            .map(|(_, body)| ScriptStatus::of_body(body, &limits))
+            .collect();
+        let numbers: Vec<u64> = issues.iter().map(|&(number, _)| number).collect();
+        let scripts = numbers.iter().zip(&statuses).map(|(&number, status)| {
+            let script = match status {
+                ScriptStatus::Ok(parsed) => Some(&parsed.script),
+                _ => None,
+            };
+            (number, script)
+        });
+        let (engine, errors) = Engine::build(kind, scripts, limits)?;
+        for (number, error) in errors {
+            if let Ok(i) = numbers.binary_search(&number) {
+                statuses[i] = ScriptStatus::TooLarge(error);
+            }
+        }
+        Ok(CompiledIssues {
+            numbers,
+            statuses,
+            engine,
+        })
+    }
+}
+
+/// The fields of a GitHub issue that matching needs.
+#[derive(Debug, Deserialize)]
+pub struct IssueLine {
+    /// The issue number.
+    pub number: u64,
+    /// The body (GitHub sends `null` for an empty one).
+    #[serde(default)]
+    pub body: Option<String>,
+}
+
+/// Errors reading an issues file.
+#[derive(Debug, thiserror::Error)]
+pub enum IssuesError {
+    /// The file could not be read.
+    #[error("{file}: {source}")]
+    Io {
+        /// The file.
+        file: String,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// A line is not an issue object.
+    #[error("{file}:{line}: {message}")]
+    Invalid {
+        /// The file.
+        file: String,
+        /// 1-based line.
+        line: usize,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// Reads issues in GitHub's JSON shape, one per line (blank lines skipped).
+pub fn read_issues<R: BufRead>(input: R, file: &str) -> Result<Vec<IssueLine>, IssuesError> {
+    let mut issues = Vec::new();
+    for (i, line) in input.lines().enumerate() {
+        let text = line.map_err(|source| IssuesError::Io {
+            file: file.to_owned(),
+            source,
+        })?;
+        if text.trim().is_empty() {
+            continue;
+        }
+        let issue = serde_json::from_str(&text).map_err(|e| IssuesError::Invalid {
+            file: file.to_owned(),
+            line: i + 1,
+            message: e.to_string(),
+        })?;
+        issues.push(issue);
+    }
+    Ok(issues)
+}
