@@ -1,4 +1,5 @@
-//! Input generators for the flakewatch benchmarks (`benches/ingest.rs`).
+//! Input generators for the flakewatch benchmarks: JUnit documents (`benches/ingest.rs`) and
+//! watchflakes workloads ([`workload`], for `benches/matching.rs`).
 //!
 //! The generated JUnit document mixes what real files carry: passing cases, failures and
 //! errors with multi-line bodies, skips, captured output in CDATA, entity references,
@@ -113,3 +114,5 @@ mod tests {
         assert_eq!(suites.suites.len(), 2);
     }
 }
+
+pub mod workload;

@@ -1,0 +1,59 @@
+//! Watchflakes workloads for the matching benchmarks: generated on demand by the project's
+//! workload generator (`benches/workload/gen_workload.py`) into `target/bench-workloads/`.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use flakewatch::patterns::read_issues;
+use flakewatch::records::parse_record_fields;
+use flakewatch_dsl::Record;
+
+/// A generated workload: its issues file and the records of its failures.
+pub struct Workload {
+    /// `issues.jsonl`.
+    pub issues: PathBuf,
+    /// The failures, decoded.
+    pub records: Vec<Record>,
+}
+
+impl Workload {
+    /// Generates (once) and loads the workload of `shape` with seed 1, keeping the first
+    /// `failures` records.
+    pub fn load(shape: &str, failures: usize) -> Workload {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let dir = root
+            .join("../target/bench-workloads")
+            .join(format!("{shape}-seed1"));
+        if !dir.join("failures.jsonl").exists() {
+            let status = Command::new("python3")
+                .arg(root.join("workload/gen_workload.py"))
+                .args(["--shape", shape, "--seed", "1", "--out"])
+                .arg(&dir)
+                .status()
+                .expect("python3 runs the workload generator");
+            assert!(status.success(), "the workload generator failed");
+        }
+        let file = File::open(dir.join("failures.jsonl")).expect("failures.jsonl exists");
+        let records = BufReader::new(file)
+            .lines()
+            .take(failures)
+            .map(|line| parse_record_fields(&line.expect("readable")).expect("valid record"))
+            .collect();
+        Workload {
+            issues: dir.join("issues.jsonl"),
+            records,
+        }
+    }
+
+    /// `(number, body)` of every issue.
+    pub fn issue_bodies(&self) -> Vec<(u64, String)> {
+        let file = File::open(&self.issues).expect("issues.jsonl exists");
+        read_issues(BufReader::new(file), "issues.jsonl")
+            .expect("valid issues")
+            .into_iter()
+            .map(|i| (i.number, i.body.unwrap_or_default()))
+            .collect()
+    }
+}
