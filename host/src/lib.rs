@@ -2,11 +2,13 @@
 //!
 //! The rule language itself lives in `flakewatch-dsl`; this crate wires it to data.
 
+pub mod backend;
 pub mod cli;
 pub mod conformance;
 pub mod engine;
 pub mod ingest;
 pub mod patterns;
+pub mod plugin;
 pub mod records;
 pub mod script_file;
 pub mod triage;

@@ -7,11 +7,20 @@ use std::path::Path;
 const ALLOWED: &[(&str, &[&str])] = &[
     ("dsl", &[]),
     ("jit", &["flakewatch-dsl"]),
-    ("host", &["flakewatch-dsl", "flakewatch-jit"]),
+    (
+        "host",
+        &["flakewatch-dsl", "flakewatch-jit", "flakewatch-plugin-sdk"],
+    ),
     (
         "benches",
         &["flakewatch", "flakewatch-dsl", "flakewatch-jit"],
     ),
+    ("plugins/sdk", &[]),
+    ("plugins/files", &["flakewatch-plugin-sdk"]),
+    ("plugins/example", &["flakewatch-plugin-sdk"]),
+    ("plugins/testing/wrong-abi", &["flakewatch-plugin-sdk"]),
+    ("plugins/testing/no-entry", &[]),
+    ("plugins/testing/panicky", &["flakewatch-plugin-sdk"]),
 ];
 
 /// The internal (`flakewatch*`) dependencies named in a manifest's dependency tables.

@@ -14,6 +14,8 @@ mod debug;
 mod eval;
 mod ingest;
 pub(crate) mod match_cmd;
+mod query;
+mod triage;
 
 /// Exit code for operational failures (I/O, unreadable input).
 pub const EXIT_FAILURE: u8 = 3;
@@ -40,6 +42,11 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Read JUnit XML, go test -json and mozlog files into results JSON lines or failure records.
     Ingest(ingest::IngestArgs),
+    /// Triage failures into tracking issues, as watchflakes does: a dry run that prints the
+    /// plan, or --apply to post it.
+    Triage(triage::TriageArgs),
+    /// Show the failures a script captures, and which issue owns each (upstream's query mode).
+    Query(query::QueryArgs),
 }
 
 /// Parses the arguments, runs the subcommand and maps the outcome to an exit code.
@@ -52,6 +59,8 @@ pub fn main() -> ExitCode {
         Command::Match(args) => match_cmd::run(args),
         Command::Bench(args) => bench::run(args),
         Command::Ingest(args) => ingest::run(args),
+        Command::Triage(args) => triage::run(args),
+        Command::Query(args) => query::run(args),
     };
     match result {
         Ok(code) => code,

@@ -1,8 +1,8 @@
 //! The watchflakes triage pipeline: obvious-flake filter, coalescing, snippets, assignment,
 //! new-issue and comment text, de-duplication by mentioned build URLs.
 //!
-//! Everything here is data in, data out: no I/O. The run loop and the plugins that talk to
-//! CI systems and issue trackers drive these pieces.
+//! The building blocks are data in, data out: no I/O. [`run`] and [`query`] drive them over
+//! the [backends](crate::backend) that talk to CI systems and issue trackers.
 //!
 //! | module | spec | what |
 //! |---|---|---|
@@ -14,12 +14,18 @@
 //! | [`failure`] | §6.5, §7.2 | [`Failure`], [`FailurePost`]: record, header, Markdown |
 //! | [`text`] | §5.3, §7.1, §7.2 | new-issue text, comments, error comments, cap and signature |
 //! | [`mentions`] | §7.3 | signed comments and the build URLs they mention |
+//! | [`source`] | §6.1 | dashboards assembled from a failure source's build results |
+//! | [`run`] | §4.3–§4.4, §5, §7 | one triage cycle: [`plan`](run::plan) and [`apply`](run::apply) |
+//! | [`query`] | §7.7 | query mode: the failures a script captures, and who owns them |
 
 pub mod coalesce;
 pub mod dashboard;
 pub mod failure;
 pub mod mentions;
+pub mod query;
+pub mod run;
 pub mod snippet;
+pub mod source;
 pub mod testid;
 pub mod text;
 pub mod time;

@@ -1,0 +1,527 @@
+//! The `files` backend: flakewatch's issue tracker and failure source in a directory of
+//! JSON-lines files, so that triage runs locally with no service and no credentials.
+//!
+//! | file | one line per | fields |
+//! |---|---|---|
+//! | `issues.jsonl` | issue | GitHub's issue shape: `number`, `title`, `state` (`open`/`closed`), `closed_at`, `body`, `created_at`, `body_edited_at`; other keys are kept untouched |
+//! | `comments.jsonl` | comment | `issue`, `id`, `created_at`, `body` |
+//! | `builds.jsonl` | build result (successes too: the obvious-flake filter needs them) | `url`, `builder`, `repo`, `go_branch`, `goos`, `goarch`, `commit`, `go_commit`, `date` (commit time), `build_time`, `status` (`SUCCESS`, `FAILURE`, …), `log`, `step_log` |
+//! | `failures.jsonl` | failed test | the watchflakes field names (`pkg`, `test`, `output`, `status`, `mode`, `builder`, `repo`, `goos`, `goarch`, `date`, `log`) plus `url` (the build), and optionally `test_id`, `commit`, `go_commit`, `go_branch` |
+//! | `builders.jsonl` (optional) | builder | `name`, `repo`, `go_branch`, `goos`, `goarch` |
+//!
+//! A failure line whose `url` is not in `builds.jsonl` describes a failed build by itself
+//! (it then needs `commit`). A line with `mode` `build`, or with neither `pkg` nor `test`, is
+//! a build failure without test failures: its `output` is the failed step's log.
+//!
+//! Every write takes a lock on the directory, re-reads the file, and replaces it atomically,
+//! so a crash never leaves a half-written file and concurrent runs never lose updates.
+
+pub mod store;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use flakewatch_plugin_sdk::model::{
+    AddCommentRequest, Build, BuildPage, Builder, Capability, Comment, CommentPage,
+    CommentsRequest, Config, CreateIssueRequest, CreatedIssue, Issue, IssuePage, ListBuildsRequest,
+    ListIssuesRequest, PluginInfo, ReopenIssueRequest, TestFailure,
+};
+use flakewatch_plugin_sdk::{Plugin, PluginError, export_plugin};
+use serde_json::{Map, Value};
+
+use store::{CRASH_AT_ENV, DirLock, read_objects, write_objects};
+
+/// Issue file name.
+pub const ISSUES_FILE: &str = "issues.jsonl";
+/// Comment file name.
+pub const COMMENTS_FILE: &str = "comments.jsonl";
+/// Build-result file name.
+pub const BUILDS_FILE: &str = "builds.jsonl";
+/// Test-failure file name.
+pub const FAILURES_FILE: &str = "failures.jsonl";
+/// Builder file name (optional).
+pub const BUILDERS_FILE: &str = "builders.jsonl";
+
+/// The backend over one data directory.
+#[derive(Debug)]
+pub struct FilesBackend {
+    dir: PathBuf,
+    crash_at: Option<u64>,
+}
+
+impl FilesBackend {
+    /// A backend over `dir`, which must exist.
+    pub fn open(dir: impl Into<PathBuf>) -> Result<FilesBackend, PluginError> {
+        let dir = dir.into();
+        if !dir.is_dir() {
+            return Err(PluginError::bad_request(format!(
+                "data directory {} does not exist",
+                dir.display()
+            )));
+        }
+        let crash_at = std::env::var(CRASH_AT_ENV)
+            .ok()
+            .and_then(|v| v.trim().parse().ok());
+        Ok(FilesBackend { dir, crash_at })
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+
+    fn read(&self, name: &str) -> Result<store::Lines, PluginError> {
+        read_objects(&self.path(name)).map_err(PluginError::failed)
+    }
+
+    fn write(&self, name: &str, lines: &store::Lines) -> Result<(), PluginError> {
+        write_objects(
+            &self.path(name),
+            lines.iter().map(|(_, o)| o),
+            self.crash_at,
+        )
+        .map_err(PluginError::failed)
+    }
+
+    fn issues(&self) -> Result<Vec<Issue>, PluginError> {
+        self.read(ISSUES_FILE)?
+            .into_iter()
+            .map(|(line, object)| {
+                serde_json::from_value(Value::Object(object)).map_err(|e| {
+                    PluginError::failed(format!("{}:{line}: {e}", self.path(ISSUES_FILE).display()))
+                })
+            })
+            .collect()
+    }
+
+    /// Finds an issue line by number.
+    fn find_issue<'a>(
+        &self,
+        lines: &'a mut store::Lines,
+        number: u64,
+    ) -> Result<&'a mut Map<String, Value>, PluginError> {
+        lines
+            .iter_mut()
+            .map(|(_, o)| o)
+            .find(|o| o.get("number").and_then(Value::as_u64) == Some(number))
+            .ok_or_else(|| PluginError::bad_request(format!("no issue #{number}")))
+    }
+}
+
+/// The current time in RFC 3339, UTC, whole seconds.
+fn now() -> String {
+    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
+}
+
+/// A string field of a line, `""` when absent or null.
+fn text<'a>(object: &'a Map<String, Value>, key: &str) -> &'a str {
+    object.get(key).and_then(Value::as_str).unwrap_or("")
+}
+
+impl Plugin for FilesBackend {
+    fn info() -> PluginInfo {
+        PluginInfo {
+            name: "files".to_owned(),
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            description: "issues, comments and failures in JSON-lines files (option data=DIR)"
+                .to_owned(),
+            capabilities: vec![Capability::IssueTracker, Capability::FailureSource],
+            sdk_version: String::new(),
+        }
+    }
+
+    fn create(config: &Config) -> Result<Self, PluginError> {
+        let dir = config.get("data").ok_or_else(|| {
+            PluginError::bad_request("the files backend needs a data directory (--data DIR)")
+        })?;
+        FilesBackend::open(Path::new(dir))
+    }
+
+    fn list_issues(&self, _request: &ListIssuesRequest) -> Result<IssuePage, PluginError> {
+        let issues = self.issues()?;
+        Ok(IssuePage {
+            total_count: Some(issues.len() as u64),
+            issues,
+            next_cursor: None,
+        })
+    }
+
+    fn issue_comments(&self, request: &CommentsRequest) -> Result<CommentPage, PluginError> {
+        let comments = self
+            .read(COMMENTS_FILE)?
+            .into_iter()
+            .filter(|(_, o)| o.get("issue").and_then(Value::as_u64) == Some(request.issue))
+            .map(|(_, o)| Comment {
+                created_at: text(&o, "created_at").to_owned(),
+                body: text(&o, "body").to_owned(),
+            })
+            .collect();
+        Ok(CommentPage {
+            comments,
+            next_cursor: None,
+        })
+    }
+
+    fn create_issue(&self, request: &CreateIssueRequest) -> Result<CreatedIssue, PluginError> {
+        let _lock = DirLock::acquire(&self.dir).map_err(PluginError::failed)?;
+        let mut lines = self.read(ISSUES_FILE)?;
+        let number = lines
+            .iter()
+            .filter_map(|(_, o)| o.get("number").and_then(Value::as_u64))
+            .max()
+            .unwrap_or(0)
+            + 1;
+        let object = Map::from_iter([
+            ("number".to_owned(), Value::from(number)),
+            ("title".to_owned(), Value::from(request.title.as_str())),
+            ("state".to_owned(), Value::from("open")),
+            ("closed_at".to_owned(), Value::Null),
+            ("body".to_owned(), Value::from(request.body.as_str())),
+            ("created_at".to_owned(), Value::from(now())),
+            ("body_edited_at".to_owned(), Value::Null),
+            ("labels".to_owned(), Value::from(request.labels.clone())),
+        ]);
+        lines.push((0, object));
+        self.write(ISSUES_FILE, &lines)?;
+        Ok(CreatedIssue { number })
+    }
+
+    fn add_comment(&self, request: &AddCommentRequest) -> Result<(), PluginError> {
+        let _lock = DirLock::acquire(&self.dir).map_err(PluginError::failed)?;
+        let mut issues = self.read(ISSUES_FILE)?;
+        self.find_issue(&mut issues, request.issue)?;
+        let mut lines = self.read(COMMENTS_FILE)?;
+        let id = lines
+            .iter()
+            .filter_map(|(_, o)| o.get("id").and_then(Value::as_u64))
+            .max()
+            .unwrap_or(0)
+            + 1;
+        let object = Map::from_iter([
+            ("issue".to_owned(), Value::from(request.issue)),
+            ("id".to_owned(), Value::from(id)),
+            ("created_at".to_owned(), Value::from(now())),
+            ("body".to_owned(), Value::from(request.body.as_str())),
+        ]);
+        lines.push((0, object));
+        self.write(COMMENTS_FILE, &lines)
+    }
+
+    fn reopen_issue(&self, request: &ReopenIssueRequest) -> Result<(), PluginError> {
+        let _lock = DirLock::acquire(&self.dir).map_err(PluginError::failed)?;
+        let mut lines = self.read(ISSUES_FILE)?;
+        let issue = self.find_issue(&mut lines, request.issue)?;
+        issue.insert("state".to_owned(), Value::from("open"));
+        issue.insert("closed_at".to_owned(), Value::Null);
+        self.write(ISSUES_FILE, &lines)
+    }
+
+    fn list_builds(&self, _request: &ListBuildsRequest) -> Result<BuildPage, PluginError> {
+        let mut page = BuildSet::default();
+        for (line, object) in self.read(BUILDERS_FILE)? {
+            let builder: Builder = serde_json::from_value(Value::Object(object)).map_err(|e| {
+                PluginError::failed(format!(
+                    "{}:{line}: {e}",
+                    self.path(BUILDERS_FILE).display()
+                ))
+            })?;
+            page.add_builder(builder);
+        }
+        for (line, object) in self.read(BUILDS_FILE)? {
+            page.add_build_line(&object)
+                .map_err(|e| self.line_error(BUILDS_FILE, line, &e))?;
+        }
+        for (line, object) in self.read(FAILURES_FILE)? {
+            page.add_failure_line(&object)
+                .map_err(|e| self.line_error(FAILURES_FILE, line, &e))?;
+        }
+        Ok(page.finish())
+    }
+}
+
+impl FilesBackend {
+    fn line_error(&self, file: &str, line: usize, message: &str) -> PluginError {
+        PluginError::failed(format!("{}:{line}: {message}", self.path(file).display()))
+    }
+}
+
+/// Builders and builds being assembled from the files.
+#[derive(Default)]
+struct BuildSet {
+    builders: BTreeMap<String, Builder>,
+    builds: Vec<Build>,
+    by_url: BTreeMap<String, usize>,
+}
+
+impl BuildSet {
+    fn add_builder(&mut self, builder: Builder) {
+        self.builders.entry(builder.name.clone()).or_insert(builder);
+    }
+
+    fn builder_of(&mut self, object: &Map<String, Value>) -> Result<String, String> {
+        let name = text(object, "builder");
+        if name.is_empty() {
+            return Err("missing \"builder\"".to_owned());
+        }
+        self.add_builder(Builder {
+            name: name.to_owned(),
+            repo: text(object, "repo").to_owned(),
+            go_branch: match text(object, "go_branch") {
+                "" => "master".to_owned(),
+                branch => branch.to_owned(),
+            },
+            goos: text(object, "goos").to_owned(),
+            goarch: text(object, "goarch").to_owned(),
+        });
+        Ok(name.to_owned())
+    }
+
+    fn add_build_line(&mut self, object: &Map<String, Value>) -> Result<(), String> {
+        let url = text(object, "url");
+        if url.is_empty() {
+            return Err("missing \"url\"".to_owned());
+        }
+        if self.by_url.contains_key(url) {
+            return Err(format!("build {url} listed twice"));
+        }
+        let builder = self.builder_of(object)?;
+        let build = Build {
+            url: url.to_owned(),
+            builder,
+            commit: required(object, "commit")?.to_owned(),
+            go_commit: text(object, "go_commit").to_owned(),
+            commit_time: required(object, "date")?.to_owned(),
+            build_time: object
+                .get("build_time")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+            status: required(object, "status")?.to_owned(),
+            log: text(object, "log").to_owned(),
+            step_log: text(object, "step_log").to_owned(),
+            failures: Vec::new(),
+        };
+        self.by_url.insert(build.url.clone(), self.builds.len());
+        self.builds.push(build);
+        Ok(())
+    }
+
+    fn add_failure_line(&mut self, object: &Map<String, Value>) -> Result<(), String> {
+        let url = text(object, "url");
+        if url.is_empty() {
+            return Err("missing \"url\"".to_owned());
+        }
+        let index = match self.by_url.get(url) {
+            Some(&index) => index,
+            None => {
+                // The build is known only through its failures.
+                let builder = self.builder_of(object)?;
+                let build = Build {
+                    url: url.to_owned(),
+                    builder,
+                    commit: required(object, "commit")
+                        .map_err(|e| format!("{e} (the build {url} is not in builds.jsonl)"))?
+                        .to_owned(),
+                    go_commit: text(object, "go_commit").to_owned(),
+                    commit_time: required(object, "date")?.to_owned(),
+                    build_time: None,
+                    status: "FAILURE".to_owned(),
+                    log: String::new(),
+                    step_log: String::new(),
+                    failures: Vec::new(),
+                };
+                self.by_url.insert(build.url.clone(), self.builds.len());
+                self.builds.push(build);
+                self.builds.len() - 1
+            }
+        };
+        let build = &mut self.builds[index];
+        if build.status != "FAILURE" {
+            return Err(format!(
+                "a failure of build {url}, whose status is {}",
+                build.status
+            ));
+        }
+        let log = text(object, "log");
+        if build.log.is_empty() && !log.is_empty() {
+            log.clone_into(&mut build.log);
+        }
+        let test_id = match object.get("test_id").and_then(Value::as_str) {
+            Some(id) => id.to_owned(),
+            None => join_test_id(text(object, "pkg"), text(object, "test")),
+        };
+        let output = text(object, "output");
+        if test_id.is_empty() || text(object, "mode") == "build" {
+            // A build failure without test failures: the output is the step log.
+            if build.step_log.is_empty() {
+                output.clone_into(&mut build.step_log);
+            }
+            return Ok(());
+        }
+        build.failures.push(TestFailure {
+            test_id,
+            status: match text(object, "status") {
+                "" => "FAIL".to_owned(),
+                status => status.to_owned(),
+            },
+            output: output.to_owned(),
+        });
+        Ok(())
+    }
+
+    fn finish(self) -> BuildPage {
+        BuildPage {
+            builders: self.builders.into_values().collect(),
+            builds: self.builds,
+            next_cursor: None,
+        }
+    }
+}
+
+/// A required, non-empty string field.
+fn required<'a>(object: &'a Map<String, Value>, key: &str) -> Result<&'a str, String> {
+    match text(object, key) {
+        "" => Err(format!("missing {key:?}")),
+        value => Ok(value),
+    }
+}
+
+/// The TestID for a `pkg` and `test` pair: `pkg.test`, `pkg` for a package-level failure,
+/// `.test` for a test without a package, empty for neither.
+pub fn join_test_id(pkg: &str, test: &str) -> String {
+    match (pkg.is_empty(), test.is_empty()) {
+        (_, true) => pkg.to_owned(),
+        (true, false) => format!(".{test}"),
+        (false, false) => format!("{pkg}.{test}"),
+    }
+}
+
+export_plugin!(FilesBackend);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+
+    fn backend() -> (tempfile::TempDir, FilesBackend) {
+        let dir = tempfile::tempdir().unwrap();
+        let backend = FilesBackend::open(dir.path()).unwrap();
+        (dir, backend)
+    }
+
+    #[test]
+    fn create_comment_reopen_round_trip() {
+        let (dir, files) = backend();
+        fs::write(
+            dir.path().join(ISSUES_FILE),
+            "{\"number\":4,\"title\":\"old\",\"state\":\"closed\",\"closed_at\":\"2025-01-01T00:00:00Z\",\"body\":\"b\",\"user\":{\"login\":\"x\"}}\n",
+        )
+        .unwrap();
+        let created = files
+            .create_issue(&CreateIssueRequest {
+                title: "new".into(),
+                body: "body".into(),
+                labels: vec!["Automation".into()],
+            })
+            .unwrap();
+        assert_eq!(created.number, 5);
+        files
+            .add_comment(&AddCommentRequest {
+                issue: 5,
+                body: "hello".into(),
+            })
+            .unwrap();
+        files
+            .reopen_issue(&ReopenIssueRequest { issue: 4 })
+            .unwrap();
+        let page = files.list_issues(&ListIssuesRequest::default()).unwrap();
+        assert_eq!(page.total_count, Some(2));
+        assert_eq!(
+            page.issues[0].state,
+            flakewatch_plugin_sdk::model::IssueState::Open
+        );
+        assert_eq!(page.issues[0].closed_at, None);
+        assert_eq!(page.issues[1].title, "new");
+        // Unknown keys survive a rewrite.
+        let raw = fs::read_to_string(dir.path().join(ISSUES_FILE)).unwrap();
+        assert!(raw.contains("\"login\":\"x\""), "{raw}");
+        let comments = files
+            .issue_comments(&CommentsRequest {
+                issue: 5,
+                cursor: None,
+            })
+            .unwrap();
+        assert_eq!(comments.comments.len(), 1);
+        assert_eq!(comments.comments[0].body, "hello");
+        let err = files
+            .add_comment(&AddCommentRequest {
+                issue: 99,
+                body: "x".into(),
+            })
+            .unwrap_err();
+        assert_eq!(err.message, "no issue #99");
+    }
+
+    #[test]
+    fn builds_and_failures_are_assembled() {
+        let (dir, files) = backend();
+        fs::write(
+            dir.path().join(BUILDS_FILE),
+            concat!(
+                "{\"url\":\"https://ci.chromium.org/b/1\",\"builder\":\"b1\",\"repo\":\"go\",\"goos\":\"linux\",\"goarch\":\"amd64\",\"commit\":\"c1\",\"date\":\"2025-09-01T00:00:00Z\",\"status\":\"FAILURE\",\"log\":\"L\"}\n",
+                "{\"url\":\"https://ci.chromium.org/b/2\",\"builder\":\"b2\",\"repo\":\"go\",\"commit\":\"c1\",\"date\":\"2025-09-01T00:00:00Z\",\"status\":\"SUCCESS\"}\n",
+            ),
+        )
+        .unwrap();
+        fs::write(
+            dir.path().join(FAILURES_FILE),
+            concat!(
+                "{\"url\":\"https://ci.chromium.org/b/1\",\"pkg\":\"net\",\"test\":\"TestA\",\"output\":\"o\"}\n",
+                "{\"url\":\"https://ci.chromium.org/b/3\",\"builder\":\"b3\",\"repo\":\"tools\",\"commit\":\"c9\",\"date\":\"2025-09-02T00:00:00Z\",\"mode\":\"build\",\"output\":\"step\",\"status\":\"FAIL\"}\n",
+            ),
+        )
+        .unwrap();
+        let page = files.list_builds(&ListBuildsRequest::default()).unwrap();
+        assert_eq!(
+            page.builders
+                .iter()
+                .map(|b| b.name.as_str())
+                .collect::<Vec<_>>(),
+            ["b1", "b2", "b3"]
+        );
+        assert_eq!(page.builds.len(), 3);
+        assert_eq!(page.builds[0].failures[0].test_id, "net.TestA");
+        assert_eq!(page.builds[0].failures[0].status, "FAIL");
+        assert_eq!(page.builds[0].log, "L");
+        assert_eq!(page.builds[2].step_log, "step");
+        assert!(page.builds[2].failures.is_empty());
+        assert_eq!(page.builders[2].go_branch, "master");
+
+        fs::write(
+            dir.path().join(FAILURES_FILE),
+            "{\"url\":\"https://ci.chromium.org/b/2\",\"pkg\":\"net\",\"test\":\"TestA\"}\n",
+        )
+        .unwrap();
+        let err = files
+            .list_builds(&ListBuildsRequest::default())
+            .unwrap_err();
+        assert!(err.message.ends_with("failures.jsonl:1: a failure of build https://ci.chromium.org/b/2, whose status is SUCCESS"), "{}", err.message);
+    }
+
+    #[test]
+    fn test_ids_join_like_watchflakes_splits_them() {
+        assert_eq!(join_test_id("net/http", "TestX/sub"), "net/http.TestX/sub");
+        assert_eq!(join_test_id("cmd/go", ""), "cmd/go");
+        assert_eq!(join_test_id("", "TestX"), ".TestX");
+        assert_eq!(join_test_id("", ""), "");
+    }
+
+    #[test]
+    fn missing_data_directory_is_a_bad_request() {
+        let err = FilesBackend::create(&Config::default()).unwrap_err();
+        assert!(err.message.contains("--data DIR"));
+        let mut config = Config::default();
+        config
+            .options
+            .insert("data".into(), "/nonexistent/flakewatch".into());
+        assert!(FilesBackend::create(&config).is_err());
+    }
+}

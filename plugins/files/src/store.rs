@@ -1,0 +1,174 @@
+//! JSON-lines files on disk: reading them, replacing them atomically (write a temporary file,
+//! flush it to disk, rename it over the old one), and serialising writers with a lock file.
+//!
+//! A crash at any point leaves either the old file or the new one, never a mix. The
+//! fault-injection hook [`crash_point`] lets tests stop the process between those steps.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde_json::{Map, Value};
+
+/// The environment variable that makes the plugin abort the process at the N-th crash point
+/// (1-based; two per write: before and after the rename). For crash-safety tests only.
+pub const CRASH_AT_ENV: &str = "FLAKEWATCH_FILES_CRASH_AT";
+
+/// Crash points passed so far in this process.
+static CRASH_POINTS: AtomicU64 = AtomicU64::new(0);
+
+/// Counts one crash point and aborts the process when it is the one [`CRASH_AT_ENV`] names.
+pub fn crash_point(crash_at: Option<u64>) {
+    let n = CRASH_POINTS.fetch_add(1, Ordering::SeqCst) + 1;
+    if crash_at == Some(n) {
+        // A simulated power cut: no destructors, no flushing, nothing after this.
+        std::process::abort();
+    }
+}
+
+/// One JSON object per line, with the line number it came from.
+pub type Lines = Vec<(usize, Map<String, Value>)>;
+
+/// Reads a JSON-lines file of objects; a missing file reads as empty. Blank lines are skipped.
+pub fn read_objects(path: &Path) -> Result<Lines, String> {
+    let file = match File::open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(format!("{}: {e}", path.display())),
+    };
+    let mut out = Vec::new();
+    for (i, line) in BufReader::new(file).lines().enumerate() {
+        let line = line.map_err(|e| format!("{}: {e}", path.display()))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        match serde_json::from_str::<Value>(&line) {
+            Ok(Value::Object(object)) => out.push((i + 1, object)),
+            Ok(_) => {
+                return Err(format!(
+                    "{}:{}: expected a JSON object",
+                    path.display(),
+                    i + 1
+                ));
+            }
+            Err(e) => return Err(format!("{}:{}: {e}", path.display(), i + 1)),
+        }
+    }
+    Ok(out)
+}
+
+/// Replaces `path` with `objects`, one per line, atomically.
+pub fn write_objects<'a>(
+    path: &Path,
+    objects: impl IntoIterator<Item = &'a Map<String, Value>>,
+    crash_at: Option<u64>,
+) -> Result<(), String> {
+    let mut text = Vec::new();
+    for object in objects {
+        serde_json::to_writer(&mut text, object).map_err(|e| e.to_string())?;
+        text.push(b'\n');
+    }
+    let tmp = temp_path(path);
+    let result = (|| {
+        let mut file = File::create(&tmp)?;
+        file.write_all(&text)?;
+        file.sync_all()?;
+        drop(file);
+        crash_point(crash_at);
+        fs::rename(&tmp, path)?;
+        sync_dir(path);
+        Ok::<_, std::io::Error>(())
+    })();
+    if let Err(e) = result {
+        let _ = fs::remove_file(&tmp);
+        return Err(format!("writing {}: {e}", path.display()));
+    }
+    crash_point(crash_at);
+    Ok(())
+}
+
+/// The temporary file a write goes through: hidden, beside the target, unique per process.
+fn temp_path(path: &Path) -> PathBuf {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("data");
+    path.with_file_name(format!(".{name}.tmp-{}", std::process::id()))
+}
+
+/// Flushes the directory entry of a rename to disk (best effort; not every platform can).
+fn sync_dir(path: &Path) {
+    if let Some(dir) = path.parent()
+        && let Ok(dir) = File::open(dir)
+    {
+        let _ = dir.sync_all();
+    }
+}
+
+/// An exclusive lock on the data directory, held while a write reads, changes and replaces a
+/// file, so that two processes never lose each other's updates. Released on drop.
+#[derive(Debug)]
+pub struct DirLock {
+    file: File,
+}
+
+impl DirLock {
+    /// Takes the lock (blocking).
+    pub fn acquire(dir: &Path) -> Result<DirLock, String> {
+        let path = dir.join(".flakewatch.lock");
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        file.lock()
+            .map_err(|e| format!("locking {}: {e}", path.display()))?;
+        Ok(DirLock { file })
+    }
+}
+
+impl Drop for DirLock {
+    fn drop(&mut self) {
+        let _ = self.file.unlock();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn write_then_read_round_trips_and_leaves_no_temp_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.jsonl");
+        assert!(read_objects(&path).unwrap().is_empty());
+        let mut a = Map::new();
+        a.insert("number".into(), Value::from(1));
+        let mut b = Map::new();
+        b.insert("title".into(), Value::from("t\nu"));
+        write_objects(&path, [&a, &b], None).unwrap();
+        let back = read_objects(&path).unwrap();
+        assert_eq!(back, vec![(1, a), (2, b)]);
+        let names: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["x.jsonl"]);
+    }
+
+    #[test]
+    fn bad_lines_are_reported_with_their_number() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.jsonl");
+        fs::write(&path, "{}\n\n[1]\n").unwrap();
+        let err = read_objects(&path).unwrap_err();
+        assert!(err.ends_with("x.jsonl:3: expected a JSON object"), "{err}");
+    }
+
+    #[test]
+    fn the_lock_can_be_taken_again_after_release() {
+        let dir = tempfile::tempdir().unwrap();
+        drop(DirLock::acquire(dir.path()).unwrap());
+        let again = DirLock::acquire(dir.path());
+        assert!(again.is_ok());
+    }
+}

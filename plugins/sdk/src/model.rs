@@ -1,0 +1,280 @@
+//! The documents that cross the plugin boundary (JSON, [`encoding::JSON`](crate::abi::encoding::JSON)):
+//! requests, responses, and the data model of issues and build results.
+//!
+//! Compatibility: fields are only added, always with a default, and unknown fields are
+//! ignored on both sides, so a newer host and an older plugin (or the reverse) still agree.
+//! Times are RFC 3339 text (`2025-09-01T12:00:00Z`).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// What a plugin can do.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Capability {
+    /// Lists issues and their comments, creates issues, adds comments, reopens issues.
+    IssueTracker,
+    /// Lists build results with their test failures.
+    FailureSource,
+}
+
+impl Capability {
+    /// The capability's name in documents and messages (`issue_tracker`, `failure_source`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Capability::IssueTracker => "issue_tracker",
+            Capability::FailureSource => "failure_source",
+        }
+    }
+}
+
+/// A plugin's self-description, returned by `describe`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PluginInfo {
+    /// Short name used to select the plugin (`--backend NAME`).
+    pub name: String,
+    /// The plugin's own version.
+    #[serde(default)]
+    pub version: String,
+    /// One line about what it connects to.
+    #[serde(default)]
+    pub description: String,
+    /// What it implements.
+    #[serde(default)]
+    pub capabilities: Vec<Capability>,
+    /// The SDK version it was built with (filled in by the SDK).
+    #[serde(default)]
+    pub sdk_version: String,
+}
+
+/// Configuration of a plugin instance: `key=value` options from the command line.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Config {
+    /// The options, by key.
+    #[serde(default)]
+    pub options: BTreeMap<String, String>,
+}
+
+impl Config {
+    /// The value of an option.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.options.get(key).map(String::as_str)
+    }
+}
+
+/// Whether an issue is open.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IssueState {
+    /// Open.
+    #[default]
+    Open,
+    /// Closed.
+    Closed,
+}
+
+/// An issue, in the shape of GitHub's REST API (the fields triage reads).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Issue {
+    /// Issue number (positive, unique).
+    pub number: u64,
+    /// Title.
+    #[serde(default)]
+    pub title: String,
+    /// Open or closed.
+    #[serde(default)]
+    pub state: IssueState,
+    /// When it was last closed, if it is closed.
+    #[serde(default)]
+    pub closed_at: Option<String>,
+    /// The Markdown body, which holds the `#!watchflakes` script.
+    #[serde(default)]
+    pub body: String,
+    /// When it was created.
+    #[serde(default)]
+    pub created_at: Option<String>,
+    /// When the body was last edited; `None` if never (GitHub GraphQL `lastEditedAt`).
+    #[serde(default)]
+    pub body_edited_at: Option<String>,
+}
+
+/// An issue comment.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Comment {
+    /// When it was created.
+    pub created_at: String,
+    /// Its Markdown body.
+    pub body: String,
+}
+
+/// Request for one page of issues.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListIssuesRequest {
+    /// The `next_cursor` of the previous page; `None` for the first page.
+    #[serde(default)]
+    pub cursor: Option<String>,
+}
+
+/// One page of issues.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IssuePage {
+    /// The issues of this page.
+    #[serde(default)]
+    pub issues: Vec<Issue>,
+    /// Where the next page starts; `None` on the last page.
+    #[serde(default)]
+    pub next_cursor: Option<String>,
+    /// How many issues the whole listing holds, when the tracker says so. The host checks it
+    /// against what it received and refuses a partial listing (golang/go#72731).
+    #[serde(default)]
+    pub total_count: Option<u64>,
+}
+
+/// Request for the comments of one issue.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommentsRequest {
+    /// The issue number.
+    pub issue: u64,
+    /// The `next_cursor` of the previous page; `None` for the first page.
+    #[serde(default)]
+    pub cursor: Option<String>,
+}
+
+/// One page of comments, oldest first.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommentPage {
+    /// The comments of this page.
+    #[serde(default)]
+    pub comments: Vec<Comment>,
+    /// Where the next page starts; `None` on the last page.
+    #[serde(default)]
+    pub next_cursor: Option<String>,
+}
+
+/// Request to create an issue.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreateIssueRequest {
+    /// Title.
+    pub title: String,
+    /// Body, already capped and signed.
+    pub body: String,
+    /// Labels to set when the tracker has them (`Automation`).
+    #[serde(default)]
+    pub labels: Vec<String>,
+}
+
+/// The issue that was created.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreatedIssue {
+    /// Its number.
+    pub number: u64,
+}
+
+/// Request to add a comment.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AddCommentRequest {
+    /// The issue number.
+    pub issue: u64,
+    /// The comment, already capped and signed.
+    pub body: String,
+}
+
+/// Request to reopen a closed issue.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReopenIssueRequest {
+    /// The issue number.
+    pub issue: u64,
+}
+
+/// Request for one page of build results.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListBuildsRequest {
+    /// The start of the time window (commit time); older builds may be left out. The host
+    /// drops them anyway.
+    pub since: String,
+    /// The `next_cursor` of the previous page; `None` for the first page.
+    #[serde(default)]
+    pub cursor: Option<String>,
+}
+
+/// A builder and the configuration properties the failure records use.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Builder {
+    /// Builder name (`gotip-linux-amd64`).
+    pub name: String,
+    /// The repository it tests (`go`, `tools`, …): the record's `repo`.
+    pub repo: String,
+    /// The Go branch (`master`, `release-branch.go1.25`).
+    #[serde(default)]
+    pub go_branch: String,
+    /// Target OS: the record's `goos`.
+    #[serde(default)]
+    pub goos: String,
+    /// Target architecture: the record's `goarch`.
+    #[serde(default)]
+    pub goarch: String,
+}
+
+/// One build result: a cell of a dashboard (builder × commit).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Build {
+    /// The build's page, `https://ci.chromium.org/b/ID` (the de-duplication key).
+    pub url: String,
+    /// Builder name; its configuration is in [`BuildPage::builders`].
+    pub builder: String,
+    /// The commit built (of the builder's repository).
+    pub commit: String,
+    /// For a subrepo build, the Go commit used; otherwise empty.
+    #[serde(default)]
+    pub go_commit: String,
+    /// Commit time: the record's `date`.
+    pub commit_time: String,
+    /// When the build ended; of two builds of one commit on one builder the later counts.
+    #[serde(default)]
+    pub build_time: Option<String>,
+    /// Buildbucket status: `SUCCESS`, `FAILURE`, `INFRA_FAILURE`, `CANCELED`, `STARTED`,
+    /// `SCHEDULED` or `STATUS_UNSPECIFIED`.
+    pub status: String,
+    /// The whole-build log: the record's `log`.
+    #[serde(default)]
+    pub log: String,
+    /// The log of the last failed step (the output of a build failure without test failures).
+    #[serde(default)]
+    pub step_log: String,
+    /// The failed tests of a `FAILURE` build.
+    #[serde(default)]
+    pub failures: Vec<TestFailure>,
+}
+
+/// One failed test of a build.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TestFailure {
+    /// The test ID (`net/http.TestFoo/sub`); split into `pkg` and `test` by the host.
+    pub test_id: String,
+    /// ResultDB status: `FAIL`, `CRASH`, `ABORT`, `PASS`, `SKIP`, `STATUS_UNSPECIFIED`.
+    #[serde(default = "fail_status")]
+    pub status: String,
+    /// The test's output: the record's `output`.
+    #[serde(default)]
+    pub output: String,
+}
+
+fn fail_status() -> String {
+    "FAIL".to_owned()
+}
+
+/// One page of build results.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BuildPage {
+    /// Builders on the dashboards, including those without builds in the window (they count
+    /// in the broken-commit threshold). Builders named only by builds are added by the host.
+    #[serde(default)]
+    pub builders: Vec<Builder>,
+    /// Build results of this page.
+    #[serde(default)]
+    pub builds: Vec<Build>,
+    /// Where the next page starts; `None` on the last page.
+    #[serde(default)]
+    pub next_cursor: Option<String>,
+}

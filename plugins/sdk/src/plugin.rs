@@ -1,0 +1,109 @@
+//! The safe side of the contract: the [`Plugin`] trait plugin authors implement, and the
+//! [`PluginError`] their methods return.
+
+use crate::model::{
+    AddCommentRequest, BuildPage, CommentPage, CommentsRequest, Config, CreateIssueRequest,
+    CreatedIssue, IssuePage, ListBuildsRequest, ListIssuesRequest, PluginInfo, ReopenIssueRequest,
+};
+
+/// What kind of failure a [`PluginError`] is; it decides the status code on the wire.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The operation failed (I/O, remote error, bad data).
+    Failed,
+    /// The plugin does not implement the operation.
+    Unsupported,
+    /// The request or the configuration is invalid.
+    BadRequest,
+}
+
+/// An error returned by a plugin method; crosses the boundary as a status code and a message.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct PluginError {
+    /// The kind of failure.
+    pub kind: ErrorKind,
+    /// A message for people. Never put credentials in it.
+    pub message: String,
+}
+
+impl PluginError {
+    /// An operation that failed.
+    pub fn failed(message: impl Into<String>) -> PluginError {
+        PluginError {
+            kind: ErrorKind::Failed,
+            message: message.into(),
+        }
+    }
+
+    /// An operation this plugin does not implement.
+    pub fn unsupported(operation: &str) -> PluginError {
+        PluginError {
+            kind: ErrorKind::Unsupported,
+            message: format!("{operation} is not supported by this plugin"),
+        }
+    }
+
+    /// An invalid request or configuration.
+    pub fn bad_request(message: impl Into<String>) -> PluginError {
+        PluginError {
+            kind: ErrorKind::BadRequest,
+            message: message.into(),
+        }
+    }
+}
+
+/// A flakewatch plugin. Implement the methods of the capabilities you declare in
+/// [`Plugin::info`]; the others keep their default, which reports "unsupported".
+///
+/// An instance is shared: the host may call it from any thread, so it must be
+/// `Send + Sync`. A panic in any method is caught by the SDK and reported to the host as an
+/// error naming the operation; it never unwinds into the host.
+///
+/// Export the type with [`export_plugin!`](crate::export_plugin).
+pub trait Plugin: Send + Sync + Sized + 'static {
+    /// Name, version, description and capabilities. The SDK fills in `sdk_version`.
+    fn info() -> PluginInfo;
+
+    /// Creates an instance from its configuration.
+    fn create(config: &Config) -> Result<Self, PluginError>;
+
+    /// Issue tracker: one page of issues, every issue in the tracked set, open or closed.
+    fn list_issues(&self, request: &ListIssuesRequest) -> Result<IssuePage, PluginError> {
+        let _ = request;
+        Err(PluginError::unsupported("list_issues"))
+    }
+
+    /// Issue tracker: one page of an issue's comments, oldest first. A plugin may return
+    /// only the comments flakewatch signed; the host ignores the others.
+    fn issue_comments(&self, request: &CommentsRequest) -> Result<CommentPage, PluginError> {
+        let _ = request;
+        Err(PluginError::unsupported("issue_comments"))
+    }
+
+    /// Issue tracker: creates an issue and returns its number. Once this returns, the issue
+    /// must show up in [`Plugin::list_issues`].
+    fn create_issue(&self, request: &CreateIssueRequest) -> Result<CreatedIssue, PluginError> {
+        let _ = request;
+        Err(PluginError::unsupported("create_issue"))
+    }
+
+    /// Issue tracker: adds a comment. Once this returns, the comment must show up in
+    /// [`Plugin::issue_comments`].
+    fn add_comment(&self, request: &AddCommentRequest) -> Result<(), PluginError> {
+        let _ = request;
+        Err(PluginError::unsupported("add_comment"))
+    }
+
+    /// Issue tracker: reopens a closed issue.
+    fn reopen_issue(&self, request: &ReopenIssueRequest) -> Result<(), PluginError> {
+        let _ = request;
+        Err(PluginError::unsupported("reopen_issue"))
+    }
+
+    /// Failure source: one page of build results in the time window, successes included.
+    fn list_builds(&self, request: &ListBuildsRequest) -> Result<BuildPage, PluginError> {
+        let _ = request;
+        Err(PluginError::unsupported("list_builds"))
+    }
+}
