@@ -88,6 +88,21 @@ pub fn write_objects<'a>(
     Ok(())
 }
 
+/// Removes the temporary files that crashed writes left behind. Call it with the
+/// [`DirLock`] held: then no write is in progress, and every temporary file is stale.
+pub fn remove_stale_temps(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with('.') && name.contains(".jsonl.tmp-") {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
+}
+
 /// The temporary file a write goes through: hidden, beside the target, unique per process.
 fn temp_path(path: &Path) -> PathBuf {
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("data");
@@ -122,6 +137,7 @@ impl DirLock {
             .map_err(|e| format!("{}: {e}", path.display()))?;
         file.lock()
             .map_err(|e| format!("locking {}: {e}", path.display()))?;
+        remove_stale_temps(dir);
         Ok(DirLock { file })
     }
 }
@@ -167,7 +183,13 @@ mod tests {
     #[test]
     fn the_lock_can_be_taken_again_after_release() {
         let dir = tempfile::tempdir().unwrap();
+        let stale = dir.path().join(".issues.jsonl.tmp-99999");
+        fs::write(&stale, "half").unwrap();
         drop(DirLock::acquire(dir.path()).unwrap());
+        assert!(
+            !stale.exists(),
+            "taking the lock removes stale temporary files"
+        );
         let again = DirLock::acquire(dir.path());
         assert!(again.is_ok());
     }
