@@ -2,6 +2,7 @@
 //!
 //! The rule language itself lives in `flakewatch-dsl`; this crate wires it to data.
 
+pub mod aggregate;
 pub mod backend;
 pub mod cli;
 pub mod conformance;

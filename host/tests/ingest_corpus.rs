@@ -424,25 +424,20 @@ fn nextest_attempts_keep_their_own_output_and_times() {
     assert_eq!(flaky.verdict(), Verdict::Flaky);
     let third = &flaky.attempts[2];
     assert_eq!(third.duration, Some(0.005));
-    assert_eq!(
-        third.timestamp.as_deref(),
-        Some("2024-01-09T07:50:12.676+00:00")
-    );
+    assert_eq!(third.timestamp(), Some("2024-01-09T07:50:12.676+00:00"));
     assert!(
         third
-            .trace
-            .as_deref()
+            .trace()
             .unwrap()
             .starts_with("thread 'test_flaky_mod_4' panicked at tests/basic.rs:43:9:\nFailed because attempt 3 % 4 != 0")
     );
     assert!(
         third
-            .stdout
-            .as_deref()
+            .stdout()
             .unwrap()
             .contains("test test_flaky_mod_4 ... FAILED")
     );
-    assert!(third.stderr.as_deref().unwrap().contains("attempt 3 % 4"));
+    assert!(third.stderr().unwrap().contains("attempt 3 % 4"));
     assert_eq!(flaky.attempts[3].status, Status::Pass);
 }
 
@@ -458,15 +453,12 @@ fn flaky_fail_policy_is_kept_apart_from_attempts() {
     );
     let statuses: Vec<_> = t7.attempts.iter().map(|a| a.status).collect();
     assert_eq!(statuses, [Status::Fail, Status::Error, Status::Pass]);
-    assert_eq!(
-        t7.attempts[1].stdout.as_deref(),
-        Some("prior flaky error output")
-    );
+    assert_eq!(t7.attempts[1].stdout(), Some("prior flaky error output"));
     let t6 = find(&run, "testcase6");
     assert_eq!(t6.properties, [("step".to_owned(), "foobar".to_owned())]);
     let t4 = find(&run, "testcase4");
     assert_eq!(
-        t4.attempts[1].trace.as_deref(),
+        t4.attempts[1].trace(),
         Some("flaky error description\nflaky stack trace")
     );
 }
@@ -477,13 +469,12 @@ fn surefire_stack_traces_and_entity_messages() {
     let t = find(&run, "failsAssertionAlways");
     assert_eq!(t.attempts.len(), 4);
     assert_eq!(
-        t.attempts[3].message.as_deref(),
+        t.attempts[3].message(),
         Some("Always fails assertion ==> expected: <1> but was: <2>")
     );
     assert!(
         t.attempts[3]
-            .trace
-            .as_deref()
+            .trace()
             .unwrap()
             .contains("\tat example.ExampleTests")
     );
@@ -498,30 +489,25 @@ fn pytest_reruns_are_inferred_only_for_duplicates() {
     use ingest::Origin::{InferredRerun, Testcase};
     assert_eq!(origins, [InferredRerun, InferredRerun, Testcase]);
     let xfail = find(&run, "test_xfail");
-    assert_eq!(
-        xfail.attempts[0].raw_status.as_deref(),
-        Some("pytest.xfail")
-    );
+    assert_eq!(xfail.attempts[0].raw_status(), Some("pytest.xfail"));
     let skipped = find(&run, "test_skipped");
     assert_eq!(skipped.attempts.len(), 1);
     assert_eq!(
         skipped.attempts[0]
-            .stdout
-            .as_deref()
+            .stdout()
             .map(|s| s.matches("Captured Out").count()),
         Some(2)
     );
     let setup = find(&run, "test_setup_error");
     assert_eq!(setup.attempts[0].status, Status::Error);
     assert_eq!(
-        setup.attempts[0].message.as_deref(),
+        setup.attempts[0].message(),
         Some("failed on setup with \"RuntimeError: database unavailable\"")
     );
     let fails = find(&run, "test_fails");
     assert!(
         fails.attempts[0]
-            .message
-            .as_deref()
+            .message()
             .unwrap()
             .contains("dict mismatch\nassert")
     );
@@ -541,13 +527,10 @@ fn entities_and_unicode_survive() {
         ]
     );
     assert_eq!(
-        run.tests[3].attempts[0].trace.as_deref(),
+        run.tests[3].attempts[0].trace(),
         Some("Content with < and >")
     );
-    assert_eq!(
-        run.tests[2].attempts[0].message.as_deref(),
-        Some("A message with &")
-    );
+    assert_eq!(run.tests[2].attempts[0].message(), Some("A message with &"));
     let run = read("junit/edge-cases/unsupported-unicode.xml").unwrap();
     assert!(
         run.tests[0]
@@ -610,7 +593,7 @@ fn go_streams_attribute_output_by_test() {
     let run = read("go-test-json/gotestsum/go-test-json-with-parallel-fails.jsonl").unwrap();
     let a = find(&run, "TestNestedParallelFailures/a");
     assert_eq!(
-        a.attempts[0].stdout.as_deref(),
+        a.attempts[0].stdout(),
         Some(
             "=== RUN   TestNestedParallelFailures/a\n=== PAUSE TestNestedParallelFailures/a\n\
              === CONT  TestNestedParallelFailures/a\n    TestNestedParallelFailures/a: \
@@ -618,7 +601,7 @@ fn go_streams_attribute_output_by_test() {
         )
     );
     let parent = find(&run, "TestNestedParallelFailures");
-    let out = parent.attempts[0].stdout.as_deref().unwrap();
+    let out = parent.attempts[0].stdout().unwrap();
     for sub in [
         "failed sub a",
         "failed sub b",
@@ -636,13 +619,7 @@ fn go_count_repeats_and_reruns_keep_order() {
     let flaky = find(&run, "TestFlaky");
     let statuses: Vec<_> = flaky.attempts.iter().map(|a| a.status).collect();
     assert_eq!(statuses, [Status::Fail, Status::Pass, Status::Fail]);
-    assert!(
-        flaky.attempts[2]
-            .stdout
-            .as_deref()
-            .unwrap()
-            .contains("(attempt 3)")
-    );
+    assert!(flaky.attempts[2].stdout().unwrap().contains("(attempt 3)"));
     let run = read("go-test-json/gotestsum/go-test-json-flaky-rerun.jsonl").unwrap();
     let often = find(&run, "TestFailsOften");
     let statuses: Vec<_> = often.attempts.iter().map(|a| a.status).collect();
@@ -671,7 +648,7 @@ fn go_build_failures_and_attributes() {
     assert_eq!(&*run.suites[0].path, ["example.com/buildfail"]);
     let run = read("go-test-json/gotestsum/go-test-json-with-attributes.jsonl").unwrap();
     assert_eq!(
-        run.tests[0].attempts[0].properties,
+        run.tests[0].attempts[0].properties(),
         [
             ("hello".into(), "world".into()),
             ("other".into(), "side".into())
@@ -689,9 +666,9 @@ fn mozlog_expectations_and_crashes() {
     assert_eq!(run.meta.variant["fission"], "true");
     let c = find(&run, "dom/events/test/test_c.html");
     assert_eq!(c.attempts[0].status, Status::Error);
-    assert_eq!(c.attempts[0].raw_status.as_deref(), Some("TIMEOUT"));
+    assert_eq!(c.attempts[0].raw_status(), Some("TIMEOUT"));
     assert!(
-        c.attempts[0].subtests[0].expected,
+        c.attempts[0].subtests()[0].expected,
         "TIMEOUT is a known intermittent"
     );
     assert!(
@@ -704,13 +681,7 @@ fn mozlog_expectations_and_crashes() {
     let d = find(&run, "dom/events/test/test_d.html");
     assert_eq!(d.verdict(), Verdict::Pass, "an expected FAIL subtest");
     let b = find(&run, "dom/base/test/test_b.html");
-    assert!(
-        b.attempts[0]
-            .stdout
-            .as_deref()
-            .unwrap()
-            .contains("NS_ENSURE_TRUE")
-    );
+    assert!(b.attempts[0].stdout().unwrap().contains("NS_ENSURE_TRUE"));
     assert_eq!(&*b.suite, ["dom/base/test/mochitest.toml"]);
     assert!(
         run.log

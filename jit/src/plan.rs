@@ -42,9 +42,13 @@ pub enum PredClass {
 /// A field's regexp prefilter.
 #[derive(Debug)]
 struct Prefilter {
+    /// Leftmost-longest automaton over the literals (prefilter-accelerated search).
     automaton: AhoCorasick,
-    /// For each automaton pattern, the regexps it makes possible.
-    regexes_of_literal: Vec<Vec<u32>>,
+    /// For each literal: the regexps made possible when it occurs at a position where it is the
+    /// longest literal — its own and those of every literal that is a prefix of it.
+    regexes_implied: Vec<Box<[u32]>>,
+    /// Every regexp this prefilter gates, with the (one) predicate that uses it.
+    gated: Box<[(u32, PredId)]>,
 }
 
 /// The plan of one pattern set.
@@ -174,6 +178,21 @@ impl Plan {
         }
         scratch.memo.fill(0);
         scratch.checked = [false; Field::COUNT];
+        // Decide every gated regexp of a prefiltered field now: those whose literals are absent
+        // are false in the memo, so engines settle them without a call.
+        for (i, prefilter) in self.prefilters.iter().enumerate() {
+            let Some(prefilter) = prefilter else { continue };
+            let field = Field::ALL[i];
+            self.revalidate(field, record, scratch);
+            if !scratch.prefiltered[i] {
+                self.run_prefilter(field, record.get(field), scratch);
+            }
+            for &(regex, pred) in &prefilter.gated {
+                if !scratch.possible[regex as usize] {
+                    scratch.memo[pred as usize] = 1;
+                }
+            }
+        }
     }
 
     /// Makes the carried results of `field` valid for `record`: kept if the value is the same
@@ -249,21 +268,32 @@ impl Plan {
         }
     }
 
+    /// Marks which gated regexps of `field` can match `text`: those with a literal in it.
+    ///
+    /// Finds every literal occurring in the text without an overlapping scan: each search
+    /// reports the leftmost-longest match at or after `from`, and the next search starts one
+    /// byte after that match's start, so no start position is skipped; at a reported position,
+    /// every other literal occurring there is a prefix of the reported (longest) one, and
+    /// `regexes_implied` covers those.
     fn run_prefilter(&self, field: Field, text: &str, scratch: &mut Scratch) {
         let i = field.index();
         scratch.prefiltered[i] = true;
         let Some(prefilter) = &self.prefilters[i] else {
             return;
         };
-        for regexes in &prefilter.regexes_of_literal {
-            for &r in regexes {
-                scratch.possible[r as usize] = false;
-            }
+        for &(r, _) in &prefilter.gated {
+            scratch.possible[r as usize] = false;
         }
-        for hit in prefilter.automaton.find_overlapping_iter(text) {
-            for &r in &prefilter.regexes_of_literal[hit.pattern().as_usize()] {
+        let mut from = 0;
+        while from < text.len() {
+            let input = aho_corasick::Input::new(text).span(from..text.len());
+            let Some(hit) = prefilter.automaton.find(input) else {
+                break;
+            };
+            for &r in &prefilter.regexes_implied[hit.pattern().as_usize()] {
                 scratch.possible[r as usize] = true;
             }
+            from = hit.start() + 1;
         }
     }
 }
@@ -285,13 +315,16 @@ pub struct Scratch {
     caches: Vec<meta::Cache>,
 }
 
-/// Builds each field's prefilter from the regexps' required literals.
+/// Builds each field's prefilter from the regexps' required literals. A gated regexp is used
+/// on exactly one field, so it has exactly one predicate.
 fn build_prefilters(set: &PatternSet) -> (Vec<Option<Prefilter>>, Vec<bool>) {
     let mut gated = vec![false; set.regexes.len()];
     let mut per_field: Vec<Vec<(Vec<u8>, u32)>> = vec![Vec::new(); Field::COUNT];
     let mut field_of_regex: Vec<Option<Field>> = vec![None; set.regexes.len()];
-    for pred in &set.preds {
+    let mut pred_of_regex: Vec<PredId> = vec![0; set.regexes.len()];
+    for (id, pred) in set.preds.iter().enumerate() {
         if let Pred::Regex { field, regex } = pred {
+            pred_of_regex[*regex as usize] = id as PredId;
             match field_of_regex[*regex as usize] {
                 None => field_of_regex[*regex as usize] = Some(*field),
                 // The same regexp on several fields: no prefilter (kept simple and correct).
@@ -335,14 +368,38 @@ fn build_prefilters(set: &PatternSet) -> (Vec<Option<Prefilter>>, Vec<bool>) {
                 regexes_of_literal[id].push(regex);
             }
             match AhoCorasick::builder()
-                .match_kind(MatchKind::Standard)
+                .match_kind(MatchKind::LeftmostLongest)
                 .kind(Some(AhoCorasickKind::DFA))
                 .build(&literals)
             {
-                Ok(automaton) => Some(Prefilter {
-                    automaton,
-                    regexes_of_literal,
-                }),
+                Ok(automaton) => {
+                    let regexes_implied = literals
+                        .iter()
+                        .map(|literal| {
+                            let mut implied: Vec<u32> = literals
+                                .iter()
+                                .zip(&regexes_of_literal)
+                                .filter(|(other, _)| literal.starts_with(other))
+                                .flat_map(|(_, regexes)| regexes.iter().copied())
+                                .collect();
+                            implied.sort_unstable();
+                            implied.dedup();
+                            implied.into_boxed_slice()
+                        })
+                        .collect();
+                    let mut all: Vec<u32> = regexes_of_literal.iter().flatten().copied().collect();
+                    all.sort_unstable();
+                    all.dedup();
+                    let all: Vec<(u32, PredId)> = all
+                        .into_iter()
+                        .map(|r| (r, pred_of_regex[r as usize]))
+                        .collect();
+                    Some(Prefilter {
+                        automaton,
+                        regexes_implied,
+                        gated: all.into_boxed_slice(),
+                    })
+                }
                 Err(_) => {
                     // Too large to build: leave this field's regexps ungated.
                     for regexes in &regexes_of_literal {

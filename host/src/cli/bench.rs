@@ -161,12 +161,16 @@ fn time_matching(
         let handles: Vec<_> = records
             .chunks(per_thread)
             .map(|part| {
-                scope.spawn(move || {
-                    let mut scratch = engine.scratch();
-                    part.iter()
-                        .map(|r| engine.assign(r, &mut scratch))
-                        .collect::<Vec<_>>()
-                })
+                // Named so that profilers can tell matching from loading (`perf report --comms`).
+                std::thread::Builder::new()
+                    .name("fw-match".to_owned())
+                    .spawn_scoped(scope, move || {
+                        let mut scratch = engine.scratch();
+                        part.iter()
+                            .map(|r| engine.assign(r, &mut scratch))
+                            .collect::<Vec<_>>()
+                    })
+                    .expect("spawning a matching thread")
             })
             .collect();
         handles

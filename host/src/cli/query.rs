@@ -49,12 +49,9 @@ fn owner_text(owner: &Owner) -> String {
 
 /// Runs `flakewatch query`.
 pub fn run(args: &QueryArgs) -> anyhow::Result<ExitCode> {
-    let (name, text, parsed) = match (&args.script, &args.file) {
-        (_, Some(path)) => {
-            let file = script_file::load(path)?;
-            (path.clone(), file.text, file.parsed)
-        }
-        (Some(text), None) => ("script".to_owned(), text.clone(), parse_script(text)),
+    let (name, parsed) = match (&args.script, &args.file) {
+        (_, Some(path)) => (path.clone(), script_file::load(path)?.parsed),
+        (Some(text), None) => ("script".to_owned(), parse_script(text)),
         (None, None) => anyhow::bail!("no script given"),
     };
     if !parsed.is_ok() {
@@ -65,7 +62,6 @@ pub fn run(args: &QueryArgs) -> anyhow::Result<ExitCode> {
         }
         return Ok(ExitCode::from(1));
     }
-    let _ = text;
     let options = args.backend.options()?;
     let backends = args.backend.resolve(!args.no_owners)?;
     let tracker = backends.tracker.as_deref().map(|t| t as &dyn IssueTracker);

@@ -185,7 +185,7 @@ fn attempt_record(
     record.set(Field::Test, test.name.clone());
     record.set(
         Field::Status,
-        status_word(attempt.status, attempt.raw_status.as_deref()),
+        status_word(attempt.status, attempt.raw_status()),
     );
     set_output(
         &mut record,

@@ -282,7 +282,9 @@ impl Reader<'_> {
                     unfinished = Some(prev);
                 }
                 let mut attempt = Attempt::new(Status::Pass, Origin::GoRun);
-                attempt.timestamp = e.time.as_deref().map(str::to_owned);
+                if let Some(time) = e.time.as_deref() {
+                    attempt.info_mut().timestamp = Some(time.to_owned());
+                }
                 run.open.insert(
                     test.to_owned(),
                     OpenTest {
@@ -333,7 +335,10 @@ impl Reader<'_> {
                 if let (Some(k), Some(v)) = (e.key.as_deref(), e.value.as_deref()) {
                     let run = self.pkgs.get_mut(pkg).expect("package run exists");
                     if let Some(open) = run.open.get_mut(test) {
-                        open.attempt.properties.push((k.to_owned(), v.to_owned()));
+                        open.attempt
+                            .info_mut()
+                            .properties
+                            .push((k.to_owned(), v.to_owned()));
                     }
                 }
             }
@@ -366,9 +371,10 @@ impl Reader<'_> {
         let mut attempt = open.attempt;
         attempt.status = status;
         attempt.expected = !status.is_failure();
-        attempt.raw_status = raw.map(str::to_owned);
-        if raw.is_some() {
-            attempt.message = Some(
+        if let Some(raw) = raw {
+            let info = attempt.info_mut();
+            info.raw_status = Some(raw.to_owned());
+            info.message = Some(
                 "test did not finish: the test binary exited (panic, timeout, os.Exit) or the \
                  stream was cut"
                     .to_owned(),
@@ -380,7 +386,7 @@ impl Reader<'_> {
             if cut > 0 {
                 self.warn(self.line, 0, WarningKind::Truncated(total));
             }
-            attempt.stdout = Some(out);
+            attempt.info_mut().stdout = Some(out);
         }
         let path = self.path(pkg);
         if attempt.is_failure()
@@ -576,10 +582,10 @@ mod tests {
         let a = &run.tests[0];
         assert_eq!(a.name, "TestA");
         assert_eq!(a.attempts.len(), 2);
-        assert_eq!(a.attempts[0].stdout.as_deref(), Some("a1\n"));
+        assert_eq!(a.attempts[0].stdout(), Some("a1\n"));
         assert_eq!(a.attempts[0].duration, Some(0.5));
         assert_eq!(a.verdict(), Verdict::Flaky);
-        assert_eq!(run.tests[1].attempts[0].stdout.as_deref(), Some("b1\n"));
+        assert_eq!(run.tests[1].attempts[0].stdout(), Some("b1\n"));
         assert_eq!(run.suites[0].status, Some(Status::Fail));
         assert!(run.suites[0].has_failing_test);
     }
@@ -599,7 +605,7 @@ mod tests {
             "\n",
         ));
         let parent = run.tests.iter().find(|t| t.name == "T").unwrap();
-        assert_eq!(parent.attempts[0].stdout.as_deref(), Some("sub\n"));
+        assert_eq!(parent.attempts[0].stdout(), Some("sub\n"));
         // No package terminal event: the package's status stays unknown.
         assert_eq!(run.suites[0].status, None);
     }
@@ -617,7 +623,7 @@ mod tests {
         ));
         let attempt = &run.tests[0].attempts[0];
         assert_eq!(attempt.status, Status::Error);
-        assert_eq!(attempt.raw_status.as_deref(), Some("CRASH"));
+        assert_eq!(attempt.raw_status(), Some("CRASH"));
         let build = run.suites.iter().find(|s| s.build_failed).unwrap();
         assert_eq!(&*build.path, ["q".to_owned()]);
         assert_eq!(

@@ -194,19 +194,19 @@ fn attempt(a: &Attempt) -> AttemptLine<'_> {
     AttemptLine {
         index: a.index,
         status: a.status.name(),
-        raw_status: a.raw_status.as_deref(),
+        raw_status: a.raw_status(),
         expected: a.expected,
         origin: a.origin.name(),
         duration: a.duration,
-        timestamp: a.timestamp.as_deref(),
-        message: a.message.as_deref(),
-        kind: a.kind.as_deref(),
-        trace: a.trace.as_deref(),
-        stdout: a.stdout.as_deref(),
-        stderr: a.stderr.as_deref(),
+        timestamp: a.timestamp(),
+        message: a.message(),
+        kind: a.kind(),
+        trace: a.trace(),
+        stdout: a.stdout(),
+        stderr: a.stderr(),
         extra: a.extra.iter().map(detail).collect(),
-        subtests: a.subtests.iter().map(subtest).collect(),
-        properties: &a.properties,
+        subtests: a.subtests().iter().map(subtest).collect(),
+        properties: a.properties(),
     }
 }
 

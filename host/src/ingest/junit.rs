@@ -29,8 +29,8 @@ use quick_xml::events::{BytesRef, BytesStart, Event};
 use super::error::{IngestError, Warning, WarningKind};
 use super::input::{Fault, Input, Limits, Pos, TextBuf};
 use super::model::{
-    Attempt, Detail, Dialect, Format, Origin, Reported, Run, RunMeta, Status, SuiteKind,
-    SuiteResult, Test,
+    Attempt, AttemptInfo, Detail, Dialect, Format, Origin, Reported, Run, RunMeta, Status,
+    SuiteKind, SuiteResult, Test,
 };
 
 /// Reads one JUnit XML document from `input`; `source` names it in errors and in the run.
@@ -416,9 +416,9 @@ impl<'l> Parser<'l> {
                 let mut attempt = Attempt::new(status, origin);
                 let mut bad_time = None;
                 self.attributes(e, |key, value| match key {
-                    "message" => attempt.message = Some(value.into_owned()),
-                    "type" => attempt.kind = Some(value.into_owned()),
-                    "timestamp" => attempt.timestamp = Some(value.into_owned()),
+                    "message" => attempt.info_mut().message = Some(value.into_owned()),
+                    "type" => attempt.info_mut().kind = Some(value.into_owned()),
+                    "timestamp" => attempt.info_mut().timestamp = Some(value.into_owned()),
                     "time" => match parse_seconds(&value) {
                         Some(t) => attempt.duration = Some(t),
                         None => bad_time = Some(value.into_owned()),
@@ -676,10 +676,13 @@ impl<'l> Parser<'l> {
             Kind::Retry => {
                 let body = text(frame, self).map(trim_body).filter(|s| !s.is_empty());
                 if let (Some(mut retry), Some(case)) = (self.retry.take(), self.case.as_mut()) {
-                    retry.attempt.trace = match (body, retry.stack) {
+                    let trace = match (body, retry.stack) {
                         (Some(body), Some(stack)) => Some(format!("{body}\n{stack}")),
                         (a, b) => a.or(b),
                     };
+                    if trace.is_some() {
+                        retry.attempt.info_mut().trace = trace;
+                    }
                     case.retries.push(retry.attempt);
                 }
             }
@@ -699,10 +702,11 @@ impl<'l> Parser<'l> {
                     return;
                 };
                 let slot = if let Some(retry) = self.retry.as_mut() {
+                    let info = retry.attempt.info_mut();
                     if out {
-                        &mut retry.attempt.stdout
+                        &mut info.stdout
                     } else {
-                        &mut retry.attempt.stderr
+                        &mut info.stderr
                     }
                 } else if let Some(case) = self.case.as_mut() {
                     if out {
@@ -745,28 +749,31 @@ impl<'l> Parser<'l> {
             .into_iter()
             .find_map(|s| case.results.iter().position(|d| d.status == s));
         let mut results = case.results;
-        let mut main = match primary {
+        let (status, mut info) = match primary {
             Some(i) => {
                 let detail = results.remove(i);
-                let mut a = Attempt::new(detail.status, Origin::Testcase);
-                a.message = detail.message;
-                a.kind = detail.kind;
-                a.trace = detail.text;
-                a
+                let info = AttemptInfo {
+                    message: detail.message,
+                    kind: detail.kind,
+                    trace: detail.text,
+                    ..AttemptInfo::default()
+                };
+                (detail.status, info)
             }
-            None if case.skip_attr => Attempt::new(Status::Skip, Origin::Testcase),
-            None => Attempt::new(Status::Pass, Origin::Testcase),
+            None if case.skip_attr => (Status::Skip, AttemptInfo::default()),
+            None => (Status::Pass, AttemptInfo::default()),
         };
+        let mut main = Attempt::new(status, Origin::Testcase);
         main.extra = results;
         main.duration = case.time;
-        main.timestamp = case.timestamp;
-        main.stdout = case.stdout;
-        main.stderr = case.stderr;
-        if main.status == Status::Skip
-            && let Some(kind) = &main.kind
+        info.timestamp = case.timestamp;
+        info.stdout = case.stdout;
+        info.stderr = case.stderr;
+        if status == Status::Skip
+            && let Some(kind) = &info.kind
             && kind.starts_with("pytest.")
         {
-            main.raw_status = Some(kind.clone());
+            info.raw_status = Some(kind.clone());
         }
 
         let has_flaky = case
@@ -783,12 +790,15 @@ impl<'l> Parser<'l> {
             // nextest flaky-fail: the failure is a policy verdict, the last try passed.
             reported = Some(Reported {
                 status: main.status,
-                message: main.message.take(),
+                message: info.message.take(),
             });
             main.status = Status::Pass;
             main.expected = true;
-            main.kind = None;
-            main.trace = None;
+            info.kind = None;
+            info.trace = None;
+        }
+        if !info.is_empty() {
+            main.info = Some(Box::new(info));
         }
         let mut retries = case.retries;
         let retry_count = retries.len();
@@ -917,7 +927,7 @@ fn infer_pytest_reruns(tests: &mut [Test]) {
                 attempt.status = Status::Fail;
                 attempt.expected = false;
                 attempt.origin = Origin::InferredRerun;
-                attempt.message = Some(
+                attempt.info_mut().message = Some(
                     "re-run by pytest-rerunfailures, which records no failure details".to_owned(),
                 );
             }
@@ -1087,7 +1097,7 @@ mod tests {
         .unwrap();
         let attempt = &run.tests[0].attempts[0];
         assert_eq!(
-            attempt.trace.as_deref(),
+            attempt.trace(),
             Some("a < b && AB \"q\" 'x' > &unknown; AT&T")
         );
         assert!(
@@ -1106,7 +1116,7 @@ mod tests {
         .unwrap();
         let a = &run.tests[0].attempts[0];
         assert_eq!(a.status, Status::Fail);
-        assert_eq!(a.message.as_deref(), Some("f"));
+        assert_eq!(a.message(), Some("f"));
         assert_eq!(a.extra.len(), 2);
         let run = parse("<testsuite><testcase name=\"t\"><error/></testcase></testsuite>").unwrap();
         assert_eq!(run.tests[0].attempts[0].status, Status::Error);
@@ -1127,8 +1137,8 @@ mod tests {
         let flaky = &run.tests[0];
         let statuses: Vec<_> = flaky.attempts.iter().map(|a| a.status).collect();
         assert_eq!(statuses, [Status::Fail, Status::Error, Status::Pass]);
-        assert_eq!(flaky.attempts[0].trace.as_deref(), Some("st"));
-        assert_eq!(flaky.attempts[0].stdout.as_deref(), Some("o"));
+        assert_eq!(flaky.attempts[0].trace(), Some("st"));
+        assert_eq!(flaky.attempts[0].stdout(), Some("o"));
         assert_eq!(flaky.attempts[0].duration, Some(1.0));
         assert_eq!(flaky.attempts[2].duration, Some(2.0));
         assert_eq!(flaky.verdict(), crate::ingest::Verdict::Flaky);

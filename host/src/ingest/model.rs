@@ -225,15 +225,17 @@ pub struct Subtest {
 }
 
 /// One execution of one test.
-#[derive(Clone, Debug, PartialEq)]
+///
+/// Small on purpose (most attempts of a run are plain passes): what every attempt has is inline,
+/// its texts, subtests and properties live in an [`AttemptInfo`] that is allocated only when the
+/// attempt has one of them. Read them through the accessors ([`Attempt::message`], ...), write
+/// them through [`Attempt::info_mut`].
+#[derive(Clone, Debug)]
 pub struct Attempt {
     /// 1-based position among the test's attempts, in execution order.
     pub index: u32,
     /// Normalised status.
     pub status: Status,
-    /// The producer's own status word when it says more than [`Status`] (`TIMEOUT`, `CRASH`,
-    /// `pytest.xfail`, ...).
-    pub raw_status: Option<String>,
     /// Whether the result was expected. JUnit and go: every non-failure is expected; mozlog:
     /// from `expected` and `known_intermittent`.
     pub expected: bool,
@@ -241,6 +243,18 @@ pub struct Attempt {
     pub origin: Origin,
     /// Duration in seconds.
     pub duration: Option<f64>,
+    /// Further result elements of the same attempt.
+    pub extra: Vec<Detail>,
+    /// Texts, subtests and properties; `None` when the attempt has none.
+    pub info: Option<Box<AttemptInfo>>,
+}
+
+/// The parts of an [`Attempt`] that a plain passing attempt does not have.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct AttemptInfo {
+    /// The producer's own status word when it says more than [`Status`] (`TIMEOUT`, `CRASH`,
+    /// `pytest.xfail`, ...).
+    pub raw_status: Option<String>,
     /// Start time as written by the producer.
     pub timestamp: Option<String>,
     /// Failure/skip message.
@@ -253,12 +267,43 @@ pub struct Attempt {
     pub stdout: Option<String>,
     /// Captured standard error.
     pub stderr: Option<String>,
-    /// Further result elements of the same attempt.
-    pub extra: Vec<Detail>,
     /// Subtest results (mozlog).
     pub subtests: Vec<Subtest>,
     /// Key/value attributes of the attempt (go `attr` events).
     pub properties: Vec<(String, String)>,
+}
+
+/// What an attempt without an [`AttemptInfo`] reads as.
+static NO_INFO: AttemptInfo = AttemptInfo {
+    raw_status: None,
+    timestamp: None,
+    message: None,
+    kind: None,
+    trace: None,
+    stdout: None,
+    stderr: None,
+    subtests: Vec::new(),
+    properties: Vec::new(),
+};
+
+impl AttemptInfo {
+    /// Whether every field is empty (what an attempt without an `AttemptInfo` reads as).
+    pub fn is_empty(&self) -> bool {
+        *self == NO_INFO
+    }
+}
+
+/// Attempts are equal when their contents are: no [`AttemptInfo`] equals an empty one.
+impl PartialEq for Attempt {
+    fn eq(&self, other: &Attempt) -> bool {
+        self.index == other.index
+            && self.status == other.status
+            && self.expected == other.expected
+            && self.origin == other.origin
+            && self.duration == other.duration
+            && self.extra == other.extra
+            && self.info() == other.info()
+    }
 }
 
 impl Attempt {
@@ -267,20 +312,67 @@ impl Attempt {
         Attempt {
             index: 0,
             status,
-            raw_status: None,
             expected: !status.is_failure(),
             origin,
             duration: None,
-            timestamp: None,
-            message: None,
-            kind: None,
-            trace: None,
-            stdout: None,
-            stderr: None,
             extra: Vec::new(),
-            subtests: Vec::new(),
-            properties: Vec::new(),
+            info: None,
         }
+    }
+
+    /// The attempt's texts, subtests and properties (all empty when it has none).
+    pub fn info(&self) -> &AttemptInfo {
+        self.info.as_deref().unwrap_or(&NO_INFO)
+    }
+
+    /// The attempt's texts, subtests and properties, for writing (allocated on first use).
+    pub fn info_mut(&mut self) -> &mut AttemptInfo {
+        self.info.get_or_insert_default()
+    }
+
+    /// The producer's own status word ([`AttemptInfo::raw_status`]).
+    pub fn raw_status(&self) -> Option<&str> {
+        self.info().raw_status.as_deref()
+    }
+
+    /// Start time as written by the producer ([`AttemptInfo::timestamp`]).
+    pub fn timestamp(&self) -> Option<&str> {
+        self.info().timestamp.as_deref()
+    }
+
+    /// Failure/skip message ([`AttemptInfo::message`]).
+    pub fn message(&self) -> Option<&str> {
+        self.info().message.as_deref()
+    }
+
+    /// Failure type ([`AttemptInfo::kind`]).
+    pub fn kind(&self) -> Option<&str> {
+        self.info().kind.as_deref()
+    }
+
+    /// Failure body ([`AttemptInfo::trace`]).
+    pub fn trace(&self) -> Option<&str> {
+        self.info().trace.as_deref()
+    }
+
+    /// Captured standard output ([`AttemptInfo::stdout`]).
+    pub fn stdout(&self) -> Option<&str> {
+        self.info().stdout.as_deref()
+    }
+
+    /// Captured standard error ([`AttemptInfo::stderr`]).
+    pub fn stderr(&self) -> Option<&str> {
+        self.info().stderr.as_deref()
+    }
+
+    /// Subtest results ([`AttemptInfo::subtests`]).
+    pub fn subtests(&self) -> &[Subtest] {
+        &self.info().subtests
+    }
+
+    /// Key/value attributes ([`AttemptInfo::properties`]).
+    pub fn properties(&self) -> &[(String, String)] {
+        &self.info().properties
     }
 
     /// Whether this attempt counts as a failure: a failing status that was not expected.
@@ -301,14 +393,15 @@ impl Attempt {
             }
             out.push_str(part);
         };
-        let trace = self.trace.as_deref().unwrap_or("");
-        if let Some(message) = self.message.as_deref()
+        let info = self.info();
+        let trace = info.trace.as_deref().unwrap_or("");
+        if let Some(message) = info.message.as_deref()
             && !trace.contains(message.trim())
         {
             push(message);
         }
         push(trace);
-        for sub in &self.subtests {
+        for sub in &info.subtests {
             if sub.status.is_failure() && !sub.expected {
                 let mut line = format!("{} | {}", sub.raw_status, sub.name);
                 if let Some(m) = &sub.message {
@@ -329,10 +422,10 @@ impl Attempt {
                 push(t);
             }
         }
-        if let Some(s) = &self.stdout {
+        if let Some(s) = &info.stdout {
             push(s);
         }
-        if let Some(s) = &self.stderr {
+        if let Some(s) = &info.stderr {
             push(s);
         }
         out

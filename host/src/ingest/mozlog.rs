@@ -297,7 +297,7 @@ impl Reader<'_> {
                 }
                 let path = self.path(line.group.as_deref());
                 let mut attempt = Attempt::new(Status::Pass, Origin::MozlogTest);
-                attempt.timestamp = line.time.and_then(rfc3339_ms);
+                attempt.info_mut().timestamp = line.time.and_then(rfc3339_ms);
                 self.open.insert(
                     test.clone(),
                     (
@@ -318,7 +318,7 @@ impl Reader<'_> {
                     return;
                 };
                 let raw = line.status.clone().unwrap_or_default();
-                open.attempt.subtests.push(Subtest {
+                open.attempt.info_mut().subtests.push(Subtest {
                     name: line.subtest.clone().unwrap_or_default(),
                     status: status_of(&raw),
                     expected: is_expected(
@@ -345,8 +345,8 @@ impl Reader<'_> {
                     line.expected.as_deref(),
                     line.known_intermittent.as_deref(),
                 );
-                open.attempt.message = line.message.clone().filter(|m| !m.is_empty());
-                open.attempt.trace = line.stack.clone().filter(|m| !m.is_empty());
+                open.attempt.info_mut().message = line.message.clone().filter(|m| !m.is_empty());
+                open.attempt.info_mut().trace = line.stack.clone().filter(|m| !m.is_empty());
                 if let (Some(t0), Some(t1)) = (open.start_ms, line.time)
                     && t1.is_finite()
                     && t0.is_finite()
@@ -407,7 +407,7 @@ impl Reader<'_> {
         let limit = self.limits.max_text;
         let mut attempt = settle(open.attempt, open.end, cut_off);
         if !open.output.is_empty() {
-            attempt.stdout = Some(open.output.finish(limit).0);
+            attempt.info_mut().stdout = Some(open.output.finish(limit).0);
         }
         self.file(path, test, attempt);
     }
@@ -459,7 +459,7 @@ impl Reader<'_> {
             // An open test (raw log), a summary attempt, or the latest filed attempt.
             if let Some((_, open)) = self.open.get_mut(test) {
                 open.attempt.extra.push(detail);
-                open.attempt.raw_status = Some("CRASH".to_owned());
+                open.attempt.info_mut().raw_status = Some("CRASH".to_owned());
                 return;
             }
             let path = self.path(line.group.as_deref());
@@ -473,7 +473,7 @@ impl Reader<'_> {
                 if !attempt.is_failure() {
                     attempt.status = Status::Error;
                     attempt.expected = false;
-                    attempt.raw_status = Some("CRASH".to_owned());
+                    attempt.info_mut().raw_status = Some("CRASH".to_owned());
                 }
                 attempt.extra.push(detail);
                 return;
@@ -484,7 +484,7 @@ impl Reader<'_> {
                 if !attempt.is_failure() {
                     attempt.status = Status::Error;
                     attempt.expected = false;
-                    attempt.raw_status = Some("CRASH".to_owned());
+                    attempt.info_mut().raw_status = Some("CRASH".to_owned());
                 }
                 attempt.extra.push(detail);
                 return;
@@ -529,7 +529,7 @@ impl Reader<'_> {
                     line.known_intermittent.as_deref(),
                 );
                 match line.subtest.clone() {
-                    Some(name) => open.attempt.subtests.push(Subtest {
+                    Some(name) => open.attempt.info_mut().subtests.push(Subtest {
                         name,
                         status: status_of(&raw),
                         raw_status: raw,
@@ -538,8 +538,10 @@ impl Reader<'_> {
                         stack: line.stack.clone().filter(|m| !m.is_empty()),
                     }),
                     None => {
-                        open.attempt.message = line.message.clone().filter(|m| !m.is_empty());
-                        open.attempt.trace = line.stack.clone().filter(|m| !m.is_empty());
+                        open.attempt.info_mut().message =
+                            line.message.clone().filter(|m| !m.is_empty());
+                        open.attempt.info_mut().trace =
+                            line.stack.clone().filter(|m| !m.is_empty());
                         open.end = Some((raw, expected));
                     }
                 }
@@ -597,9 +599,9 @@ impl Reader<'_> {
 /// An attempt's status: an unexpected harness failure wins, then an unexpected subtest
 /// failure; otherwise the harness status as given. `cut_off` marks a test that never ended.
 fn settle(mut attempt: Attempt, end: Option<(String, bool)>, cut_off: bool) -> Attempt {
-    let crashed = attempt.raw_status.as_deref() == Some("CRASH");
+    let crashed = attempt.raw_status() == Some("CRASH");
     let sub_failed = attempt
-        .subtests
+        .subtests()
         .iter()
         .any(|s| s.status.is_failure() && !s.expected);
     match end {
@@ -616,15 +618,16 @@ fn settle(mut attempt: Attempt, end: Option<(String, bool)>, cut_off: bool) -> A
                 attempt.expected = expected || !status.is_failure();
             }
             if !crashed {
-                attempt.raw_status = Some(raw);
+                attempt.info_mut().raw_status = Some(raw);
             }
         }
         None if cut_off || crashed => {
             attempt.status = Status::Error;
             attempt.expected = false;
-            attempt.raw_status = Some("CRASH".to_owned());
-            if cut_off && attempt.message.is_none() {
-                attempt.message = Some("test never ended (harness crashed or log cut)".into());
+            attempt.info_mut().raw_status = Some("CRASH".to_owned());
+            if cut_off && attempt.message().is_none() {
+                attempt.info_mut().message =
+                    Some("test never ended (harness crashed or log cut)".into());
             }
         }
         None => {
@@ -698,7 +701,7 @@ mod tests {
         assert_eq!(run.tests[0].verdict(), crate::ingest::Verdict::Flaky);
         let cut = &run.tests[1];
         assert_eq!(cut.name, "x.html == y.html");
-        assert_eq!(cut.attempts[0].raw_status.as_deref(), Some("CRASH"));
+        assert_eq!(cut.attempts[0].raw_status(), Some("CRASH"));
         assert!(
             run.warnings
                 .iter()

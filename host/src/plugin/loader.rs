@@ -102,7 +102,13 @@ impl PluginLibrary {
         // SAFETY: the table passed the version and size checks; `out` is a valid local.
         let code = unsafe { (library.table().describe)(&mut out) };
         let bytes = library.take(out, Operation::Describe)?;
-        library.info = library.decode(code, &bytes, Operation::Describe, "")?;
+        // Until it has described itself, the plugin is named by its file.
+        let file_name = library
+            .path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        library.info = library.decode(code, &bytes, Operation::Describe, &file_name)?;
         Ok(Arc::new(library))
     }
 

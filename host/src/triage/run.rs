@@ -676,3 +676,92 @@ pub fn apply(plan: &Plan, tracker: &dyn IssueTracker, options: &TriageOptions) -
     }
     report
 }
+
+#[cfg(test)]
+mod tests {
+    use flakewatch_dsl::{Field, Record, parse_script};
+    use serde_json::Value;
+
+    use super::*;
+
+    fn usable(p: &flakewatch_dsl::Parsed) -> Option<&Script> {
+        p.is_ok().then_some(&p.script)
+    }
+
+    /// Assigning over existing issues plus single-issue engines for the prepared ones, then
+    /// combining, must equal one engine over all of them: checked on every `run` vector,
+    /// with every split of its issue list into "existing" and "prepared".
+    #[test]
+    fn combine_matches_one_engine_over_all_issues() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/testdata/watchflakes/cases.json"
+        );
+        let cases: Value =
+            serde_json::from_str(&std::fs::read_to_string(path).expect("cases.json"))
+                .expect("JSON");
+        let mut checked = 0;
+        for case in cases["cases"].as_array().expect("cases") {
+            if case["kind"] != "run" {
+                continue;
+            }
+            let scripts: Vec<(u64, flakewatch_dsl::Parsed)> = case["issues"]
+                .as_array()
+                .expect("issues")
+                .iter()
+                .map(|i| {
+                    let text = i["script"].as_str().expect("script");
+                    (i["number"].as_u64().expect("number"), parse_script(text))
+                })
+                .collect();
+            let (whole, _) = Engine::build(
+                EngineKind::Interp,
+                scripts.iter().map(|(n, p)| (*n, usable(p))),
+                Limits::DEFAULT,
+            )
+            .expect("engine");
+            for record in case["records"].as_array().expect("records") {
+                let mut r = Record::new();
+                for (key, value) in record["fields"].as_object().expect("fields") {
+                    if let Some(field) = Field::from_name(key) {
+                        r.set(field, value.as_str().unwrap_or(""));
+                    }
+                }
+                let expected = whole.assign(&r, &mut whole.scratch());
+                for split in 0..=scripts.len() {
+                    let (head, tail) = scripts.split_at(split);
+                    let (main, _) = Engine::build(
+                        EngineKind::Interp,
+                        head.iter().map(|(n, p)| (*n, usable(p))),
+                        Limits::DEFAULT,
+                    )
+                    .expect("engine");
+                    let extra: Vec<Assignment> = tail
+                        .iter()
+                        .map(|(n, p)| {
+                            let (one, _) = Engine::build(
+                                EngineKind::Interp,
+                                [(*n, usable(p))],
+                                Limits::DEFAULT,
+                            )
+                            .expect("engine");
+                            one.assign(&r, &mut one.scratch())
+                        })
+                        .collect();
+                    let combined = combine(main.assign(&r, &mut main.scratch()), &extra, split);
+                    assert_eq!(combined, expected, "{} split {split}", case["id"]);
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked > 20, "only {checked} combinations checked");
+    }
+
+    #[test]
+    fn the_window_starts_45_days_back_but_not_before_june_2025() {
+        let now = Timestamp::parse_rfc3339("2025-10-01T12:00:00Z").expect("valid");
+        assert_eq!(window_start(now).format_rfc3339(), "2025-08-17T12:00:00Z");
+        let early = Timestamp::parse_rfc3339("2025-06-20T00:00:00Z").expect("valid");
+        assert_eq!(window_start(early).format_rfc3339(), "2025-06-01T00:00:00Z");
+    }
+}
