@@ -92,7 +92,11 @@ impl Settings {
             never_fail: upstream_never_fail(),
             required_backends: super::disruption::REQUIRED_BACKENDS
                 .iter()
-                .map(|s| (*s).to_owned())
+                .map(|s| match mode {
+                    Mode::Compat => (*s).to_owned(),
+                    // Upstream's typo fixed: the backends origin really reports.
+                    Mode::Improved => s.replace("-used-connections", "-reused-connections"),
+                })
                 .collect(),
             excluded_backend_fragments: super::disruption::EXCLUDED_FRAGMENTS
                 .iter()

@@ -13,13 +13,15 @@ use super::stats::{RequiredPasses, with_pity};
 use super::verdict::Status;
 use crate::triage::time::Timestamp;
 
-/// The backends every job must report (upstream `RequiredDisruptionTests`).
+/// The backends every job must report, exactly as upstream's `RequiredDisruptionTests` names
+/// them: two carry its typo `-used-connections`, so they never match a real backend and are
+/// always reported as having no history (compat).
 pub const REQUIRED_BACKENDS: [&str; 12] = [
     "image-registry-reused-connections",
     "ingress-to-console-new-connections",
-    "ingress-to-console-reused-connections",
+    "ingress-to-console-used-connections",
     "ingress-to-oauth-server-new-connections",
-    "ingress-to-oauth-server-reused-connections",
+    "ingress-to-oauth-server-used-connections",
     "kube-api-new-connections",
     "kube-api-reused-connections",
     "oauth-api-new-connections",

@@ -172,7 +172,8 @@ pub struct Details<'a> {
     pub failures: Vec<&'a RunRef>,
     /// Skip entries.
     pub skips: Vec<&'a RunRef>,
-    /// The lifecycle, when the test has one.
+    /// The lifecycle, when the test has one (improved mode; upstream's details have no such
+    /// field).
     pub lifecycle: Option<&'a str>,
     /// Runs where the test is absent (improved mode only, B11).
     pub absent: Option<Vec<&'a RunRef>>,

@@ -338,7 +338,7 @@ pub fn aggregate(request: &Request, settings: &Settings) -> Result<Aggregation, 
     }
 
     // Overall.
-    let expected_ran = out_suites.iter().any(|s| suite_matches_expected(s));
+    let expected_ran = out_suites.iter().any(suite_matches_expected);
     let blocking_failures: Vec<&TestReport> = tests
         .iter()
         .filter(|t| t.blocking && t.verdict.status == Status::Failed)
@@ -374,7 +374,8 @@ pub fn aggregate(request: &Request, settings: &Settings) -> Result<Aggregation, 
     let junit_xml = output::junit_xml(&out_suites);
     let mut console = String::new();
     for s in &out_suites {
-        console_failures(&mut vec!["root".to_owned()], s, &mut console);
+        // Upstream wraps the suites in a nameless suite under "root": `root    <suite>`.
+        console_failures(&mut vec!["root".to_owned(), String::new()], s, &mut console);
     }
 
     let config_run = |r: &FoundRun, status: &str| {
@@ -605,7 +606,7 @@ fn judge_suite(
             passes: pick(EntryKind::Pass),
             failures: pick(EntryKind::Failure),
             skips: pick(EntryKind::Skip),
-            lifecycle: test.lifecycle.as_deref(),
+            lifecycle: test.lifecycle.as_deref().filter(|_| improved),
             absent: improved.then(|| absent.clone()),
         });
         let informing = test.lifecycle.as_deref() == Some("informing");
@@ -807,17 +808,20 @@ fn disruption_suite(
     });
 
     // History.
-    let master = {
-        let values: Vec<String> = finished
-            .iter()
-            .filter_map(|r| runs::master_nodes_updated(r, how))
-            .collect();
-        if values.iter().any(|v| v == "Y") {
-            Some("Y".to_owned())
-        } else {
-            values.into_iter().next()
+    // Upstream reads the runs in order until one says Y (any case); otherwise the last run
+    // that says anything decides.
+    let mut master: Option<String> = None;
+    for run in finished {
+        if master
+            .as_deref()
+            .is_some_and(|m| m.eq_ignore_ascii_case("Y"))
+        {
+            break;
         }
-    };
+        if let Some(flag) = runs::master_nodes_updated(run, how) {
+            master = Some(flag);
+        }
+    }
     let mut fallback = None;
     let history: Result<BTreeMap<String, BackendStats>, String> = match &request.disruption_history
     {
@@ -827,11 +831,17 @@ fn disruption_suite(
             Ok(HistoryFile::Stats(stats)) => Ok(stats),
             Ok(HistoryFile::Raw(rows)) => {
                 let mut job = request.job.clone();
-                if disruption::runs_older_than_three_days(&rows, &job, request.now) < 100
-                    && let Some(prev) = registry.and_then(|r| previous_release_job(r, &job))
-                {
-                    fallback = Some(prev.clone());
-                    job = prev;
+                if disruption::runs_older_than_three_days(&rows, &job, request.now) < 100 {
+                    // Upstream falls back to the same job when no earlier one matches, and
+                    // still says so (compat); improved mode says so only for another job.
+                    match registry.and_then(|r| previous_release_job(r, &job)) {
+                        Some(prev) => {
+                            fallback = Some(prev.clone());
+                            job = prev;
+                        }
+                        None if settings.mode == Mode::Compat => fallback = Some(job.clone()),
+                        None => {}
+                    }
                 }
                 Ok(disruption::history_from_rows(
                     &rows,
@@ -1020,7 +1030,7 @@ fn markdown_summary(report: &Report) -> String {
         .tests
         .iter()
         .filter(|t| t.verdict.status == Status::Failed)
-        .map(|t| test_row(t))
+        .map(test_row)
         .collect();
     let _ = writeln!(out, "## Failed tests ({})\n", failed.len());
     if !failed.is_empty() {
@@ -1044,7 +1054,7 @@ fn markdown_summary(report: &Report) -> String {
         .tests
         .iter()
         .filter(|t| t.verdict.status == Status::Passed && t.verdict.flakes > 0)
-        .map(|t| test_row(t))
+        .map(test_row)
         .collect();
     let _ = writeln!(out, "## Passed with flakes ({})\n", flaked.len());
     if !flaked.is_empty() {

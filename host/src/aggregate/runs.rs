@@ -357,12 +357,19 @@ pub fn read_disruption(
     Ok(any.then_some(out))
 }
 
-/// The run's `MasterNodesUpdated` from its `cluster-data*` files, if any says.
+/// The run's `MasterNodesUpdated` from its `cluster-data*` files: a file saying Y (any case)
+/// wins, else the first non-empty value.
 pub fn master_nodes_updated(run: &FoundRun, how: SidecarMatch) -> Option<String> {
-    sidecars(run, "cluster-data", how)
+    let values: Vec<String> = sidecars(run, "cluster-data", how)
         .into_iter()
         .filter(|rel| rel.ends_with(".json"))
         .filter_map(|rel| read_json(&run.dir.join(rel)))
-        .find_map(|j| j["MasterNodesUpdated"].as_str().map(str::to_owned))
+        .filter_map(|j| j["MasterNodesUpdated"].as_str().map(str::to_owned))
         .filter(|s| !s.is_empty())
+        .collect();
+    values
+        .iter()
+        .find(|v| v.eq_ignore_ascii_case("Y"))
+        .or(values.first())
+        .cloned()
 }

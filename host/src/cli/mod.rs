@@ -8,10 +8,12 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod aggregate;
 mod bench;
 mod check;
 mod debug;
 mod eval;
+mod historical;
 mod ingest;
 pub(crate) mod match_cmd;
 mod query;
@@ -47,11 +49,21 @@ enum Command {
     Triage(triage::TriageArgs),
     /// Show the failures a script captures, and which issue owns each (upstream's query mode).
     Query(query::QueryArgs),
+    /// Judge the parallel runs of one job for one payload against each test's history
+    /// (OpenShift's job-run-aggregator); exit 0 pass, 1 regression, 2 insufficient data,
+    /// 3 configuration or infrastructure error.
+    Aggregate(aggregate::AggregateArgs),
+    /// Compare refreshed disruption or alert percentiles with the current ones and write the
+    /// new rows, pr_message.md and require_review.
+    AnalyzeHistoricalData(historical::HistoricalArgs),
 }
 
 /// Parses the arguments, runs the subcommand and maps the outcome to an exit code.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => return usage_error(&err),
+    };
     let result = match &cli.command {
         Command::Check(args) => check::run(args),
         Command::Eval(args) => eval::run(args),
@@ -61,6 +73,8 @@ pub fn main() -> ExitCode {
         Command::Ingest(args) => ingest::run(args),
         Command::Triage(args) => triage::run(args),
         Command::Query(args) => query::run(args),
+        Command::Aggregate(args) => aggregate::run(args),
+        Command::AnalyzeHistoricalData(args) => historical::run(args),
     };
     match result {
         Ok(code) => code,
@@ -70,6 +84,18 @@ pub fn main() -> ExitCode {
             ExitCode::from(EXIT_FAILURE)
         }
     }
+}
+
+/// Prints a clap error (or the help it asked for). A usage error exits 2, except for
+/// `aggregate`, whose 2 means "insufficient data": there it is a configuration error (3).
+fn usage_error(err: &clap::Error) -> ExitCode {
+    let _ = err.print();
+    let code = err.exit_code();
+    let aggregating = std::env::args().nth(1).as_deref() == Some("aggregate");
+    if code == 2 && aggregating {
+        return ExitCode::from(aggregate::EXIT_CONFIG);
+    }
+    ExitCode::from(u8::try_from(code).unwrap_or(2))
 }
 
 /// A closed pipe (`flakewatch ... | head`) is not a failure.

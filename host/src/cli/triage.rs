@@ -8,7 +8,6 @@ use std::io::{self, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::SystemTime;
 
 use anyhow::{Context, bail};
 use clap::Args;
@@ -95,13 +94,7 @@ impl BackendArgs {
     pub fn options(&self) -> anyhow::Result<TriageOptions> {
         let now = match &self.now {
             Some(text) => Timestamp::parse_rfc3339(text).context("--now")?,
-            None => {
-                let since_epoch = SystemTime::now()
-                    .duration_since(SystemTime::UNIX_EPOCH)
-                    .context("the system clock is before 1970")?;
-                let secs = i64::try_from(since_epoch.as_secs()).context("the system clock")?;
-                Timestamp::from_unix(secs, 0).context("the system clock")?
-            }
+            None => Timestamp::now().context("the system clock is before 1970")?,
         };
         let mut options = TriageOptions::new(now);
         options.engine = self.engine;

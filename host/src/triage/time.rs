@@ -50,6 +50,14 @@ impl Timestamp {
         Some(Timestamp { secs, nanos })
     }
 
+    /// The system clock to the whole second; `None` when it reads before the Unix epoch.
+    pub fn now() -> Option<Timestamp> {
+        let since = std::time::SystemTime::now()
+            .duration_since(std::time::SystemTime::UNIX_EPOCH)
+            .ok()?;
+        Timestamp::from_unix(i64::try_from(since.as_secs()).ok()?, 0)
+    }
+
     /// Whole seconds since the Unix epoch (rounded towards the past).
     pub const fn unix_seconds(self) -> i64 {
         self.secs
