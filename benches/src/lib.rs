@@ -80,6 +80,91 @@ pub fn junit_document(suites: usize, cases: usize) -> String {
     out
 }
 
+/// Writes `runs` OpenShift-style runs of one job (`<dir>/<id>/finished.json` and
+/// `artifacts/.../junit/junit_e2e.xml`, a bare `openshift-tests` suite of `tests` cases) and a
+/// `history.json` of `TestRuns_Summary_Last200Runs` rows for them; returns the run IDs.
+///
+/// Most tests pass everywhere; a few fail now and then, flake (a failing then a passing
+/// occurrence in one run, as openshift-tests retries), are skipped, or miss some runs, so every
+/// verdict rule and the YAML of every entry kind are exercised.
+pub fn aggregation_runs(
+    dir: &std::path::Path,
+    runs: usize,
+    tests: usize,
+) -> std::io::Result<Vec<String>> {
+    let mut rng = Lcg(0xa66);
+    let ids: Vec<String> = (0..runs)
+        .map(|i| format!("{}", 1_900_000_000_000_000_000u64 + i as u64))
+        .collect();
+    let kinds: Vec<u64> = (0..tests).map(|_| rng.next() % 100).collect();
+    for id in &ids {
+        let run = dir.join(id);
+        let junit = run.join("artifacts/e2e-aws-ovn/openshift-e2e-test/artifacts/junit");
+        std::fs::create_dir_all(&junit)?;
+        let mut xml = String::with_capacity(tests * 120);
+        let _ = writeln!(
+            xml,
+            "<testsuite name=\"openshift-tests\" tests=\"{tests}\" skipped=\"0\" failures=\"0\" time=\"3600\">"
+        );
+        for (t, kind) in kinds.iter().enumerate() {
+            let name = format!(
+                "[sig-bench{}] test {t} should work [Suite:openshift/conformance/parallel]",
+                t % 40
+            );
+            let roll = rng.next() % 100;
+            let body = match kind {
+                0..=89 => "",
+                90..=93 if roll < 20 => {
+                    "<failure message=\"timeout\">fail: timed out waiting</failure>"
+                }
+                90..=93 => "",
+                94..=95 if roll < 30 => {
+                    // A retry: failed, then passed, in the same run.
+                    let _ = writeln!(
+                        xml,
+                        "<testcase name=\"{name}\" time=\"1\"><failure message=\"flake\">first try</failure></testcase>"
+                    );
+                    ""
+                }
+                94..=95 => "",
+                96..=97 => "<skipped message=\"not on this platform\"/>",
+                _ if roll < 40 => continue,
+                _ => "",
+            };
+            if body.is_empty() {
+                let _ = writeln!(xml, "<testcase name=\"{name}\" time=\"2.5\"/>");
+            } else {
+                let _ = writeln!(
+                    xml,
+                    "<testcase name=\"{name}\" time=\"2.5\">{body}</testcase>"
+                );
+            }
+        }
+        xml.push_str("</testsuite>\n");
+        std::fs::write(junit.join("junit_e2e__20260101-000000.xml"), xml)?;
+        std::fs::write(
+            run.join("finished.json"),
+            "{\"timestamp\": 1767225600, \"passed\": true, \"result\": \"SUCCESS\"}",
+        )?;
+    }
+    let mut history = String::from("[");
+    for t in 0..tests {
+        if t % 50 == 49 {
+            continue; // new tests: no history row
+        }
+        let pct = 90.0 + (rng.next() % 1000) as f64 / 100.0;
+        let _ = write!(
+            history,
+            "{}{{\"TestName\":\"[sig-bench{}] test {t} should work [Suite:openshift/conformance/parallel]\",\"TestSuiteName\":\"openshift-tests\",\"JobName\":\"bench-job\",\"PassCount\":180,\"FailCount\":10,\"FlakeCount\":10,\"PassPercentage\":{pct},\"WorkingPercentage\":{pct}}}",
+            if history.len() > 1 { "," } else { "" },
+            t % 40
+        );
+    }
+    history.push(']');
+    std::fs::write(dir.join("history.json"), history)?;
+    Ok(ids)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -112,6 +197,38 @@ mod tests {
         assert_eq!(report.test_suites.len(), 2);
         let suites = junit_parser::from_reader(std::io::Cursor::new(doc.as_bytes())).unwrap();
         assert_eq!(suites.suites.len(), 2);
+    }
+
+    /// The aggregation benchmark's runs aggregate, with every verdict kind present.
+    #[test]
+    fn generated_runs_aggregate() {
+        use flakewatch::aggregate::runs::Selection;
+        use flakewatch::aggregate::verdict::Rule;
+        use flakewatch::aggregate::{HistoryInput, Mode, Request, Settings, aggregate};
+
+        let dir = tempfile::tempdir().unwrap();
+        let ids = aggregation_runs(dir.path(), 10, 400).unwrap();
+        let request = Request {
+            job: "bench-job".into(),
+            selection: Selection::All,
+            runs_dir: dir.path().to_path_buf(),
+            run_ids: Some(ids),
+            gcs_prefix: None,
+            label: Some("tag".into()),
+            history: HistoryInput::Rows(dir.path().join("history.json")),
+            disruption_history: None,
+            topology: Some("single".into()),
+            variants: None,
+            now: flakewatch::triage::time::Timestamp::UNIX_EPOCH,
+            working_dir: None,
+        };
+        let result = aggregate(&request, &Settings::profile(Mode::Compat)).unwrap();
+        let tests = &result.report.tests;
+        assert_eq!(tests.len(), 400);
+        assert!(tests.iter().any(|t| t.verdict.flakes > 0));
+        assert!(tests.iter().any(|t| t.verdict.rule == Rule::DidNotRun));
+        assert!(tests.iter().any(|t| t.verdict.rule == Rule::RequiredPasses));
+        assert!(result.report.runs.iter().all(|r| r.finished));
     }
 }
 
