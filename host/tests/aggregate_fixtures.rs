@@ -353,6 +353,84 @@ fn the_synthetic_aggregation_gives_the_expected_verdicts() {
     );
 }
 
+/// The files backend computes history from stored runs, as the view chain does: here the
+/// ten synthetic runs are their own history.
+#[test]
+fn history_computed_from_stored_runs() {
+    let mut request = synthetic_request(None);
+    request.history = HistoryInput::Runs(jra("synthetic/aggregation/runs"));
+    let result = aggregate(&request, &Settings::profile(Mode::Compat)).expect("aggregation");
+    assert!(
+        result
+            .report
+            .history
+            .contains("computed from 10 of 10 stored runs"),
+        "{}",
+        result.report.history
+    );
+    let find = |prefix: &str| {
+        result
+            .report
+            .tests
+            .iter()
+            .find(|t| t.name.starts_with(prefix))
+            .unwrap_or_else(|| panic!("{prefix}"))
+    };
+    // 7 passing runs of 10: working 70 %, so 7 passes are enough.
+    let t2 = find("[sig-b] fails three times");
+    assert_eq!(t2.verdict.working_percentage, Some(70));
+    assert_eq!(t2.verdict.status, Status::Passed, "{}", t2.verdict.summary);
+    // Flakes count as working: 100 %.
+    let t3 = find("[sig-c] flakes in three runs");
+    assert_eq!(t3.verdict.working_percentage, Some(100));
+    // Outside the window (21 days later) nothing is history: the new-test default.
+    let mut late = synthetic_request(None);
+    late.history = HistoryInput::Runs(jra("synthetic/aggregation/runs"));
+    late.now = Timestamp::parse_rfc3339("2024-03-25T00:00:00Z").unwrap();
+    let result = aggregate(&late, &Settings::profile(Mode::Compat)).expect("aggregation");
+    let t2 = result
+        .report
+        .tests
+        .iter()
+        .find(|t| t.name.starts_with("[sig-b] fails three times"))
+        .unwrap();
+    assert_eq!(t2.verdict.working_percentage, Some(70));
+    assert_eq!(
+        t2.verdict.history,
+        Some(flakewatch::aggregate::verdict::HistorySource::NewTestDefault)
+    );
+}
+
+/// A history read that fails is upstream's "assume 99% pass", stated in the report.
+#[test]
+fn an_unreadable_history_assumes_99_percent() {
+    let mut request = synthetic_request(None);
+    request.history = HistoryInput::Rows(jra("synthetic/aggregation/no-such-history.json"));
+    let result = aggregate(&request, &Settings::profile(Mode::Compat)).expect("aggregation");
+    assert!(
+        result
+            .report
+            .history
+            .starts_with("error getting past reliability data, assume 99% pass: "),
+        "{}",
+        result.report.history
+    );
+    let judged: Vec<_> = result
+        .report
+        .tests
+        .iter()
+        .filter(|t| t.verdict.rule == flakewatch::aggregate::verdict::Rule::RequiredPasses)
+        .collect();
+    assert!(!judged.is_empty());
+    for t in judged {
+        assert_eq!(t.verdict.working_percentage, Some(99), "{}", t.name);
+        assert_eq!(
+            t.verdict.history,
+            Some(flakewatch::aggregate::verdict::HistorySource::ErrorDefault)
+        );
+    }
+}
+
 #[test]
 fn the_aggregated_junit_reads_back_with_one_case_per_test() {
     let result = aggregate(&synthetic_request(None), &Settings::profile(Mode::Compat));

@@ -39,22 +39,57 @@ pub struct OutSuite {
     pub children: Vec<OutSuite>,
 }
 
-/// Escapes as Go's `xml.EscapeText`/`EscapeString` do.
+/// Escapes as Go's `xml.EscapeText`/`EscapeString` do. Runs of characters that need no
+/// escape are copied whole (the YAML in every `<system-out>` is mostly such runs).
 pub fn go_escape(s: &str, out: &mut String) {
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("&#34;"),
-            '\'' => out.push_str("&#39;"),
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '\t' => out.push_str("&#x9;"),
-            '\n' => out.push_str("&#xA;"),
-            '\r' => out.push_str("&#xD;"),
-            c if !in_xml_range(c) => out.push('\u{FFFD}'),
-            c => out.push(c),
+    /// Bytes copied as they are: printable ASCII but for the five XML specials.
+    const PLAIN: [bool; 256] = {
+        let mut t = [false; 256];
+        let mut b = 0x20;
+        while b < 0x80 {
+            t[b] = !matches!(b as u8, b'"' | b'\'' | b'&' | b'<' | b'>');
+            b += 1;
         }
+        t
+    };
+    let bytes = s.as_bytes();
+    let mut copied = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        while i < bytes.len() && PLAIN[bytes[i] as usize] {
+            i += 1;
+        }
+        let Some(&b) = bytes.get(i) else { break };
+        let replacement = match b {
+            b'"' => "&#34;",
+            b'\'' => "&#39;",
+            b'&' => "&amp;",
+            b'<' => "&lt;",
+            b'>' => "&gt;",
+            b'\t' => "&#x9;",
+            b'\n' => "&#xA;",
+            b'\r' => "&#xD;",
+            0x20..=0x7f => {
+                i += 1;
+                continue;
+            }
+            0x80.. => {
+                let c = s[i..].chars().next().unwrap_or('\u{FFFD}');
+                if in_xml_range(c) {
+                    i += c.len_utf8();
+                    continue;
+                }
+                "\u{FFFD}"
+            }
+            // Other control characters are not XML characters.
+            _ => "\u{FFFD}",
+        };
+        out.push_str(&s[copied..i]);
+        out.push_str(replacement);
+        i += s[i..].chars().next().map_or(1, char::len_utf8);
+        copied = i;
     }
+    out.push_str(&s[copied..]);
 }
 
 fn in_xml_range(c: char) -> bool {
@@ -71,7 +106,24 @@ fn attr(out: &mut String, name: &str, value: &str) {
 
 /// Writes `<testsuites>` with the suites, as upstream's `xml.Marshal` of `junit.TestSuites`.
 pub fn junit_xml(suites: &[OutSuite]) -> String {
-    let mut out = String::with_capacity(1 << 16);
+    /// The unescaped text a suite carries (escaping adds about a fifth: `&#xA;` per line).
+    fn text_len(suite: &OutSuite) -> usize {
+        let cases: usize = suite
+            .cases
+            .iter()
+            .map(|c| {
+                let failure = if c.status == Status::Failed {
+                    c.message.len() * 2 + c.system_out.len()
+                } else {
+                    0
+                };
+                c.name.len() + c.system_out.len() + failure + 128
+            })
+            .sum();
+        cases + suite.children.iter().map(text_len).sum::<usize>()
+    }
+    let text: usize = suites.iter().map(text_len).sum();
+    let mut out = String::with_capacity(text + text / 4 + 64);
     out.push_str("<testsuites>");
     for suite in suites {
         write_suite(&mut out, suite);
@@ -136,7 +188,8 @@ fn write_suite(out: &mut String, suite: &OutSuite) {
     out.push_str("</testsuite>");
 }
 
-/// One run reference in the details.
+/// One run reference in the details, with its YAML sequence item rendered once (every test
+/// of an aggregation lists the same few runs).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RunRef {
     /// Run ID.
@@ -145,6 +198,32 @@ pub struct RunRef {
     pub human_url: String,
     /// The artifacts page.
     pub gcs_artifact_url: String,
+    /// `- jobrunid: …` as a top-level block sequence item.
+    yaml_item: String,
+}
+
+impl RunRef {
+    /// A run reference.
+    pub fn new(id: String, human_url: String, gcs_artifact_url: String) -> RunRef {
+        let item = Value::Seq(vec![run_value(&id, &human_url, &gcs_artifact_url)]);
+        RunRef {
+            yaml_item: yaml::to_string(&item),
+            id,
+            human_url,
+            gcs_artifact_url,
+        }
+    }
+}
+
+fn run_value(id: &str, human_url: &str, gcs_artifact_url: &str) -> Value {
+    Value::Map(vec![
+        ("jobrunid".into(), Value::Str(id.to_owned())),
+        ("humanurl".into(), Value::Str(human_url.to_owned())),
+        (
+            "gcsartifacturl".into(),
+            Value::Str(gcs_artifact_url.to_owned()),
+        ),
+    ])
 }
 
 /// The Prow page of a run at `root` (`logs/<job>/<id>`) in `bucket`.
@@ -180,38 +259,41 @@ pub struct Details<'a> {
 }
 
 /// The details as yaml.v2 marshals upstream's `TestCaseDetails`.
+///
+/// A top-level block mapping is its entries one after the other, and a sequence under a
+/// top-level key is not indented, so the run lists are the runs' pre-rendered items
+/// concatenated; only the scalars are rendered here. `details_yaml_via_tree` (tests) renders
+/// the whole tree and must give the same bytes.
 pub fn details_yaml(d: &Details<'_>) -> String {
-    let list = |refs: &[&RunRef]| {
-        Value::Seq(
-            refs.iter()
-                .map(|r| {
-                    Value::Map(vec![
-                        ("jobrunid".into(), Value::Str(r.id.clone())),
-                        ("humanurl".into(), Value::Str(r.human_url.clone())),
-                        (
-                            "gcsartifacturl".into(),
-                            Value::Str(r.gcs_artifact_url.clone()),
-                        ),
-                    ])
-                })
-                .collect(),
-        )
-    };
-    let mut map = vec![
+    let mut out = yaml::to_string(&Value::Map(vec![
         ("name".to_owned(), Value::Str(d.name.to_owned())),
         ("testsuitename".to_owned(), Value::Str(d.suite.to_owned())),
         ("summary".to_owned(), Value::Str(d.summary.to_owned())),
-        ("passes".to_owned(), list(&d.passes)),
-        ("failures".to_owned(), list(&d.failures)),
-        ("skips".to_owned(), list(&d.skips)),
-    ];
+    ]));
+    let list = |out: &mut String, key: &str, refs: &[&RunRef]| {
+        out.push_str(key);
+        if refs.is_empty() {
+            out.push_str(": []\n");
+            return;
+        }
+        out.push_str(":\n");
+        for r in refs {
+            out.push_str(&r.yaml_item);
+        }
+    };
+    list(&mut out, "passes", &d.passes);
+    list(&mut out, "failures", &d.failures);
+    list(&mut out, "skips", &d.skips);
     if let Some(l) = d.lifecycle {
-        map.push(("lifecycle".into(), Value::Str(l.to_owned())));
+        out.push_str(&yaml::to_string(&Value::Map(vec![(
+            "lifecycle".into(),
+            Value::Str(l.to_owned()),
+        )])));
     }
     if let Some(absent) = &d.absent {
-        map.push(("absent".into(), list(absent)));
+        list(&mut out, "absent", absent);
     }
-    yaml::to_string(&Value::Map(map))
+    out
 }
 
 /// One run listed in `aggregation-config.yaml`.
@@ -308,5 +390,112 @@ mod tests {
              <failure message=\"m&#xA;\">a: b&#xA;</failure><system-out>a: b&#xA;</system-out>\
              </testcase></testsuite></testsuites>"
         );
+    }
+
+    /// The tree the details stand for, rendered whole: the oracle of the fast path.
+    fn details_yaml_via_tree(d: &Details<'_>) -> String {
+        let list = |refs: &[&RunRef]| {
+            Value::Seq(
+                refs.iter()
+                    .map(|r| run_value(&r.id, &r.human_url, &r.gcs_artifact_url))
+                    .collect(),
+            )
+        };
+        let mut map = vec![
+            ("name".to_owned(), Value::Str(d.name.to_owned())),
+            ("testsuitename".to_owned(), Value::Str(d.suite.to_owned())),
+            ("summary".to_owned(), Value::Str(d.summary.to_owned())),
+            ("passes".to_owned(), list(&d.passes)),
+            ("failures".to_owned(), list(&d.failures)),
+            ("skips".to_owned(), list(&d.skips)),
+        ];
+        if let Some(l) = d.lifecycle {
+            map.push(("lifecycle".into(), Value::Str(l.to_owned())));
+        }
+        if let Some(absent) = &d.absent {
+            map.push(("absent".into(), list(absent)));
+        }
+        yaml::to_string(&Value::Map(map))
+    }
+
+    #[test]
+    fn details_equal_the_whole_tree_rendered() {
+        let long = "x ".repeat(70);
+        let refs: Vec<RunRef> = [
+            "1001",
+            "0042",
+            "1e3",
+            "run with a space and a very long name that goes past eighty columns",
+        ]
+        .iter()
+        .map(|id| {
+            let root = format!("logs/job/{id}");
+            RunRef::new(
+                (*id).to_owned(),
+                human_url("test-platform-results", &root),
+                artifact_url("test-platform-results", &root),
+            )
+        })
+        .collect();
+        let all: Vec<&RunRef> = refs.iter().collect();
+        for (name, summary) in [
+            (
+                "[sig-a] test: with colon",
+                "Passed: Passed 1 times, failed 0 times.  The historical pass rate is 99%.",
+            ),
+            ("plain", "always passing \"x\": reason\n"),
+            (long.as_str(), "multi\nline\n\nsummary"),
+            ("'quoted'", ""),
+        ] {
+            for lifecycle in [None, Some("informing")] {
+                for absent in [None, Some(vec![]), Some(all[..1].to_vec())] {
+                    let d = Details {
+                        name,
+                        suite: "openshift-tests|||child",
+                        summary,
+                        passes: all.clone(),
+                        failures: all[1..3].to_vec(),
+                        skips: vec![],
+                        lifecycle,
+                        absent,
+                    };
+                    assert_eq!(details_yaml(&d), details_yaml_via_tree(&d), "{name:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn escaping_copies_runs_and_replaces_what_go_replaces() {
+        let reference = |s: &str| {
+            let mut out = String::new();
+            for c in s.chars() {
+                match c {
+                    '"' => out.push_str("&#34;"),
+                    '\'' => out.push_str("&#39;"),
+                    '&' => out.push_str("&amp;"),
+                    '<' => out.push_str("&lt;"),
+                    '>' => out.push_str("&gt;"),
+                    '\t' => out.push_str("&#x9;"),
+                    '\n' => out.push_str("&#xA;"),
+                    '\r' => out.push_str("&#xD;"),
+                    c if !in_xml_range(c) => out.push('\u{FFFD}'),
+                    c => out.push(c),
+                }
+            }
+            out
+        };
+        for s in [
+            "",
+            "plain text",
+            "a<b>&\"c\"'d'\t\n\r",
+            "µ… \u{1}\u{8}\u{B}\u{1F}\u{7F} \u{FFFE}\u{FFFF}\u{10000} end",
+            "<<<",
+            "\u{FFFE}",
+        ] {
+            let mut out = String::new();
+            go_escape(s, &mut out);
+            assert_eq!(out, reference(s), "{s:?}");
+        }
     }
 }

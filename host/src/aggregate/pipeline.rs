@@ -250,11 +250,11 @@ pub fn aggregate(request: &Request, settings: &Settings) -> Result<Aggregation, 
         .unwrap_or_else(|| format!("logs/{}", request.job));
     let run_ref = |id: &str| {
         let root = format!("{prefix}/{id}");
-        RunRef {
-            id: id.to_owned(),
-            human_url: human_url(&bucket, &root),
-            gcs_artifact_url: artifact_url(&bucket, &root),
-        }
+        RunRef::new(
+            id.to_owned(),
+            human_url(&bucket, &root),
+            artifact_url(&bucket, &root),
+        )
     };
     let refs: Vec<RunRef> = finished.iter().map(|r| run_ref(&r.id)).collect();
 
@@ -485,6 +485,8 @@ fn write_all(
 enum HistoryState {
     None,
     Index(HistoryIndex),
+    /// The read failed: every test takes the history-error default (upstream's 99 %).
+    Error,
 }
 
 fn load_history(
@@ -496,14 +498,19 @@ fn load_history(
             HistoryState::None,
             "none: every test uses the new-test default".to_owned(),
         ),
-        HistoryInput::Rows(path) => {
-            let rows = history::read_rows(path)?;
-            let index = HistoryIndex::new(rows, &request.job);
-            let note = format!("{} rows from {}", index.len(), path.display());
-            (HistoryState::Index(index), note)
-        }
+        HistoryInput::Rows(path) => match history::read_rows(path) {
+            Ok(rows) => {
+                let index = HistoryIndex::new(rows, &request.job);
+                let note = format!("{} rows from {}", index.len(), path.display());
+                (HistoryState::Index(index), note)
+            }
+            Err(err) => (HistoryState::Error, history_error_note(settings, &err)),
+        },
         HistoryInput::Runs(dir) => {
-            let stored = runs::find_runs(dir, &request.job, &Selection::All)?;
+            let stored = match runs::find_runs(dir, &request.job, &Selection::All) {
+                Ok(stored) => stored,
+                Err(err) => return Ok((HistoryState::Error, history_error_note(settings, &err))),
+            };
             let stored_refs: Vec<StoredRun> = stored
                 .iter()
                 .map(|r| StoredRun {
@@ -547,6 +554,14 @@ fn load_history(
     })
 }
 
+/// Upstream's message when the history query fails (the verdicts then use the default).
+fn history_error_note(settings: &Settings, err: &AggregateError) -> String {
+    format!(
+        "error getting past reliability data, assume {}% pass: {err}",
+        settings.history_error_pass_rate
+    )
+}
+
 #[allow(
     clippy::too_many_arguments,
     reason = "one recursive walk over the combined tree"
@@ -577,6 +592,7 @@ fn judge_suite(
         let counts = Counts::of(&test.entries);
         let verdict = policy.check(job, &suite_path, &test.name, &counts, || match history {
             HistoryState::None => History::Missing,
+            HistoryState::Error => History::Error,
             HistoryState::Index(index) => match index.get(&suite_path, &test.name) {
                 Some(row) => History::Row(row.working_percentage),
                 None => History::Missing,

@@ -172,6 +172,7 @@ pub enum History {
 
 /// The verdict on one test.
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Verdict {
     /// Passed or failed.
     pub status: Status,

@@ -267,6 +267,7 @@ pub fn run(args: &AggregateArgs) -> anyhow::Result<ExitCode> {
                 .as_str()
                 .unwrap_or_default()
         )?;
+        writeln!(out, "history: {}", result.report.history)?;
         if let Some(error) = &result.report.error {
             writeln!(out, "{error}")?;
         }
