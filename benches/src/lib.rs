@@ -80,6 +80,28 @@ pub fn junit_document(suites: usize, cases: usize) -> String {
     out
 }
 
+/// The aggregation of the runs [`aggregation_runs`] wrote in `dir`: static run info, the
+/// generated history, single-node topology (no disruption suite), nothing written.
+pub fn aggregation_request(
+    dir: &std::path::Path,
+    ids: Vec<String>,
+) -> flakewatch::aggregate::Request {
+    flakewatch::aggregate::Request {
+        job: "bench-job".into(),
+        selection: flakewatch::aggregate::runs::Selection::All,
+        runs_dir: dir.to_path_buf(),
+        run_ids: Some(ids),
+        gcs_prefix: None,
+        label: Some("4.22.0-0.ci-2026-01-01-000000".into()),
+        history: flakewatch::aggregate::HistoryInput::Rows(dir.join("history.json")),
+        disruption_history: None,
+        topology: Some("single".into()),
+        variants: None,
+        now: flakewatch::triage::time::Timestamp::UNIX_EPOCH,
+        working_dir: None,
+    }
+}
+
 /// Writes `runs` OpenShift-style runs of one job (`<dir>/<id>/finished.json` and
 /// `artifacts/.../junit/junit_e2e.xml`, a bare `openshift-tests` suite of `tests` cases) and a
 /// `history.json` of `TestRuns_Summary_Last200Runs` rows for them; returns the run IDs.
@@ -202,26 +224,12 @@ mod tests {
     /// The aggregation benchmark's runs aggregate, with every verdict kind present.
     #[test]
     fn generated_runs_aggregate() {
-        use flakewatch::aggregate::runs::Selection;
         use flakewatch::aggregate::verdict::Rule;
-        use flakewatch::aggregate::{HistoryInput, Mode, Request, Settings, aggregate};
+        use flakewatch::aggregate::{Mode, Settings, aggregate};
 
         let dir = tempfile::tempdir().unwrap();
         let ids = aggregation_runs(dir.path(), 10, 400).unwrap();
-        let request = Request {
-            job: "bench-job".into(),
-            selection: Selection::All,
-            runs_dir: dir.path().to_path_buf(),
-            run_ids: Some(ids),
-            gcs_prefix: None,
-            label: Some("tag".into()),
-            history: HistoryInput::Rows(dir.path().join("history.json")),
-            disruption_history: None,
-            topology: Some("single".into()),
-            variants: None,
-            now: flakewatch::triage::time::Timestamp::UNIX_EPOCH,
-            working_dir: None,
-        };
+        let request = aggregation_request(dir.path(), ids);
         let result = aggregate(&request, &Settings::profile(Mode::Compat)).unwrap();
         let tests = &result.report.tests;
         assert_eq!(tests.len(), 400);

@@ -178,14 +178,7 @@ pub fn runs_older_than_three_days(rows: &[DisruptionRow], job: &str, now: Timest
 /// `DisruptionSeconds`) or precomputed statistics rows (`BackendName`, `Mean`,
 /// `StandardDeviation`, `P1`..`P99`).
 pub fn read_history_file(path: &Path) -> Result<HistoryFile, AggregateError> {
-    let text = std::fs::read_to_string(path).map_err(|source| AggregateError::Io {
-        path: path.display().to_string(),
-        source,
-    })?;
-    let json: Json = serde_json::from_str(&text).map_err(|source| AggregateError::Json {
-        path: path.display().to_string(),
-        source,
-    })?;
+    let json: Json = super::error::read_json(path)?;
     let rows = json.as_array().cloned().unwrap_or_default();
     if rows.iter().any(|r| r.get("DisruptionSeconds").is_some()) {
         let raw: Vec<DisruptionRow> =
@@ -247,6 +240,33 @@ fn go_list(items: &[String]) -> String {
     format!("[{}]", items.join(" "))
 }
 
+/// Runs split at a threshold: over it fail, the rest pass; with upstream's `id=Ns` texts.
+struct Split {
+    failures: Vec<String>,
+    successes: Vec<String>,
+    failure_runs: Vec<String>,
+    success_runs: Vec<String>,
+}
+
+fn split(runs: &[(String, i64)], threshold: f64) -> Split {
+    let mut s = Split {
+        failures: Vec::new(),
+        successes: Vec::new(),
+        failure_runs: Vec::new(),
+        success_runs: Vec::new(),
+    };
+    for (id, secs) in runs {
+        if *secs as f64 > threshold {
+            s.failures.push(id.clone());
+            s.failure_runs.push(format!("{id}={secs}s"));
+        } else {
+            s.successes.push(id.clone());
+            s.success_runs.push(format!("{id}={secs}s"));
+        }
+    }
+    s
+}
+
 /// Parameters of the percentile checks.
 #[derive(Clone, Debug)]
 pub struct PercentilePolicy {
@@ -265,19 +285,12 @@ pub fn inner_percentile(
     percentile: u32,
     grace: u32,
 ) -> CheckResult {
-    let mut failures = Vec::new();
-    let mut successes = Vec::new();
-    let mut failure_runs = Vec::new();
-    let mut success_runs = Vec::new();
-    for (id, secs) in runs {
-        if *secs as f64 > threshold {
-            failures.push(id.clone());
-            failure_runs.push(format!("{id}={secs}s"));
-        } else {
-            successes.push(id.clone());
-            success_runs.push(format!("{id}={secs}s"));
-        }
-    }
+    let Split {
+        failures,
+        successes,
+        failure_runs,
+        success_runs,
+    } = split(runs, threshold);
     let attempts = runs.len() as u32;
     let passes = successes.len() as i64;
     let failed = failures.len();
@@ -394,19 +407,12 @@ pub fn check_mean(
     let mut total_runs = runs.len() as i64;
     let mut total: i64 = runs.iter().map(|(_, s)| *s).sum();
     let max = runs.iter().map(|(_, s)| *s).max().unwrap_or(0).max(0);
-    let mut failures = Vec::new();
-    let mut successes = Vec::new();
-    let mut failure_runs = Vec::new();
-    let mut success_runs = Vec::new();
-    for (id, secs) in runs {
-        if *secs as f64 > threshold {
-            failures.push(id.clone());
-            failure_runs.push(format!("{id}={secs}s"));
-        } else {
-            successes.push(id.clone());
-            success_runs.push(format!("{id}={secs}s"));
-        }
-    }
+    let Split {
+        failures,
+        successes,
+        failure_runs,
+        success_runs,
+    } = split(runs, threshold);
     if max as f64 > p95 {
         total_runs -= 1;
         total -= max;

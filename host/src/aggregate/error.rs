@@ -1,4 +1,7 @@
-//! Typed errors of the aggregator and `analyze-historical-data`.
+//! Typed errors of the aggregator and `analyze-historical-data`, and reading a JSON file
+//! with errors that name it.
+
+use std::path::Path;
 
 /// Why an aggregation or analysis could not be carried out.
 #[derive(Debug, thiserror::Error)]
@@ -67,4 +70,16 @@ pub enum AggregateError {
     /// Historical data is empty (`analyze-historical-data`).
     #[error("{0}")]
     EmptyData(String),
+}
+
+/// Reads and decodes the JSON file at `path`; either error names the file.
+pub(crate) fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, AggregateError> {
+    let text = std::fs::read_to_string(path).map_err(|source| AggregateError::Io {
+        path: path.display().to_string(),
+        source,
+    })?;
+    serde_json::from_str(&text).map_err(|source| AggregateError::Json {
+        path: path.display().to_string(),
+        source,
+    })
 }

@@ -53,14 +53,7 @@ fn null_as_empty<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Er
 
 /// Reads history rows from a JSON array file.
 pub fn read_rows(path: &Path) -> Result<Vec<HistoryRow>, AggregateError> {
-    let text = std::fs::read_to_string(path).map_err(|source| AggregateError::Io {
-        path: path.display().to_string(),
-        source,
-    })?;
-    serde_json::from_str(&text).map_err(|source| AggregateError::Json {
-        path: path.display().to_string(),
-        source,
-    })
+    super::error::read_json(path)
 }
 
 /// History of one job, indexed by (suite path, test name).

@@ -697,15 +697,7 @@ fn console_failures(path: &mut Vec<String>, suite: &OutSuite, out: &mut String) 
 }
 
 fn read_registry(path: &Path) -> Result<Vec<Json>, AggregateError> {
-    let text = fs::read_to_string(path).map_err(|source| AggregateError::Io {
-        path: path.display().to_string(),
-        source,
-    })?;
-    let json: Json = serde_json::from_str(&text).map_err(|source| AggregateError::Json {
-        path: path.display().to_string(),
-        source,
-    })?;
-    Ok(match json {
+    Ok(match super::error::read_json(path)? {
         Json::Array(rows) => rows,
         other => vec![other],
     })
@@ -1048,48 +1040,24 @@ fn markdown_summary(report: &Report) -> String {
         .filter(|t| t.verdict.status == Status::Failed)
         .map(test_row)
         .collect();
-    let _ = writeln!(out, "## Failed tests ({})\n", failed.len());
-    if !failed.is_empty() {
-        output::md_table(
-            &mut out,
-            &[
-                "suite",
-                "test",
-                "blocking",
-                "passes",
-                "failures",
-                "history %",
-                "required",
-                "summary",
-            ],
-            &failed,
-        );
-        out.push('\n');
-    }
+    md_section(
+        &mut out,
+        &format!("Failed tests ({})", failed.len()),
+        &TEST_COLUMNS,
+        &failed,
+    );
     let flaked: Vec<Vec<String>> = report
         .tests
         .iter()
         .filter(|t| t.verdict.status == Status::Passed && t.verdict.flakes > 0)
         .map(test_row)
         .collect();
-    let _ = writeln!(out, "## Passed with flakes ({})\n", flaked.len());
-    if !flaked.is_empty() {
-        output::md_table(
-            &mut out,
-            &[
-                "suite",
-                "test",
-                "blocking",
-                "passes",
-                "failures",
-                "history %",
-                "required",
-                "summary",
-            ],
-            &flaked,
-        );
-        out.push('\n');
-    }
+    md_section(
+        &mut out,
+        &format!("Passed with flakes ({})", flaked.len()),
+        &TEST_COLUMNS,
+        &flaked,
+    );
     let exempted: Vec<Vec<String>> = report
         .tests
         .iter()
@@ -1105,19 +1073,12 @@ fn markdown_summary(report: &Report) -> String {
             })
         })
         .collect();
-    let _ = writeln!(
-        out,
-        "## Exemptions that hid failures ({})\n",
-        exempted.len()
+    md_section(
+        &mut out,
+        &format!("Exemptions that hid failures ({})", exempted.len()),
+        &["suite", "test", "passes", "failures", "rule"],
+        &exempted,
     );
-    if !exempted.is_empty() {
-        output::md_table(
-            &mut out,
-            &["suite", "test", "passes", "failures", "rule"],
-            &exempted,
-        );
-        out.push('\n');
-    }
     if let Some(cases) = &report.disruption {
         let rows: Vec<Vec<String>> = cases
             .iter()
@@ -1130,16 +1091,16 @@ fn markdown_summary(report: &Report) -> String {
                 ]
             })
             .collect();
-        let _ = writeln!(
-            out,
-            "## Disruption ({} checks, {} not passed)\n",
-            cases.len(),
-            rows.len()
+        md_section(
+            &mut out,
+            &format!(
+                "Disruption ({} checks, {} not passed)",
+                cases.len(),
+                rows.len()
+            ),
+            &["check", "status", "message"],
+            &rows,
         );
-        if !rows.is_empty() {
-            output::md_table(&mut out, &["check", "status", "message"], &rows);
-            out.push('\n');
-        }
     } else if let Some(why) = &report.disruption_skipped {
         let _ = writeln!(out, "## Disruption\n\nSkipped: {why}.\n");
     }
@@ -1149,12 +1110,38 @@ fn markdown_summary(report: &Report) -> String {
             .iter()
             .map(|d| vec![d.run.clone(), d.file.clone(), d.reason.clone()])
             .collect();
-        let _ = writeln!(out, "## JUnit files not used ({})\n", rows.len());
-        output::md_table(&mut out, &["run", "file", "reason"], &rows);
-        out.push('\n');
+        md_section(
+            &mut out,
+            &format!("JUnit files not used ({})", rows.len()),
+            &["run", "file", "reason"],
+            &rows,
+        );
     }
     out
 }
+
+/// A Markdown section: the heading, then the table when there are rows.
+fn md_section(out: &mut String, heading: &str, header: &[&str], rows: &[Vec<String>]) {
+    out.push_str("## ");
+    out.push_str(heading);
+    out.push_str("\n\n");
+    if !rows.is_empty() {
+        output::md_table(out, header, rows);
+        out.push('\n');
+    }
+}
+
+/// The columns of [`test_row`].
+const TEST_COLUMNS: [&str; 8] = [
+    "suite",
+    "test",
+    "blocking",
+    "passes",
+    "failures",
+    "history %",
+    "required",
+    "summary",
+];
 
 fn test_row(t: &TestReport) -> Vec<String> {
     vec![
