@@ -30,6 +30,11 @@ const MIN_PREFILTER_LITERAL: usize = 3;
 /// regexp's own literal search (inside regex-automata) is cheaper than one multi-pattern scan.
 const MIN_PREFILTERED_REGEXES: usize = 16;
 
+/// The same for the long-text fields (`output`, `log`), where one scan costs the most: on the
+/// small workload (50 issues) a prefilter over a few dozen `output` regexps made the JIT
+/// slower than the interpreter; without it they are even (`flakewatch bench`, one run).
+const MIN_PREFILTERED_REGEXES_LONG_TEXT: usize = 64;
+
 /// How a predicate is evaluated.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum PredClass {
@@ -178,21 +183,6 @@ impl Plan {
         }
         scratch.memo.fill(0);
         scratch.checked = [false; Field::COUNT];
-        // Decide every gated regexp of a prefiltered field now: those whose literals are absent
-        // are false in the memo, so engines settle them without a call.
-        for (i, prefilter) in self.prefilters.iter().enumerate() {
-            let Some(prefilter) = prefilter else { continue };
-            let field = Field::ALL[i];
-            self.revalidate(field, record, scratch);
-            if !scratch.prefiltered[i] {
-                self.run_prefilter(field, record.get(field), scratch);
-            }
-            for &(regex, pred) in &prefilter.gated {
-                if !scratch.possible[regex as usize] {
-                    scratch.memo[pred as usize] = 1;
-                }
-            }
-        }
     }
 
     /// Makes the carried results of `field` valid for `record`: kept if the value is the same
@@ -268,7 +258,13 @@ impl Plan {
         }
     }
 
-    /// Marks which gated regexps of `field` can match `text`: those with a literal in it.
+    /// Marks which gated regexps of `field` can match `text`: those with a literal in it; the
+    /// others are settled false in the memo, so engines decide them without a call.
+    ///
+    /// It runs when the first gated regexp of the field is reached, not in [`Plan::begin`]: a
+    /// record whose rules never reach one (cheaper conjuncts failed) costs no scan. Measured
+    /// on the small workload, an eager scan per record made the JIT slower than the
+    /// interpreter.
     ///
     /// Finds every literal occurring in the text without an overlapping scan: each search
     /// reports the leftmost-longest match at or after `from`, and the next search starts one
@@ -294,6 +290,11 @@ impl Plan {
                 scratch.possible[r as usize] = true;
             }
             from = hit.start() + 1;
+        }
+        for &(r, pred) in &prefilter.gated {
+            if !scratch.possible[r as usize] {
+                scratch.memo[pred as usize] = 1;
+            }
         }
     }
 }
@@ -347,10 +348,17 @@ fn build_prefilters(set: &PatternSet) -> (Vec<Option<Prefilter>>, Vec<bool>) {
     }
     let prefilters = per_field
         .into_iter()
-        .map(|entries| {
+        .enumerate()
+        .map(|(field, entries)| {
             let mut regexes: Vec<u32> = entries.iter().map(|&(_, r)| r).collect();
             regexes.dedup();
-            if regexes.len() < MIN_PREFILTERED_REGEXES {
+            let long_text = matches!(Field::ALL[field], Field::Output | Field::Log);
+            let min = if long_text {
+                MIN_PREFILTERED_REGEXES_LONG_TEXT
+            } else {
+                MIN_PREFILTERED_REGEXES
+            };
+            if regexes.len() < min {
                 for r in regexes {
                     gated[r as usize] = false;
                 }

@@ -104,6 +104,83 @@ fn memo_is_reused_only_while_a_field_is_unchanged() {
     );
 }
 
+/// Pattern sets large enough to get the shared literal prefilters (on `output` and on `pkg`):
+/// literals that are prefixes of one another, overlap, repeat, sit at the ends of the text,
+/// regexps whose literal is present but which do not match, and records that keep their
+/// `output` (the prefilter's result carried to the next record).
+#[test]
+fn prefiltered_fields_agree() {
+    let words = [
+        "panic",
+        "panic: test timed out",
+        "timed out",
+        "out of memory",
+        "fatal error",
+        "fatal error: all goroutines are asleep",
+        "i/o timeout",
+        "connection reset",
+        "SIGSEGV",
+        "SIGSEGV: segmentation violation",
+    ];
+    let mut scripts = Vec::new();
+    for i in 0..90 {
+        let word = words[i % words.len()];
+        scripts.push(match i % 6 {
+            0 => format!("post <- `{word}.{{0,{i}}}` && pkg == \"p{}\"", i % 7),
+            1 => format!("post <- `^{word}.{{0,{i}}}` || test == \"T{i}\""),
+            2 => format!("default <- `{word}: [a-z]+{i}`"),
+            3 => format!("post <- !(`{word}.{{0,{i}}}$`) && goos == \"linux\""),
+            4 => format!(
+                "post <- output ~ `(?i){word}` && date < \"2025-0{}-01\"",
+                1 + i % 9
+            ),
+            _ => format!("skip <- pkg ~ `^cmd/go{i}` && `{word}[^z]{{0,{i}}}`"),
+        });
+    }
+    for i in 0..20 {
+        scripts.push(format!("post <- pkg ~ `^net/http{i}(/|$)`"));
+    }
+    let texts = [
+        String::new(),
+        "panic".to_owned(),
+        "xpanic: test timed out after 10m0s\ngoroutine 1".to_owned(),
+        "fatal error: all goroutines are asleep - deadlock!".to_owned(),
+        "read tcp: i/o timeout\nSIGSEGV".to_owned(),
+        "SIGSEGV: segmentation violation\nfatal error: unexpected".to_owned(),
+        format!("{}out of memory", "noise ".repeat(300)),
+        "timed out: abc12".to_owned(),
+        "PANIC in caps".to_owned(),
+    ];
+    let mut records = Vec::new();
+    for (i, text) in texts.iter().enumerate() {
+        for (j, pkg) in ["p1", "net/http3", "net/http12/x", "cmd/go5", "p4"]
+            .iter()
+            .enumerate()
+        {
+            let goos = if (i + j) % 2 == 0 { "linux" } else { "darwin" };
+            let date = format!("2025-0{}-15T00:00:00Z", 1 + (i + j) % 9);
+            let test = format!("T{}", (i * 5 + j) % 90);
+            records.push(record(&[
+                ("output", text.as_str()),
+                ("pkg", pkg),
+                ("goos", goos),
+                ("date", &date),
+                ("test", &test),
+            ]));
+        }
+    }
+    let plan = PlanInterpreter::new(pattern_set(&scripts));
+    assert!(
+        plan.plan().gated_regexes() >= 64 + 16,
+        "only {} regexps behind prefilters",
+        plan.plan().gated_regexes()
+    );
+    let got = check_engines(&scripts, &records, 16);
+    assert!(got.iter().any(|a| matches!(a, Assignment::Post(_))));
+    assert!(got.iter().any(|a| matches!(a, Assignment::Skip(_))));
+    assert!(got.iter().any(|a| matches!(a, Assignment::NewIssue)));
+}
+
 #[test]
 fn every_conformance_script_agrees() {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
