@@ -77,13 +77,118 @@ pub fn parse_record(text: &str) -> Result<(Record, Map<String, Value>), String> 
 
 /// Parses one JSON line into a record, ignoring keys that are not fields. This is the fast
 /// path for matching: values go straight into the record's slots, nothing else is kept.
+///
+/// Lines of the usual shape (a flat object whose values are strings or `null`, plain keys,
+/// strings with the short escapes) are read by [`flat_record`], a few times faster than
+/// serde_json on escape-heavy logs; anything else, and every malformed line, goes through
+/// serde_json, so results and error messages are serde_json's.
 pub fn parse_record_fields(text: &str) -> Result<Record, String> {
+    if let Some(record) = flat_record(text) {
+        return Ok(record);
+    }
     let mut de = serde_json::Deserializer::from_str(text);
     let record = de
         .deserialize_map(RecordVisitor)
         .map_err(|e| e.to_string())?;
     de.end().map_err(|e| e.to_string())?;
     Ok(record)
+}
+
+/// Reads a flat JSON object of string (or `null`) values into a record, or says `None` when
+/// the line is anything else: another value type, a key with an escape, a `\u` escape, a
+/// control character, trailing text, malformed JSON. It accepts only what serde_json accepts,
+/// and reads it the same way (the last of duplicate keys wins).
+fn flat_record(text: &str) -> Option<Record> {
+    let b = text.as_bytes();
+    let ws = |mut i: usize| {
+        while i < b.len() && matches!(b[i], b' ' | b'\t' | b'\n' | b'\r') {
+            i += 1;
+        }
+        i
+    };
+    let mut record = Record::new();
+    let mut i = ws(0);
+    if b.get(i) != Some(&b'{') {
+        return None;
+    }
+    i = ws(i + 1);
+    if b.get(i) == Some(&b'}') {
+        return (ws(i + 1) == b.len()).then_some(record);
+    }
+    let mut value = String::new();
+    loop {
+        // A key: a plain string (no escape, no control character).
+        if b.get(i) != Some(&b'"') {
+            return None;
+        }
+        let end = i + 1 + memchr::memchr2(b'"', b'\\', &b[i + 1..])?;
+        if b[end] != b'"' {
+            return None;
+        }
+        let key = &text[i + 1..end];
+        if key.bytes().any(|c| c < 0x20) {
+            return None;
+        }
+        i = ws(end + 1);
+        if b.get(i) != Some(&b':') {
+            return None;
+        }
+        i = ws(i + 1);
+        match b.get(i)? {
+            b'"' => {
+                value.clear();
+                i = json_string(text, i + 1, &mut value)?;
+                if let Some(field) = Field::from_name(key) {
+                    record.set(field, std::mem::take(&mut value));
+                }
+            }
+            b'n' if b[i..].starts_with(b"null") => i += 4,
+            _ => return None,
+        }
+        i = ws(i);
+        match b.get(i)? {
+            b',' => i = ws(i + 1),
+            b'}' => return (ws(i + 1) == b.len()).then_some(record),
+            _ => return None,
+        }
+    }
+}
+
+/// Decodes the JSON string whose content starts at `i` into `out`; returns the index after
+/// its closing quote, or `None` for a `\u` escape, a control character or an unterminated
+/// string (left to serde_json).
+fn json_string(text: &str, mut i: usize, out: &mut String) -> Option<usize> {
+    let b = text.as_bytes();
+    loop {
+        // One pass finds the end of the plain run and rejects control characters; runs are
+        // short in logs (an escaped newline every line), where this beats memchr.
+        let mut stop = i;
+        while let Some(&c) = b.get(stop) {
+            if c == b'"' || c == b'\\' || c < 0x20 {
+                break;
+            }
+            stop += 1;
+        }
+        if *b.get(stop)? < 0x20 {
+            return None;
+        }
+        out.push_str(&text[i..stop]);
+        if b[stop] == b'"' {
+            return Some(stop + 1);
+        }
+        out.push(match b.get(stop + 1)? {
+            b'n' => '\n',
+            b't' => '\t',
+            b'r' => '\r',
+            b'"' => '"',
+            b'\\' => '\\',
+            b'/' => '/',
+            b'b' => '\u{8}',
+            b'f' => '\u{c}',
+            _ => return None,
+        });
+        i = stop + 2;
+    }
 }
 
 struct RecordVisitor;
@@ -191,5 +296,55 @@ mod tests {
         assert!(wrong.contains("must be a string"), "{wrong}");
         assert!(parse_record_fields(r#"{"pkg":"x"} trailing"#).is_err());
         assert!(parse_record_fields("[1]").is_err());
+    }
+
+    /// serde_json's reading of a line (the reference for the flat reader).
+    fn via_serde(line: &str) -> Result<Record, String> {
+        let mut de = serde_json::Deserializer::from_str(line);
+        let record = de
+            .deserialize_map(RecordVisitor)
+            .map_err(|e| e.to_string())?;
+        de.end().map_err(|e| e.to_string())?;
+        Ok(record)
+    }
+
+    #[test]
+    fn the_flat_reader_reads_what_serde_reads_and_leaves_the_rest_to_it() {
+        let lines = [
+            r#"{}"#,
+            r#" { } "#,
+            r#"{"pkg":"net","test":"TestX","output":"a\nb\t\"c\" \\ \/ \b\f\r"}"#,
+            r#"{"pkg" : "a" , "pkg":"b"}"#,
+            r#"{"pkg":"a","pkg":null}"#,
+            r#"{"build_url":"https://x","mode":null,"":"o","log":"µ…"}"#,
+            r#"{"log":"ends with escape\n"}"#,
+            "{\"pkg\":\"net\"}\r",
+            // Left to serde_json: \u escapes, other values, escaped keys, bad JSON.
+            r#"{"pkg":"\u00e9"}"#,
+            r#"{"pkg":"\ud83d\ude00"}"#,
+            r#"{"n":1,"pkg":"x"}"#,
+            r#"{"o":{"a":[1]},"pkg":"x"}"#,
+            r#"{"p\u006bg":"x"}"#,
+            r#"{"pkg":1}"#,
+            r#"{"pkg":"x"} trailing"#,
+            r#"{"pkg":"x",}"#,
+            r#"{"pkg":"x""#,
+            r#"{"pkg":"a\qb"}"#,
+            "{\"pkg\":\"tab\there\"}",
+            r#"{"pkg":nul}"#,
+            r#"{"pkg":nullx}"#,
+            r#"[1]"#,
+            r#""#,
+        ];
+        for line in lines {
+            let fast = flat_record(line);
+            let reference = via_serde(line);
+            if let Some(fast) = &fast {
+                assert_eq!(Ok(fast), reference.as_ref(), "{line}");
+            }
+            assert_eq!(parse_record_fields(line), reference, "{line}");
+        }
+        assert!(flat_record(r#"{"pkg":"a","log":"x\ny"}"#).is_some());
+        assert!(flat_record(r#"{"pkg":"\u00e9"}"#).is_none());
     }
 }

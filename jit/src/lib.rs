@@ -140,7 +140,11 @@ fn host_isa() -> Result<std::sync::Arc<dyn cranelift_codegen::isa::TargetIsa>, J
     let mut flags = settings::builder();
     // Cranelift's IR verifier runs in debug builds (so every test verifies the generated IR)
     // and not in release builds, where it was about a tenth of compile time.
-    let verify = if cfg!(debug_assertions) { "true" } else { "false" };
+    let verify = if cfg!(debug_assertions) {
+        "true"
+    } else {
+        "false"
+    };
     for (name, value) in [
         ("opt_level", "none"),
         ("is_pic", "false"),
