@@ -4,8 +4,9 @@
 //! * **Equality index.** Per field, a hash map from literal to its `==` predicate: one lookup
 //!   per field decides every equality predicate on it (a value equals at most one literal).
 //! * **Regexp prefilter.** Per field, one Aho-Corasick automaton over the literals that every
-//!   match of a regexp must contain (its prefix literals, when finite). One scan of the text
-//!   tells which regexps can possibly match; the others are false without running them.
+//!   match of a regexp must contain (its prefix literals, when finite), for fields with
+//!   enough regexps. One scan of the text, when the field's first gated regexp is reached,
+//!   tells which regexps can possibly match; the others are settled false in the memo.
 //! * **Cost order.** `And`/`Or` operands are evaluated cheapest first (predicates are pure, so
 //!   the order does not change results): comparisons, then regexps on short fields, then
 //!   `output`, then `log`.

@@ -1,7 +1,8 @@
 //! The `flakewatch` command line: one module per subcommand, resolved into a config before work.
 //!
 //! Exit codes (see `docs/cli.md`): 0 success, 1 the input has errors (diagnostics printed),
-//! 2 usage error (clap), 3 an I/O or other operational failure.
+//! 2 usage error (clap), 3 an I/O or other operational failure; `aggregate` has its own
+//! (0 pass, 1 regression, 2 insufficient data, 3 configuration or infrastructure error).
 
 use std::io::{self, Write};
 use std::process::ExitCode;
