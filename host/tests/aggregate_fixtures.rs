@@ -40,16 +40,21 @@ fn status_of(name: &str) -> Status {
 }
 
 fn policy(mode: Mode, min_attempts: u32) -> Policy {
-    let s = Settings::profile(mode);
-    Policy {
-        always_pass: s.always_pass.clone(),
-        never_fail: s.never_fail.clone(),
-        min_attempts,
-        new_test_pass_rate: s.new_test_pass_rate,
-        history_error_pass_rate: s.history_error_pass_rate,
-        pity_allowance: s.pity_allowance,
-        required: RequiredPasses::new(s.fisher(), s.table_source()),
-    }
+    let mut s = Settings::profile(mode);
+    s.min_attempts = min_attempts;
+    Policy::from_settings(&s)
+}
+
+/// The report of the test whose name starts with `prefix`.
+fn test_named<'a>(
+    report: &'a flakewatch::aggregate::Report,
+    prefix: &str,
+) -> &'a flakewatch::aggregate::pipeline::TestReport {
+    report
+        .tests
+        .iter()
+        .find(|t| t.name.starts_with(prefix))
+        .unwrap_or_else(|| panic!("{prefix} not aggregated"))
 }
 
 fn counts(passes: u32, failures: u32) -> Counts {
@@ -368,32 +373,19 @@ fn history_computed_from_stored_runs() {
         "{}",
         result.report.history
     );
-    let find = |prefix: &str| {
-        result
-            .report
-            .tests
-            .iter()
-            .find(|t| t.name.starts_with(prefix))
-            .unwrap_or_else(|| panic!("{prefix}"))
-    };
     // 7 passing runs of 10: working 70 %, so 7 passes are enough.
-    let t2 = find("[sig-b] fails three times");
+    let t2 = test_named(&result.report, "[sig-b] fails three times");
     assert_eq!(t2.verdict.working_percentage, Some(70));
     assert_eq!(t2.verdict.status, Status::Passed, "{}", t2.verdict.summary);
     // Flakes count as working: 100 %.
-    let t3 = find("[sig-c] flakes in three runs");
+    let t3 = test_named(&result.report, "[sig-c] flakes in three runs");
     assert_eq!(t3.verdict.working_percentage, Some(100));
     // Outside the window (21 days later) nothing is history: the new-test default.
     let mut late = synthetic_request(None);
     late.history = HistoryInput::Runs(jra("synthetic/aggregation/runs"));
     late.now = Timestamp::parse_rfc3339("2024-03-25T00:00:00Z").unwrap();
     let result = aggregate(&late, &Settings::profile(Mode::Compat)).expect("aggregation");
-    let t2 = result
-        .report
-        .tests
-        .iter()
-        .find(|t| t.name.starts_with("[sig-b] fails three times"))
-        .unwrap();
+    let t2 = test_named(&result.report, "[sig-b] fails three times");
     assert_eq!(t2.verdict.working_percentage, Some(70));
     assert_eq!(
         t2.verdict.history,

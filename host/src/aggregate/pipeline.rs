@@ -280,15 +280,7 @@ pub fn aggregate(request: &Request, settings: &Settings) -> Result<Aggregation, 
     let (history, history_note) = load_history(request, settings)?;
 
     // Verdicts.
-    let policy = Policy {
-        always_pass: settings.always_pass.clone(),
-        never_fail: settings.never_fail.clone(),
-        min_attempts: settings.min_attempts,
-        new_test_pass_rate: settings.new_test_pass_rate,
-        history_error_pass_rate: settings.history_error_pass_rate,
-        pity_allowance: settings.pity_allowance,
-        required: RequiredPasses::new(settings.fisher(), settings.table_source()),
-    };
+    let policy = Policy::from_settings(settings);
     let mut tests = Vec::with_capacity(combined.test_count());
     let mut out_suites: Vec<OutSuite> = combined
         .suites

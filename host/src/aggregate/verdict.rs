@@ -205,6 +205,19 @@ pub struct Verdict {
 }
 
 impl Policy {
+    /// The policy `settings` describe.
+    pub fn from_settings(settings: &super::Settings) -> Policy {
+        Policy {
+            always_pass: settings.always_pass.clone(),
+            never_fail: settings.never_fail.clone(),
+            min_attempts: settings.min_attempts,
+            new_test_pass_rate: settings.new_test_pass_rate,
+            history_error_pass_rate: settings.history_error_pass_rate,
+            pity_allowance: settings.pity_allowance,
+            required: RequiredPasses::new(settings.fisher(), settings.table_source()),
+        }
+    }
+
     /// Decides one test (`job` and the `|||`-joined `suite` select exemptions and history).
     pub fn check(
         &self,
