@@ -1,7 +1,8 @@
 //! JUnit ingest throughput: flakewatch's reader against the `quick-junit` and `junit-parser`
 //! readers on the same generated document (see `flakewatch_benches::junit_document`).
 //!
-//! flakewatch reads more than the other two: flaky/rerun elements as attempts, every output
+//! `flakewatch` is the in-memory reader `flakewatch ingest` uses for files, `flakewatch-streaming`
+//! the reader for stdin and very large files. flakewatch reads more than the other two: flaky/rerun elements as attempts, every output
 //! element, positions for warnings, UTF-8 repair and the test index for duplicates.
 
 use std::hint::black_box;
@@ -20,7 +21,17 @@ fn junit_ingest(c: &mut Criterion) {
     group.throughput(Throughput::Bytes(doc.len() as u64));
     group.sample_size(10);
     group.measurement_time(Duration::from_secs(8));
+    // From memory, as `flakewatch ingest` reads files (borrowed, no copy).
     group.bench_function("flakewatch", |b| {
+        b.iter(|| {
+            let run =
+                ingest::junit::read_slice(doc.as_bytes(), "bench.xml", RunMeta::default(), &limits)
+                    .expect("generated document parses");
+            black_box(run.tests.len())
+        });
+    });
+    // Streaming, as stdin and files over 256 MiB are read.
+    group.bench_function("flakewatch-streaming", |b| {
         b.iter(|| {
             let run = ingest::junit::read(doc.as_bytes(), "bench.xml", RunMeta::default(), &limits)
                 .expect("generated document parses");

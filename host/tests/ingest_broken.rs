@@ -7,14 +7,18 @@ use std::path::{Path, PathBuf};
 use flakewatch::ingest::{self, Format, IngestError, Limits, RunMeta, WarningKind};
 use proptest::prelude::*;
 
+/// Reads `bytes` both ways, streaming and from memory (the borrowed JUnit path), and checks
+/// that they agree exactly: the same run, warnings included, or the same error.
 fn read(bytes: &[u8], format: Option<Format>) -> Result<ingest::Run, IngestError> {
-    ingest::read(
-        bytes,
-        "input",
-        format,
-        RunMeta::default(),
-        &Limits::default(),
-    )
+    let limits = Limits::default();
+    let streamed = ingest::read(bytes, "input", format, RunMeta::default(), &limits);
+    let in_memory = ingest::read_bytes(bytes, "input", format, RunMeta::default(), &limits);
+    match (&streamed, &in_memory) {
+        (Ok(a), Ok(b)) => assert!(a == b, "the two paths disagree on {format:?}"),
+        (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string()),
+        (a, b) => panic!("streamed {a:?}, in memory {b:?}"),
+    }
+    streamed
 }
 
 fn corpus_files() -> Vec<PathBuf> {

@@ -340,6 +340,30 @@ fn every_corpus_file_is_covered() {
     assert_eq!(all.len(), 46);
 }
 
+/// `read_path` parses files from memory (JUnit without copying); the streaming reader must
+/// give the very same runs, warnings included.
+#[test]
+fn in_memory_and_streaming_reads_agree() {
+    let mut all = BTreeSet::new();
+    files(&corpus(), &mut all);
+    let mut junit = 0;
+    for rel in all.iter().filter(|r| !r.ends_with("SOURCES.md")) {
+        let path = corpus().join(rel);
+        let file = std::fs::File::open(&path).unwrap();
+        let source = path.display().to_string();
+        let streamed = ingest::read(file, &source, None, RunMeta::default(), &Limits::default());
+        match (streamed, read(rel)) {
+            (Ok(a), Ok(b)) => {
+                junit += usize::from(a.format == ingest::Format::Junit);
+                assert!(a == b, "{rel}: the two paths disagree");
+            }
+            (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string(), "{rel}"),
+            (a, b) => panic!("{rel}: streamed {a:?}, in memory {b:?}"),
+        }
+    }
+    assert!(junit >= 20, "only {junit} JUnit files compared");
+}
+
 #[test]
 fn corpus_counts_match_hand_counts() {
     let mut mismatches = Vec::new();

@@ -282,8 +282,8 @@ pub fn add_junit(
             continue;
         }
         let source = path.display().to_string();
-        match ingest::read(
-            bytes.as_slice(),
+        match ingest::read_bytes(
+            &bytes,
             &source,
             Some(Format::Junit),
             RunMeta::default(),

@@ -41,13 +41,7 @@ pub fn read<R: Read>(
     limits: &Limits,
 ) -> Result<Run, IngestError> {
     let mut reader = Reader::from_reader(Input::new(input, limits.max_token));
-    {
-        let config = reader.config_mut();
-        config.allow_dangling_amp = true;
-        config.check_end_names = true;
-        config.expand_empty_elements = false;
-        config.trim_text(false);
-    }
+    configure(&mut reader);
     let mut parser = Parser::new(source, meta, limits);
     let mut buf = Vec::with_capacity(8 * 1024);
     loop {
@@ -57,36 +51,8 @@ pub fn read<R: Read>(
             Err(err) => return Err(xml_error(err, &reader, source, limits)),
         };
         // Positions are resolved only when something needs one (they cost a scan).
-        let here = || reader.get_ref().mark_pos();
-        match event {
-            Event::Start(e) => parser.start(&e).map_err(|err| placed(err, here()))?,
-            Event::Empty(e) => {
-                parser.start(&e).map_err(|err| placed(err, here()))?;
-                parser.end();
-            }
-            Event::End(_) => parser.end(),
-            Event::Text(t) => {
-                if parser.collecting() {
-                    parser.push_text(&t.xml10_content());
-                }
-            }
-            Event::CData(c) => {
-                if parser.collecting() {
-                    parser.push_text(&c.xml10_content());
-                }
-            }
-            Event::GeneralRef(r) => parser.entity(&r),
-            Event::Eof => break,
-            Event::Decl(_) | Event::PI(_) | Event::Comment(_) | Event::DocType(_) => {}
-        }
-        if parser.root_pos.is_none() && !parser.stack.is_empty() {
-            parser.root_pos = Some(here());
-        }
-        if !parser.pending.is_empty() {
-            let pos = here();
-            for kind in std::mem::take(&mut parser.pending) {
-                parser.warn_at(pos, kind);
-            }
+        if !parser.handle(event, || reader.get_ref().mark_pos())? {
+            break;
         }
         buf.clear();
     }
@@ -97,6 +63,94 @@ pub fn read<R: Read>(
     }
     parser.run.warnings_dropped += total - shown;
     parser.finish()
+}
+
+/// Reads one JUnit XML document held in memory, as [`read`] does and with the same result,
+/// warnings and errors, but without copying: quick-xml borrows from `bytes`.
+///
+/// The borrowed path takes the common case (valid UTF-8, well-formed, tokens within
+/// [`Limits::max_token`]); any input it does not take, or any error, is read again by the
+/// streaming path, which repairs what can be repaired and words the error.
+pub fn read_slice(
+    bytes: &[u8],
+    source: &str,
+    meta: RunMeta,
+    limits: &Limits,
+) -> Result<Run, IngestError> {
+    match read_borrowed(bytes, source, meta.clone(), limits) {
+        Some(run) => Ok(run),
+        None => read(bytes, source, meta, limits),
+    }
+}
+
+/// The borrowed path of [`read_slice`]; `None` hands the input to the streaming path.
+fn read_borrowed(bytes: &[u8], source: &str, meta: RunMeta, limits: &Limits) -> Option<Run> {
+    // What the byte layer refuses or repairs goes the streaming way.
+    if [[0xFF, 0xFE], [b'<', 0], [0xFE, 0xFF], [0, b'<']]
+        .iter()
+        .any(|m| bytes.starts_with(m))
+    {
+        return None;
+    }
+    let bytes = bytes.strip_prefix(&[0xEF, 0xBB, 0xBF]).unwrap_or(bytes);
+    let text = std::str::from_utf8(bytes).ok()?;
+    let mut reader = Reader::from_str(text);
+    configure(&mut reader);
+    let lines = LineIndex::new(bytes);
+    let mut parser = Parser::new(source, meta, limits);
+    loop {
+        let start = reader.buffer_position();
+        let event = reader.read_event().ok()?;
+        if reader.buffer_position() - start > limits.max_token {
+            return None;
+        }
+        if !parser.handle(event, || lines.pos(start)).ok()? {
+            break;
+        }
+    }
+    parser.finish().ok()
+}
+
+/// Line and column of byte offsets in an in-memory input, for the few events that need one.
+/// Queries mostly move forward, so the last answer is kept and the scan resumes from it.
+struct LineIndex<'a> {
+    bytes: &'a [u8],
+    /// Offset scanned to, the line there and the offset that line starts at.
+    cursor: std::cell::Cell<(u64, u64, u64)>,
+}
+
+impl<'a> LineIndex<'a> {
+    fn new(bytes: &'a [u8]) -> LineIndex<'a> {
+        LineIndex {
+            bytes,
+            cursor: std::cell::Cell::new((0, 1, 0)),
+        }
+    }
+
+    fn pos(&self, offset: u64) -> Pos {
+        let (mut at, mut line, mut line_start) = self.cursor.get();
+        if offset < at {
+            (at, line, line_start) = (0, 1, 0);
+        }
+        let seen = &self.bytes[at as usize..(offset as usize).min(self.bytes.len())];
+        for nl in memchr::memchr_iter(b'\n', seen) {
+            line += 1;
+            line_start = at + nl as u64 + 1;
+        }
+        self.cursor.set((offset, line, line_start));
+        Pos {
+            line,
+            column: offset - line_start + 1,
+        }
+    }
+}
+
+fn configure<R>(reader: &mut Reader<R>) {
+    let config = reader.config_mut();
+    config.allow_dangling_amp = true;
+    config.check_end_names = true;
+    config.expand_empty_elements = false;
+    config.trim_text(false);
 }
 
 /// Puts the position of the event at fault into an error raised while handling it.
@@ -294,6 +348,41 @@ impl<'l> Parser<'l> {
             suite_count: vec![0],
             root_seen: false,
         }
+    }
+
+    /// Takes one event; `here` resolves the position where it starts. `Ok(false)` at the end.
+    fn handle(&mut self, event: Event<'_>, here: impl Fn() -> Pos) -> Result<bool, IngestError> {
+        match event {
+            Event::Start(e) => self.start(&e).map_err(|err| placed(err, here()))?,
+            Event::Empty(e) => {
+                self.start(&e).map_err(|err| placed(err, here()))?;
+                self.end();
+            }
+            Event::End(_) => self.end(),
+            Event::Text(t) => {
+                if self.collecting() {
+                    self.push_text(&t.xml10_content());
+                }
+            }
+            Event::CData(c) => {
+                if self.collecting() {
+                    self.push_text(&c.xml10_content());
+                }
+            }
+            Event::GeneralRef(r) => self.entity(&r),
+            Event::Eof => return Ok(false),
+            Event::Decl(_) | Event::PI(_) | Event::Comment(_) | Event::DocType(_) => {}
+        }
+        if self.root_pos.is_none() && !self.stack.is_empty() {
+            self.root_pos = Some(here());
+        }
+        if !self.pending.is_empty() {
+            let pos = here();
+            for kind in std::mem::take(&mut self.pending) {
+                self.warn_at(pos, kind);
+            }
+        }
+        Ok(true)
     }
 
     fn warn_at(&mut self, pos: Pos, kind: WarningKind) {

@@ -102,6 +102,33 @@ fn read_as<R: Read>(
     }
 }
 
+/// Reads one input held in memory (see [`read`]): the same result, but JUnit XML is parsed
+/// without copying ([`junit::read_slice`]).
+pub fn read_bytes(
+    bytes: &[u8],
+    source: &str,
+    format: Option<Format>,
+    meta: RunMeta,
+    limits: &Limits,
+) -> Result<Run, IngestError> {
+    let format = match format {
+        Some(format) => format,
+        // Detection and its errors exactly as the streaming path has them.
+        None => match detect(&bytes[..bytes.len().min(detect::HEAD_BYTES)]) {
+            Ok(format) => format,
+            Err(_) => return read(bytes, source, None, meta, limits),
+        },
+    };
+    match format {
+        Format::Junit => junit::read_slice(bytes, source, meta, limits),
+        _ => read_as(bytes, source, format, meta, limits),
+    }
+}
+
+/// Files up to this size are read into memory and parsed from there ([`read_bytes`]); larger
+/// ones stream.
+const IN_MEMORY_MAX: u64 = 256 << 20;
+
 /// Opens and reads the file at `path` (see [`read`]); the path as given names it.
 pub fn read_path(
     path: &Path,
@@ -110,9 +137,16 @@ pub fn read_path(
     limits: &Limits,
 ) -> Result<Run, IngestError> {
     let source = path.display().to_string();
-    let file = File::open(path).map_err(|e| IngestError::Io {
+    let io_error = |e| IngestError::Io {
         file: source.clone(),
         source: e,
-    })?;
+    };
+    let mut file = File::open(path).map_err(io_error)?;
+    let size = file.metadata().map(|m| m.len()).unwrap_or(u64::MAX);
+    if size <= IN_MEMORY_MAX {
+        let mut bytes = Vec::with_capacity(size as usize + 1);
+        file.read_to_end(&mut bytes).map_err(io_error)?;
+        return read_bytes(&bytes, &source, format, meta, limits);
+    }
     read(file, &source, format, meta, limits)
 }
