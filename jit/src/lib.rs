@@ -147,6 +147,7 @@ fn host_isa() -> Result<std::sync::Arc<dyn cranelift_codegen::isa::TargetIsa>, J
     };
     for (name, value) in [
         ("opt_level", "none"),
+        ("regalloc_algorithm", "single_pass"),
         ("is_pic", "false"),
         ("use_colocated_libcalls", "false"),
         ("enable_verifier", verify),

@@ -3,8 +3,8 @@
 //!
 //! * **Equality index.** Per field, a hash map from literal to its `==` predicate: one lookup
 //!   per field decides every equality predicate on it (a value equals at most one literal).
-//! * **Regexp prefilter.** Per field, one Aho-Corasick automaton over the literals that every
-//!   match of a regexp must contain (its prefix literals, when finite), for fields with
+//! * **Regexp prefilter.** Per field, one q-gram filter over the literals that every match of
+//!   a regexp must contain (its prefix or suffix literals, when finite), for fields with
 //!   enough regexps. One scan of the text, when the field's first gated regexp is reached,
 //!   tells which regexps can possibly match; the others are settled false in the memo.
 //! * **Cost order.** `And`/`Or` operands are evaluated cheapest first (predicates are pure, so
@@ -14,7 +14,6 @@
 //!   field's value stays the same (failures of one build share their log). The field is compared
 //!   only when such a predicate is actually reached.
 
-use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use flakewatch_dsl::ir::{Node, NodeId, PatternSet, Pred, PredId};
 use flakewatch_dsl::{Field, Record};
 use regex_automata::meta;
@@ -24,8 +23,22 @@ use rustc_hash::FxHashMap;
 /// No predicate (in [`Scratch::eq_true`]).
 pub const NO_PRED: u32 = u32::MAX;
 
-/// Shortest prefilter literal worth scanning for; shorter ones match almost everywhere.
-const MIN_PREFILTER_LITERAL: usize = 3;
+/// Shortest prefilter literal: the q-gram filter hashes four-byte grams (and shorter literals
+/// match almost everywhere).
+const MIN_PREFILTER_LITERAL: usize = 4;
+
+/// Shortest prefilter literal on the long-text fields (`output`, `log`). The filter tests
+/// every `shortest literal - 3`-th position, so longer literals make the scan of these fields
+/// proportionally cheaper; a regexp with a shorter required literal (`panic`) searches for it
+/// itself (regex-automata's own SIMD literal search).
+const MIN_LONG_TEXT_LITERAL: usize = 9;
+
+/// Longest stride of the q-gram scan (each literal has one table entry per stride position).
+const MAX_GRAM_STRIDE: usize = 8;
+
+fn is_long_text(field: Field) -> bool {
+    matches!(field, Field::Output | Field::Log)
+}
 
 /// Fewest gated regexps on a field for its shared prefilter to pay off; below this, each
 /// regexp's own literal search (inside regex-automata) is cheaper than one multi-pattern scan.
@@ -45,16 +58,152 @@ pub enum PredClass {
     Lazy,
 }
 
-/// A field's regexp prefilter.
+/// A field's regexp prefilter: which of its gated regexps have a required literal in the text.
 #[derive(Debug)]
 struct Prefilter {
-    /// Leftmost-longest automaton over the literals (prefilter-accelerated search).
-    automaton: AhoCorasick,
-    /// For each literal: the regexps made possible when it occurs at a position where it is the
-    /// longest literal — its own and those of every literal that is a prefix of it.
-    regexes_implied: Vec<Box<[u32]>>,
+    grams: GramFilter,
+    /// For each literal of `grams`: the regexps it makes possible.
+    regexes_of_literal: Vec<Box<[u32]>>,
     /// Every regexp this prefilter gates, with the (one) predicate that uses it.
     gated: Box<[(u32, PredId)]>,
+}
+
+/// Bits of the q-gram hash: a 65,536-bit (8 KiB) table, small enough to stay in L1.
+const GRAM_BITS: u32 = 16;
+
+/// Finds every occurrence of a set of literals (each at least [`MIN_PREFILTER_LITERAL`]
+/// bytes) in one pass over the text that looks at every `stride`-th position only.
+///
+/// With a stride `k` of at most the shortest literal's length minus three, the scanned
+/// positions are `k` apart, so any `k` consecutive gram offsets of an occurrence hold exactly
+/// one of them. Each literal is entered in the table with `k` consecutive four-byte grams
+/// (the window least likely in CI output, [`gram_weight`]), and each of its occurrences is
+/// found exactly once, at the scanned position that falls in that window.
+/// The table keeps a bit per gram hash; a set bit is verified against the literals behind it.
+/// Cheaper per byte than an Aho-Corasick DFA over hundreds of literals that share their first
+/// bytes (`fatal error: …`, `--- FAIL: …`), whose scan of `output` was ~40 % of matching, and
+/// nothing to determinise at compile time.
+#[derive(Debug)]
+struct GramFilter {
+    stride: usize,
+    bits: Box<[u64]>,
+    /// Per 64-bit word of `bits`: the number of set bits before it (to rank a set bit).
+    rank: Box<[u32]>,
+    /// Per set bit, in order: where its entries start in `entries` (plus an end marker).
+    starts: Box<[u32]>,
+    /// (literal id, offset of the gram in the literal), grouped by gram hash.
+    entries: Box<[(u32, u32)]>,
+    literals: Vec<Box<[u8]>>,
+}
+
+impl GramFilter {
+    fn new(literals: Vec<Box<[u8]>>) -> GramFilter {
+        let shortest = literals.iter().map(|l| l.len()).min().unwrap_or(4);
+        let stride = (shortest.max(4) - 3).min(MAX_GRAM_STRIDE);
+        let mut keyed: Vec<(u32, u32, u32)> = Vec::with_capacity(literals.len() * stride);
+        for (id, literal) in literals.iter().enumerate() {
+            let window = rarest_window(literal, stride);
+            for offset in window..window + stride {
+                let h = gram_hash(gram(literal, offset));
+                keyed.push((h, id as u32, offset as u32));
+            }
+        }
+        keyed.sort_unstable();
+        keyed.dedup();
+        let mut bits = vec![0u64; 1 << (GRAM_BITS - 6)].into_boxed_slice();
+        for &(h, _, _) in &keyed {
+            bits[(h >> 6) as usize] |= 1 << (h & 63);
+        }
+        let mut rank = Vec::with_capacity(bits.len());
+        let mut total = 0;
+        for word in &bits {
+            rank.push(total);
+            total += word.count_ones();
+        }
+        let mut starts = Vec::with_capacity(total as usize + 1);
+        for (i, &(h, _, _)) in keyed.iter().enumerate() {
+            if i == 0 || keyed[i - 1].0 != h {
+                starts.push(i as u32);
+            }
+        }
+        starts.push(keyed.len() as u32);
+        GramFilter {
+            stride,
+            bits,
+            rank: rank.into_boxed_slice(),
+            starts: starts.into_boxed_slice(),
+            entries: keyed.iter().map(|&(_, id, offset)| (id, offset)).collect(),
+            literals,
+        }
+    }
+
+    /// Calls `found(literal id)` for every occurrence of every literal in `text` (a literal
+    /// occurring twice may be reported twice).
+    #[inline]
+    fn scan(&self, text: &[u8], found: &mut dyn FnMut(u32)) {
+        let Some(last) = text.len().checked_sub(4) else {
+            return;
+        };
+        for at in (0..=last).step_by(self.stride) {
+            let h = gram_hash(gram(text, at));
+            let word = self.bits[(h >> 6) as usize];
+            if word & (1 << (h & 63)) != 0 {
+                self.verify(text, at, h, word, found);
+            }
+        }
+    }
+
+    /// Checks the literals with a gram hashing to `h` against the text around `at`.
+    #[inline(never)]
+    fn verify(&self, text: &[u8], at: usize, h: u32, word: u64, found: &mut dyn FnMut(u32)) {
+        let below = word & ((1u64 << (h & 63)) - 1);
+        let slot = (self.rank[(h >> 6) as usize] + below.count_ones()) as usize;
+        let (first, end) = (self.starts[slot] as usize, self.starts[slot + 1] as usize);
+        for &(id, offset) in &self.entries[first..end] {
+            let Some(start) = at.checked_sub(offset as usize) else {
+                continue;
+            };
+            if text[start..].starts_with(&self.literals[id as usize]) {
+                found(id);
+            }
+        }
+    }
+}
+
+/// Where the `stride` consecutive four-byte grams of `literal` least likely in CI output
+/// start: the lowest sum of [`gram_weight`]s, the later window on a tie (families of literals
+/// share their start).
+fn rarest_window(literal: &[u8], stride: usize) -> usize {
+    let weight = |at: usize| -> u32 { literal[at..at + 4].iter().map(|&b| gram_weight(b)).sum() };
+    (0..=literal.len() - 3 - stride)
+        .min_by_key(|&start| {
+            let total: u32 = (start..start + stride).map(weight).sum();
+            (total, usize::MAX - start)
+        })
+        .expect("literals are longer than the stride plus three")
+}
+
+/// A rough frequency class of a byte in test output and logs (higher is more common).
+fn gram_weight(b: u8) -> u32 {
+    match b {
+        b' ' | b'e' | b't' | b'a' | b'o' | b'i' | b'n' | b's' | b'r' => 10,
+        b'\n' | b'\t' | b'h' | b'l' | b'd' | b'c' | b'u' | b'm' | b'p' | b'g' | b'f' => 7,
+        b'.' | b'/' | b':' | b'_' | b'-' | b'=' | b'0'..=b'9' => 6,
+        b'a'..=b'z' => 4,
+        b'A'..=b'Z' => 4,
+        _ => 2,
+    }
+}
+
+/// The four bytes at `at` (the caller guarantees they exist).
+#[inline(always)]
+fn gram(bytes: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]])
+}
+
+#[inline(always)]
+fn gram_hash(gram: u32) -> u32 {
+    gram.wrapping_mul(0x9E37_79B1) >> (32 - GRAM_BITS)
 }
 
 /// The plan of one pattern set.
@@ -267,11 +416,6 @@ impl Plan {
     /// on the small workload, an eager scan per record made the JIT slower than the
     /// interpreter.
     ///
-    /// Finds every literal occurring in the text without an overlapping scan: each search
-    /// reports the leftmost-longest match at or after `from`, and the next search starts one
-    /// byte after that match's start, so no start position is skipped; at a reported position,
-    /// every other literal occurring there is a prefix of the reported (longest) one, and
-    /// `regexes_implied` covers those.
     fn run_prefilter(&self, field: Field, text: &str, scratch: &mut Scratch) {
         let i = field.index();
         scratch.prefiltered[i] = true;
@@ -281,17 +425,12 @@ impl Plan {
         for &(r, _) in &prefilter.gated {
             scratch.possible[r as usize] = false;
         }
-        let mut from = 0;
-        while from < text.len() {
-            let input = aho_corasick::Input::new(text).span(from..text.len());
-            let Some(hit) = prefilter.automaton.find(input) else {
-                break;
-            };
-            for &r in &prefilter.regexes_implied[hit.pattern().as_usize()] {
-                scratch.possible[r as usize] = true;
+        let possible = &mut scratch.possible;
+        prefilter.grams.scan(text.as_bytes(), &mut |literal| {
+            for &r in &prefilter.regexes_of_literal[literal as usize] {
+                possible[r as usize] = true;
             }
-            from = hit.start() + 1;
-        }
+        });
         for &(r, pred) in &prefilter.gated {
             if !scratch.possible[r as usize] {
                 scratch.memo[pred as usize] = 1;
@@ -340,7 +479,12 @@ fn build_prefilters(set: &PatternSet) -> (Vec<Option<Prefilter>>, Vec<bool>) {
         if field == Field::Section {
             continue;
         }
-        if let Some(literals) = required_literals(&set.regexes[r].hir) {
+        let min = if is_long_text(field) {
+            MIN_LONG_TEXT_LITERAL
+        } else {
+            MIN_PREFILTER_LITERAL
+        };
+        if let Some(literals) = required_literals(&set.regexes[r].hir, min) {
             gated[r] = true;
             for literal in literals {
                 per_field[field.index()].push((literal, r as u32));
@@ -353,8 +497,7 @@ fn build_prefilters(set: &PatternSet) -> (Vec<Option<Prefilter>>, Vec<bool>) {
         .map(|(field, entries)| {
             let mut regexes: Vec<u32> = entries.iter().map(|&(_, r)| r).collect();
             regexes.dedup();
-            let long_text = matches!(Field::ALL[field], Field::Output | Field::Log);
-            let min = if long_text {
+            let min = if is_long_text(Field::ALL[field]) {
                 MIN_PREFILTERED_REGEXES_LONG_TEXT
             } else {
                 MIN_PREFILTERED_REGEXES
@@ -376,56 +519,32 @@ fn build_prefilters(set: &PatternSet) -> (Vec<Option<Prefilter>>, Vec<bool>) {
                 });
                 regexes_of_literal[id].push(regex);
             }
-            match AhoCorasick::builder()
-                .match_kind(MatchKind::LeftmostLongest)
-                .kind(Some(AhoCorasickKind::DFA))
-                .build(&literals)
-            {
-                Ok(automaton) => {
-                    let regexes_implied = literals
-                        .iter()
-                        .map(|literal| {
-                            let mut implied: Vec<u32> = literals
-                                .iter()
-                                .zip(&regexes_of_literal)
-                                .filter(|(other, _)| literal.starts_with(other))
-                                .flat_map(|(_, regexes)| regexes.iter().copied())
-                                .collect();
-                            implied.sort_unstable();
-                            implied.dedup();
-                            implied.into_boxed_slice()
-                        })
-                        .collect();
-                    let mut all: Vec<u32> = regexes_of_literal.iter().flatten().copied().collect();
-                    all.sort_unstable();
-                    all.dedup();
-                    let all: Vec<(u32, PredId)> = all
-                        .into_iter()
-                        .map(|r| (r, pred_of_regex[r as usize]))
-                        .collect();
-                    Some(Prefilter {
-                        automaton,
-                        regexes_implied,
-                        gated: all.into_boxed_slice(),
+            let mut all: Vec<u32> = regexes_of_literal.iter().flatten().copied().collect();
+            all.sort_unstable();
+            all.dedup();
+            let gated = all
+                .into_iter()
+                .map(|r| (r, pred_of_regex[r as usize]))
+                .collect();
+            Some(Prefilter {
+                grams: GramFilter::new(literals.into_iter().map(Vec::into_boxed_slice).collect()),
+                regexes_of_literal: regexes_of_literal
+                    .into_iter()
+                    .map(|mut regexes| {
+                        regexes.sort_unstable();
+                        regexes.dedup();
+                        regexes.into_boxed_slice()
                     })
-                }
-                Err(_) => {
-                    // Too large to build: leave this field's regexps ungated.
-                    for regexes in &regexes_of_literal {
-                        for &r in regexes {
-                            gated[r as usize] = false;
-                        }
-                    }
-                    None
-                }
-            }
+                    .collect(),
+                gated,
+            })
         })
         .collect();
     (prefilters, gated)
 }
 
 /// Literals of which every match contains at least one, if a useful finite set exists.
-fn required_literals(hir: &regex_syntax::hir::Hir) -> Option<Vec<Vec<u8>>> {
+fn required_literals(hir: &regex_syntax::hir::Hir, min: usize) -> Option<Vec<Vec<u8>>> {
     let mut best: Option<Vec<Vec<u8>>> = None;
     for kind in [ExtractKind::Prefix, ExtractKind::Suffix] {
         let mut extractor = Extractor::new();
@@ -433,11 +552,7 @@ fn required_literals(hir: &regex_syntax::hir::Hir) -> Option<Vec<Vec<u8>>> {
         let mut seq = extractor.extract(hir);
         seq.optimize_for_prefix_by_preference();
         let Some(lits) = seq.literals() else { continue };
-        if lits.is_empty()
-            || lits
-                .iter()
-                .any(|l| l.as_bytes().len() < MIN_PREFILTER_LITERAL)
-        {
+        if lits.is_empty() || lits.iter().any(|l| l.as_bytes().len() < min) {
             continue;
         }
         let candidate: Vec<Vec<u8>> = lits.iter().map(|l| l.as_bytes().to_vec()).collect();
@@ -485,5 +600,43 @@ fn pred_cost(pred: &Pred) -> u32 {
             Field::Output | Field::Snippet => 1_000,
             _ => 20,
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The q-gram filter reports each occurrence of each literal exactly once, whatever the
+        /// stride the shortest literal allows (a small alphabet makes overlaps and repeats).
+        #[test]
+        fn gram_filter_finds_every_occurrence_once(
+            literals in proptest::collection::btree_set("[ab c]{4,14}", 1..12),
+            text in "[ab c]{0,300}",
+        ) {
+            let literals: Vec<Box<[u8]>> =
+                literals.into_iter().map(|l| l.into_bytes().into_boxed_slice()).collect();
+            let filter = GramFilter::new(literals.clone());
+            let mut found = vec![0usize; literals.len()];
+            filter.scan(text.as_bytes(), &mut |id| found[id as usize] += 1);
+            for (id, literal) in literals.iter().enumerate() {
+                let expected = text
+                    .as_bytes()
+                    .windows(literal.len())
+                    .filter(|w| w == &&literal[..])
+                    .count();
+                prop_assert_eq!(found[id], expected, "literal {:?}", literal);
+            }
+        }
+    }
+
+    #[test]
+    fn stride_follows_the_shortest_literal() {
+        let set = |ls: &[&str]| GramFilter::new(ls.iter().map(|l| l.as_bytes().into()).collect());
+        assert_eq!(set(&["abcd", "fatal error"]).stride, 1);
+        assert_eq!(set(&["fatal error", "i/o timeout"]).stride, 8);
+        assert_eq!(set(&["SIGSEGV: x"]).stride, 7);
     }
 }
