@@ -44,10 +44,12 @@ fn is_long_text(field: Field) -> bool {
 /// regexp's own literal search (inside regex-automata) is cheaper than one multi-pattern scan.
 const MIN_PREFILTERED_REGEXES: usize = 16;
 
-/// The same for the long-text fields (`output`, `log`), where one scan costs the most: on the
-/// small workload (50 issues) a prefilter over a few dozen `output` regexps made the JIT
-/// slower than the interpreter; without it they are even (`flakewatch bench`, one run).
-const MIN_PREFILTERED_REGEXES_LONG_TEXT: usize = 64;
+/// The same for the long-text fields (`output`, `log`). With the Aho-Corasick prefilter this
+/// had to be 64 (on the small workload a scan for a few dozen `output` regexps cost more than
+/// it saved); the strided q-gram scan is cheap enough that the default workload's 26 `log`
+/// regexps share one: 8 instead of 64 took it from ~40k to ~48k failures/s, the small
+/// workload unchanged (`flakewatch bench`, one thread).
+const MIN_PREFILTERED_REGEXES_LONG_TEXT: usize = 8;
 
 /// How a predicate is evaluated.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -62,10 +64,10 @@ pub enum PredClass {
 #[derive(Debug)]
 struct Prefilter {
     grams: GramFilter,
-    /// For each literal of `grams`: the regexps it makes possible.
-    regexes_of_literal: Vec<Box<[u32]>>,
-    /// Every regexp this prefilter gates, with the (one) predicate that uses it.
-    gated: Box<[(u32, PredId)]>,
+    /// For each literal of `grams`: the regexp predicates it makes possible.
+    preds_of_literal: Vec<Box<[PredId]>>,
+    /// Every regexp predicate this prefilter gates.
+    gated: Box<[PredId]>,
 }
 
 /// Bits of the q-gram hash: a 65,536-bit (8 KiB) table, small enough to stay in L1.
@@ -213,7 +215,7 @@ pub struct Plan {
     classes: Vec<PredClass>,
     eq_index: Vec<Option<FxHashMap<Box<[u8]>, PredId>>>,
     prefilters: Vec<Option<Prefilter>>,
-    /// Per regexp: whether it is gated by its field's prefilter.
+    /// Per predicate: whether it is a regexp gated by its field's prefilter.
     gated: Vec<bool>,
     /// Lazy predicates per field (to forget when the field's value changes).
     lazy_preds_of_field: Vec<Vec<PredId>>,
@@ -295,7 +297,7 @@ impl Plan {
         self.costs[node as usize]
     }
 
-    /// Number of regexps gated by a literal prefilter.
+    /// Number of regexp predicates gated by a literal prefilter.
     pub fn gated_regexes(&self) -> usize {
         self.gated.iter().filter(|&&g| g).count()
     }
@@ -308,7 +310,7 @@ impl Plan {
             carried: vec![0; self.set.preds.len()],
             checked: [false; Field::COUNT],
             previous: vec![Vec::new(); Field::COUNT],
-            possible: vec![false; self.set.regexes.len()],
+            possible: vec![false; self.set.preds.len()],
             prefiltered: [false; Field::COUNT],
             caches: self
                 .set
@@ -390,12 +392,12 @@ impl Plan {
             Pred::Regex { field, regex } => {
                 let text = record.get(*field);
                 let regex = *regex as usize;
-                if self.gated[regex] {
+                if self.gated[pred as usize] {
                     let i = field.index();
                     if !scratch.prefiltered[i] {
                         self.run_prefilter(*field, text, scratch);
                     }
-                    if !scratch.possible[regex] {
+                    if !scratch.possible[pred as usize] {
                         return false;
                     }
                 }
@@ -422,17 +424,17 @@ impl Plan {
         let Some(prefilter) = &self.prefilters[i] else {
             return;
         };
-        for &(r, _) in &prefilter.gated {
-            scratch.possible[r as usize] = false;
+        for &pred in &prefilter.gated {
+            scratch.possible[pred as usize] = false;
         }
         let possible = &mut scratch.possible;
         prefilter.grams.scan(text.as_bytes(), &mut |literal| {
-            for &r in &prefilter.regexes_of_literal[literal as usize] {
-                possible[r as usize] = true;
+            for &pred in &prefilter.preds_of_literal[literal as usize] {
+                possible[pred as usize] = true;
             }
         });
-        for &(r, pred) in &prefilter.gated {
-            if !scratch.possible[r as usize] {
+        for &pred in &prefilter.gated {
+            if !scratch.possible[pred as usize] {
                 scratch.memo[pred as usize] = 1;
             }
         }
@@ -456,38 +458,25 @@ pub struct Scratch {
     caches: Vec<meta::Cache>,
 }
 
-/// Builds each field's prefilter from the regexps' required literals. A gated regexp is used
-/// on exactly one field, so it has exactly one predicate.
+/// Builds each field's prefilter from the required literals of the regexps used on it. Gating
+/// is per predicate (regexp and field): a regexp used on `output` and on `log` is gated on
+/// both, by each field's own scan.
 fn build_prefilters(set: &PatternSet) -> (Vec<Option<Prefilter>>, Vec<bool>) {
-    let mut gated = vec![false; set.regexes.len()];
-    let mut per_field: Vec<Vec<(Vec<u8>, u32)>> = vec![Vec::new(); Field::COUNT];
-    let mut field_of_regex: Vec<Option<Field>> = vec![None; set.regexes.len()];
-    let mut pred_of_regex: Vec<PredId> = vec![0; set.regexes.len()];
+    let mut gated = vec![false; set.preds.len()];
+    let mut per_field: Vec<Vec<(Vec<u8>, PredId)>> = vec![Vec::new(); Field::COUNT];
     for (id, pred) in set.preds.iter().enumerate() {
-        if let Pred::Regex { field, regex } = pred {
-            pred_of_regex[*regex as usize] = id as PredId;
-            match field_of_regex[*regex as usize] {
-                None => field_of_regex[*regex as usize] = Some(*field),
-                // The same regexp on several fields: no prefilter (kept simple and correct).
-                Some(f) if f != *field => field_of_regex[*regex as usize] = Some(Field::Section),
-                Some(_) => {}
-            }
-        }
-    }
-    for (r, field) in field_of_regex.iter().enumerate() {
-        let Some(field) = *field else { continue };
-        if field == Field::Section {
+        let Pred::Regex { field, regex } = pred else {
             continue;
-        }
-        let min = if is_long_text(field) {
+        };
+        let min = if is_long_text(*field) {
             MIN_LONG_TEXT_LITERAL
         } else {
             MIN_PREFILTER_LITERAL
         };
-        if let Some(literals) = required_literals(&set.regexes[r].hir, min) {
-            gated[r] = true;
+        if let Some(literals) = required_literals(&set.regexes[*regex as usize].hir, min) {
+            gated[id] = true;
             for literal in literals {
-                per_field[field.index()].push((literal, r as u32));
+                per_field[field.index()].push((literal, id as PredId));
             }
         }
     }
@@ -495,48 +484,42 @@ fn build_prefilters(set: &PatternSet) -> (Vec<Option<Prefilter>>, Vec<bool>) {
         .into_iter()
         .enumerate()
         .map(|(field, entries)| {
-            let mut regexes: Vec<u32> = entries.iter().map(|&(_, r)| r).collect();
-            regexes.dedup();
+            let mut preds: Vec<PredId> = entries.iter().map(|&(_, p)| p).collect();
+            preds.sort_unstable();
+            preds.dedup();
             let min = if is_long_text(Field::ALL[field]) {
                 MIN_PREFILTERED_REGEXES_LONG_TEXT
             } else {
                 MIN_PREFILTERED_REGEXES
             };
-            if regexes.len() < min {
-                for r in regexes {
-                    gated[r as usize] = false;
+            if preds.len() < min {
+                for p in preds {
+                    gated[p as usize] = false;
                 }
                 return None;
             }
             let mut ids: FxHashMap<Vec<u8>, usize> = FxHashMap::default();
             let mut literals: Vec<Vec<u8>> = Vec::new();
-            let mut regexes_of_literal: Vec<Vec<u32>> = Vec::new();
-            for (literal, regex) in entries {
+            let mut preds_of_literal: Vec<Vec<PredId>> = Vec::new();
+            for (literal, pred) in entries {
                 let id = *ids.entry(literal.clone()).or_insert_with(|| {
                     literals.push(literal);
-                    regexes_of_literal.push(Vec::new());
+                    preds_of_literal.push(Vec::new());
                     literals.len() - 1
                 });
-                regexes_of_literal[id].push(regex);
+                preds_of_literal[id].push(pred);
             }
-            let mut all: Vec<u32> = regexes_of_literal.iter().flatten().copied().collect();
-            all.sort_unstable();
-            all.dedup();
-            let gated = all
-                .into_iter()
-                .map(|r| (r, pred_of_regex[r as usize]))
-                .collect();
             Some(Prefilter {
                 grams: GramFilter::new(literals.into_iter().map(Vec::into_boxed_slice).collect()),
-                regexes_of_literal: regexes_of_literal
+                preds_of_literal: preds_of_literal
                     .into_iter()
-                    .map(|mut regexes| {
-                        regexes.sort_unstable();
-                        regexes.dedup();
-                        regexes.into_boxed_slice()
+                    .map(|mut preds| {
+                        preds.sort_unstable();
+                        preds.dedup();
+                        preds.into_boxed_slice()
                     })
                     .collect(),
-                gated,
+                gated: preds.into_boxed_slice(),
             })
         })
         .collect();

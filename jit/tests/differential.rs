@@ -104,7 +104,8 @@ fn memo_is_reused_only_while_a_field_is_unchanged() {
     );
 }
 
-/// Pattern sets large enough to get the shared literal prefilters (on `output` and on `pkg`):
+/// Pattern sets large enough to get the shared literal prefilters (on `output`, `log` and
+/// `pkg`):
 /// literals that are prefixes of one another, overlap, repeat, sit at the ends of the text,
 /// regexps whose literal is present but which do not match, and records that keep their
 /// `output` (the prefilter's result carried to the next record).
@@ -140,6 +141,13 @@ fn prefiltered_fields_agree() {
     for i in 0..20 {
         scripts.push(format!("post <- pkg ~ `^net/http{i}(/|$)`"));
     }
+    // The same regexps on `log` as on `output` (first group): gated on each field separately.
+    for i in (0..90).step_by(6) {
+        let word = words[i % words.len()];
+        scripts.push(format!(
+            "post <- log ~ `{word}.{{0,{i}}}` && goos == \"darwin\""
+        ));
+    }
     let texts = [
         String::new(),
         "panic".to_owned(),
@@ -160,8 +168,10 @@ fn prefiltered_fields_agree() {
             let goos = if (i + j) % 2 == 0 { "linux" } else { "darwin" };
             let date = format!("2025-0{}-15T00:00:00Z", 1 + (i + j) % 9);
             let test = format!("T{}", (i * 5 + j) % 90);
+            let log = &texts[(i + j) % texts.len()];
             records.push(record(&[
                 ("output", text.as_str()),
+                ("log", log.as_str()),
                 ("pkg", pkg),
                 ("goos", goos),
                 ("date", &date),
@@ -171,7 +181,7 @@ fn prefiltered_fields_agree() {
     }
     let plan = PlanInterpreter::new(pattern_set(&scripts));
     assert!(
-        plan.plan().gated_regexes() >= 64 + 16,
+        plan.plan().gated_regexes() >= 64 + 16 + 8,
         "only {} regexps behind prefilters",
         plan.plan().gated_regexes()
     );
