@@ -27,14 +27,15 @@ pub const NO_PRED: u32 = u32::MAX;
 /// match almost everywhere).
 const MIN_PREFILTER_LITERAL: usize = 4;
 
-/// Shortest prefilter literal on the long-text fields (`output`, `log`). The filter tests
-/// every `shortest literal - 3`-th position, so longer literals make the scan of these fields
-/// proportionally cheaper; a regexp with a shorter required literal (`panic`) searches for it
-/// itself (regex-automata's own SIMD literal search).
-const MIN_LONG_TEXT_LITERAL: usize = 9;
-
 /// Longest stride of the q-gram scan (each literal has one table entry per stride position).
-const MAX_GRAM_STRIDE: usize = 8;
+const MAX_GRAM_STRIDE: usize = 16;
+
+/// On the long-text fields (`output`, `log`) the filter tests every `shortest literal - 3`-th
+/// position, so a regexp with a short required literal (`panic`) makes the whole scan
+/// slower; it can instead search for its literal itself (regex-automata's SIMD literal
+/// search, far cheaper per byte than one position of the scan). [`long_text_threshold`]
+/// weighs the two: one ungated regexp costs about this fraction of a scan at stride 1.
+const UNGATED_REGEX_COST: f64 = 1.0 / 40.0;
 
 fn is_long_text(field: Field) -> bool {
     matches!(field, Field::Output | Field::Log)
@@ -70,8 +71,8 @@ struct Prefilter {
     gated: Box<[PredId]>,
 }
 
-/// Bits of the q-gram hash: a 65,536-bit (8 KiB) table, small enough to stay in L1.
-const GRAM_BITS: u32 = 16;
+/// Bits of the q-gram hash: a 131,072-bit (16 KiB) table, small enough to stay in L1.
+const GRAM_BITS: u32 = 17;
 
 /// Finds every occurrence of a set of literals (each at least [`MIN_PREFILTER_LITERAL`]
 /// bytes) in one pass over the text that looks at every `stride`-th position only.
@@ -463,20 +464,28 @@ pub struct Scratch {
 /// both, by each field's own scan.
 fn build_prefilters(set: &PatternSet) -> (Vec<Option<Prefilter>>, Vec<bool>) {
     let mut gated = vec![false; set.preds.len()];
-    let mut per_field: Vec<Vec<(Vec<u8>, PredId)>> = vec![Vec::new(); Field::COUNT];
+    // Per field: (required literals, predicate), and the shortest literal of each.
+    let mut candidates: Vec<Vec<(Vec<Vec<u8>>, PredId)>> = vec![Vec::new(); Field::COUNT];
     for (id, pred) in set.preds.iter().enumerate() {
         let Pred::Regex { field, regex } = pred else {
             continue;
         };
-        let min = if is_long_text(*field) {
-            MIN_LONG_TEXT_LITERAL
+        if let Some(literals) = required_literals(&set.regexes[*regex as usize].hir) {
+            candidates[field.index()].push((literals, id as PredId));
+        }
+    }
+    let mut per_field: Vec<Vec<(Vec<u8>, PredId)>> = vec![Vec::new(); Field::COUNT];
+    for (field, candidates) in candidates.into_iter().enumerate() {
+        let shortest: Vec<usize> = candidates.iter().map(|(l, _)| min_len(l)).collect();
+        let min = if is_long_text(Field::ALL[field]) {
+            long_text_threshold(&shortest)
         } else {
             MIN_PREFILTER_LITERAL
         };
-        if let Some(literals) = required_literals(&set.regexes[*regex as usize].hir, min) {
-            gated[id] = true;
-            for literal in literals {
-                per_field[field.index()].push((literal, id as PredId));
+        for ((literals, pred), shortest) in candidates.into_iter().zip(shortest) {
+            if shortest >= min {
+                gated[pred as usize] = true;
+                per_field[field].extend(literals.into_iter().map(|l| (l, pred)));
             }
         }
     }
@@ -527,7 +536,7 @@ fn build_prefilters(set: &PatternSet) -> (Vec<Option<Prefilter>>, Vec<bool>) {
 }
 
 /// Literals of which every match contains at least one, if a useful finite set exists.
-fn required_literals(hir: &regex_syntax::hir::Hir, min: usize) -> Option<Vec<Vec<u8>>> {
+fn required_literals(hir: &regex_syntax::hir::Hir) -> Option<Vec<Vec<u8>>> {
     let mut best: Option<Vec<Vec<u8>>> = None;
     for kind in [ExtractKind::Prefix, ExtractKind::Suffix] {
         let mut extractor = Extractor::new();
@@ -535,7 +544,11 @@ fn required_literals(hir: &regex_syntax::hir::Hir, min: usize) -> Option<Vec<Vec
         let mut seq = extractor.extract(hir);
         seq.optimize_for_prefix_by_preference();
         let Some(lits) = seq.literals() else { continue };
-        if lits.is_empty() || lits.iter().any(|l| l.as_bytes().len() < min) {
+        if lits.is_empty()
+            || lits
+                .iter()
+                .any(|l| l.as_bytes().len() < MIN_PREFILTER_LITERAL)
+        {
             continue;
         }
         let candidate: Vec<Vec<u8>> = lits.iter().map(|l| l.as_bytes().to_vec()).collect();
@@ -548,6 +561,19 @@ fn required_literals(hir: &regex_syntax::hir::Hir, min: usize) -> Option<Vec<Vec
         }
     }
     best
+}
+
+/// The shortest literal a long-text field's filter takes, given the shortest required
+/// literal of each of its regexps: the cheapest mix of scan stride and ungated regexps.
+fn long_text_threshold(shortest: &[usize]) -> usize {
+    let cost = |min: usize| {
+        let stride = (min - 3).min(MAX_GRAM_STRIDE) as f64;
+        let ungated = shortest.iter().filter(|&&s| s < min).count() as f64;
+        1.0 / stride + UNGATED_REGEX_COST * ungated
+    };
+    (MIN_PREFILTER_LITERAL..=MAX_GRAM_STRIDE + 3)
+        .min_by(|&a, &b| cost(a).total_cmp(&cost(b)))
+        .unwrap_or(MIN_PREFILTER_LITERAL)
 }
 
 fn min_len(lits: &[Vec<u8>]) -> usize {
@@ -613,6 +639,17 @@ mod tests {
                 prop_assert_eq!(found[id], expected, "literal {:?}", literal);
             }
         }
+    }
+
+    #[test]
+    fn long_text_threshold_ungates_only_a_few_short_literals() {
+        let mut one_short = vec![30; 50];
+        one_short.push(5);
+        assert_eq!(long_text_threshold(&one_short), MAX_GRAM_STRIDE + 3);
+        let mut many_short = vec![5; 40];
+        many_short.extend([30; 10]);
+        assert_eq!(long_text_threshold(&many_short), 5);
+        assert_eq!(long_text_threshold(&[]), MAX_GRAM_STRIDE + 3);
     }
 
     #[test]
