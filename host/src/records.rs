@@ -161,21 +161,26 @@ fn json_string(text: &str, mut i: usize, out: &mut String) -> Option<usize> {
     let b = text.as_bytes();
     loop {
         // One pass finds the end of the plain run and rejects control characters, eight
-        // bytes at a time while none of them is special; runs are short in logs (an escaped
-        // newline every line), where this beats memchr.
+        // bytes at a time; the lowest flagged byte of a word is exactly the first special
+        // one. Runs are short in logs (an escaped newline every line), where this beats
+        // memchr.
         let mut stop = i;
-        while let Some(chunk) = b.get(stop..stop + 8) {
-            let x = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
-            if has_special_byte(x) {
+        loop {
+            let Some(chunk) = b.get(stop..stop + 8) else {
+                while let Some(&c) = b.get(stop) {
+                    if c == b'"' || c == b'\\' || c < 0x20 {
+                        break;
+                    }
+                    stop += 1;
+                }
+                break;
+            };
+            let special = special_bytes(u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8])));
+            if special != 0 {
+                stop += (special.trailing_zeros() / 8) as usize;
                 break;
             }
             stop += 8;
-        }
-        while let Some(&c) = b.get(stop) {
-            if c == b'"' || c == b'\\' || c < 0x20 {
-                break;
-            }
-            stop += 1;
         }
         if *b.get(stop)? < 0x20 {
             return None;
@@ -199,15 +204,16 @@ fn json_string(text: &str, mut i: usize, out: &mut String) -> Option<usize> {
     }
 }
 
-/// Whether any byte of `x` is `"`, `\\` or below 0x20 (the classic SWAR zero-byte tests).
-fn has_special_byte(x: u64) -> bool {
+/// The bytes of `x` that are `"`, `\\` or below 0x20, as the high bit of each (the classic
+/// SWAR zero-byte tests): the lowest set bit is exact, a borrow may flag bytes above it.
+fn special_bytes(x: u64) -> u64 {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGHS: u64 = 0x8080_8080_8080_8080;
     let zero_in = |v: u64| v.wrapping_sub(ONES) & !v & HIGHS;
     let quote = zero_in(x ^ (ONES * u64::from(b'"')));
     let backslash = zero_in(x ^ (ONES * u64::from(b'\\')));
     let control = x.wrapping_sub(ONES * 0x20) & !x & HIGHS;
-    quote | backslash | control != 0
+    quote | backslash | control
 }
 
 struct RecordVisitor;
@@ -369,14 +375,18 @@ mod tests {
 
     #[test]
     fn special_bytes_are_found_in_every_position() {
-        for special in [b'"', b'\\', 0x00, 0x1f, b'\n'] {
+        // The lowest flagged byte is the first special one, whatever follows it.
+        for special in [b'"', b'\\', 0x00, 0x01, 0x1f, b'\n'] {
             for pos in 0..8 {
-                let mut bytes = *b"abcdefgh";
-                bytes[pos] = special;
-                assert!(
-                    has_special_byte(u64::from_le_bytes(bytes)),
-                    "{special} at {pos}"
-                );
+                for after in [b'a', 0x00, 0x01, b'"', 0xff] {
+                    let mut bytes = *b"abcdefgh";
+                    bytes[pos] = special;
+                    if pos < 7 {
+                        bytes[pos + 1] = after;
+                    }
+                    let found = special_bytes(u64::from_le_bytes(bytes));
+                    assert_eq!(found.trailing_zeros() / 8, pos as u32, "{special} at {pos}");
+                }
             }
         }
         for plain in [
@@ -384,7 +394,7 @@ mod tests {
             *b"        ",
             [0x7f, 0x80, 0xff, 0x20, 0x21, 0x5b, 0x5d, 0xc3],
         ] {
-            assert!(!has_special_byte(u64::from_le_bytes(plain)), "{plain:?}");
+            assert_eq!(special_bytes(u64::from_le_bytes(plain)), 0, "{plain:?}");
         }
     }
 }
