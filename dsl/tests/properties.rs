@@ -2,8 +2,10 @@
 //! IR interpreter agrees with a direct evaluation of the syntax tree (upstream's `Match`).
 
 use flakewatch_dsl::ast::{Cmp, CmpOp, Expr, ExprKind, Regex, RegexMatch, Rule, Script, Span};
-use flakewatch_dsl::ir::PatternSetBuilder;
-use flakewatch_dsl::{Field, Interpreter, Limits, Record, goregex, parse_script};
+use flakewatch_dsl::ir::{PatternSet, PatternSetBuilder};
+use flakewatch_dsl::{
+    Field, Interpreter, Limits, Record, goregex, parse_script, parse_script_with,
+};
 use proptest::prelude::*;
 
 /// Valid Go regexps of many shapes (the generated trees pick from these).
@@ -191,4 +193,47 @@ fn deep_nesting_and_long_chains_are_bounded() {
             Limits::DEFAULT.max_script_bytes
         )
     );
+}
+
+/// `from_scripts` compiles the regexps of large sets ahead, on several threads; the set and
+/// the errors must be those of lowering issue by issue (a regexp over the size limit fails
+/// every issue that uses it, at each one's own position).
+#[test]
+fn precompiled_regexps_lower_like_issue_by_issue() {
+    let limits = Limits {
+        max_regex_bytes: 20_000,
+        ..Limits::DEFAULT
+    };
+    let texts: Vec<String> = (0..400)
+        .map(|i| match i % 50 {
+            7 => format!("post <- pkg == \"p{i}\" && `x{{1,9}}y{{1,9}}z{{1,999}}`"),
+            _ => format!("post <- `err{}: [a-z]+` || test ~ `^T{i}$`", i % 150),
+        })
+        .collect();
+    let parsed: Vec<_> = texts
+        .iter()
+        .map(|t| parse_script_with(t, &limits))
+        .collect();
+    assert!(parsed.iter().all(|p| p.is_ok()));
+    let scripts: Vec<_> = parsed
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (i as u64, Some(&p.script)))
+        .collect();
+    let (set, errors) = PatternSet::from_scripts(scripts.iter().copied(), limits);
+    let mut one_by_one = PatternSetBuilder::new(limits);
+    let mut expected_errors = Vec::new();
+    for &(number, script) in &scripts {
+        if let Err(err) = one_by_one.add_issue(number, script.unwrap()) {
+            one_by_one.add_unusable_issue(number);
+            expected_errors.push((number, err.to_string()));
+        }
+    }
+    let errors: Vec<_> = errors
+        .into_iter()
+        .map(|(n, e)| (n, e.to_string()))
+        .collect();
+    assert_eq!(errors.len(), 8, "{errors:?}");
+    assert_eq!(errors, expected_errors);
+    assert_eq!(set.dump(), one_by_one.finish().dump());
 }

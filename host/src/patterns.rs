@@ -80,10 +80,7 @@ impl CompiledIssues {
     ) -> Result<CompiledIssues, JitError> {
         let mut issues: Vec<(u64, &str)> = issues.into_iter().collect();
         issues.sort_by_key(|&(number, _)| number);
-        let mut statuses: Vec<ScriptStatus> = issues
-            .iter()
-            .map(|(_, body)| ScriptStatus::of_body(body, &limits))
-            .collect();
+        let mut statuses = extract_and_parse(&issues, &limits);
         let numbers: Vec<u64> = issues.iter().map(|&(number, _)| number).collect();
         let scripts = numbers.iter().zip(&statuses).map(|(&number, status)| {
             let script = match status {
@@ -104,6 +101,35 @@ impl CompiledIssues {
             engine,
         })
     }
+}
+
+/// Fewest issues worth extracting and parsing on several threads.
+const MIN_PARALLEL_ISSUES: usize = 256;
+
+/// [`ScriptStatus::of_body`] of every issue, in order; on the machine's cores for many.
+fn extract_and_parse(issues: &[(u64, &str)], limits: &Limits) -> Vec<ScriptStatus> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(issues.len() / MIN_PARALLEL_ISSUES)
+        .max(1);
+    let parse = |part: &[(u64, &str)]| -> Vec<ScriptStatus> {
+        part.iter()
+            .map(|(_, body)| ScriptStatus::of_body(body, limits))
+            .collect()
+    };
+    if threads == 1 {
+        return parse(issues);
+    }
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = issues
+            .chunks(issues.len().div_ceil(threads))
+            .map(|part| scope.spawn(move || parse(part)))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("parsing a script panicked"))
+            .collect()
+    })
 }
 
 /// The fields of a GitHub issue that matching needs.

@@ -1,5 +1,5 @@
-//! Ownership of the generated machine code: the `JITModule` is kept until the compiled set is
-//! dropped, then its memory is freed (a `JITModule` does not free code on drop).
+//! Ownership of the generated machine code: the `JITModule`s are kept until the compiled set
+//! is dropped, then their memory is freed (a `JITModule` does not free code on drop).
 #![allow(unsafe_code, reason = "owning and freeing JIT code memory")]
 
 use std::mem::ManuallyDrop;
@@ -9,41 +9,47 @@ use cranelift_module::FuncId;
 
 use crate::runtime::ChunkFn;
 
-/// The code memory of one compiled set.
+/// The code memory of one compiled set: the modules its chunk functions were generated in.
 pub(crate) struct CodeMemory {
-    module: ManuallyDrop<JITModule>,
+    modules: Vec<ManuallyDrop<JITModule>>,
 }
 
 impl CodeMemory {
-    /// Takes ownership of a finalized module and returns the entry points of `ids`.
-    pub(crate) fn new(module: JITModule, ids: &[FuncId]) -> (CodeMemory, Vec<ChunkFn>) {
-        let chunks = ids
-            .iter()
-            .map(|&id| {
+    /// Takes ownership of finalized modules and returns the entry points of the chunk
+    /// functions they hold, ordered by chunk index.
+    pub(crate) fn new(
+        modules: Vec<(JITModule, Vec<(usize, FuncId)>)>,
+    ) -> (CodeMemory, Vec<ChunkFn>) {
+        let mut chunks = Vec::new();
+        let mut owned = Vec::with_capacity(modules.len());
+        for (module, ids) in modules {
+            for &(n, id) in &ids {
                 let address = module.get_finalized_function(id);
-                // SAFETY: `id` was defined by `define_chunks` with the signature
+                // SAFETY: `id` was defined by `ChunkDefiner::define` with the signature
                 // `fn(*mut Ctx) -> i32` in the platform's default calling convention, which is
                 // the C convention, and the module has been finalized.
-                unsafe { std::mem::transmute::<*const u8, ChunkFn>(address) }
-            })
-            .collect();
-        (
-            CodeMemory {
-                module: ManuallyDrop::new(module),
-            },
-            chunks,
-        )
+                chunks.push((n, unsafe {
+                    std::mem::transmute::<*const u8, ChunkFn>(address)
+                }));
+            }
+            owned.push(ManuallyDrop::new(module));
+        }
+        chunks.sort_unstable_by_key(|&(n, _)| n);
+        let chunks = chunks.into_iter().map(|(_, f)| f).collect();
+        (CodeMemory { modules: owned }, chunks)
     }
 }
 
 impl Drop for CodeMemory {
     fn drop(&mut self) {
-        // SAFETY: the module is taken exactly once, here; the function pointers into it live
-        // in the `CompiledSet` that owns this `CodeMemory` and are dropped with it, so no code
-        // of this module can run afterwards.
-        let module = unsafe { ManuallyDrop::take(&mut self.module) };
-        // SAFETY: as above: nothing refers to this code any more.
-        unsafe { module.free_memory() };
+        for module in &mut self.modules {
+            // SAFETY: each module is taken exactly once, here; the function pointers into it
+            // live in the `CompiledSet` that owns this `CodeMemory` and are dropped with it,
+            // so no code of this module can run afterwards.
+            let module = unsafe { ManuallyDrop::take(module) };
+            // SAFETY: as above: nothing refers to this code any more.
+            unsafe { module.free_memory() };
+        }
     }
 }
 

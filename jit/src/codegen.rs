@@ -158,49 +158,74 @@ fn emit_cond(
     }
 }
 
-/// Declares and defines every chunk function in `module`; returns their ids in order.
-pub(crate) fn define_chunks<M: Module>(
-    module: &mut M,
-    plan: &Plan,
-    chunk_size: usize,
-) -> Result<Vec<FuncId>, JitError> {
-    let codegen = |e: cranelift_module::ModuleError| JitError::Codegen(e.to_string());
-    let pointer = module.target_config().pointer_type();
-    let mut helper_sig = module.make_signature();
-    helper_sig.params.push(AbiParam::new(pointer));
-    helper_sig.params.push(AbiParam::new(types::I32));
-    helper_sig.returns.push(AbiParam::new(types::I8));
-    let helper = module
-        .declare_function(
-            crate::runtime::EVAL_PRED_SYMBOL,
-            Linkage::Import,
-            &helper_sig,
-        )
-        .map_err(codegen)?;
+/// Declares and defines chunk functions in one module, reusing its contexts between them.
+pub(crate) struct ChunkDefiner {
+    helper: FuncId,
+    chunk_sig: cranelift_codegen::ir::Signature,
+    ctx: cranelift_codegen::Context,
+    builder_ctx: FunctionBuilderContext,
+}
 
-    let mut chunk_sig = module.make_signature();
-    chunk_sig.params.push(AbiParam::new(pointer));
-    chunk_sig.returns.push(AbiParam::new(types::I32));
+impl ChunkDefiner {
+    /// Declares the predicate callback in `module`.
+    pub(crate) fn new<M: Module>(module: &mut M) -> Result<ChunkDefiner, JitError> {
+        let pointer = module.target_config().pointer_type();
+        let mut helper_sig = module.make_signature();
+        helper_sig.params.push(AbiParam::new(pointer));
+        helper_sig.params.push(AbiParam::new(types::I32));
+        helper_sig.returns.push(AbiParam::new(types::I8));
+        let helper = module
+            .declare_function(
+                crate::runtime::EVAL_PRED_SYMBOL,
+                Linkage::Import,
+                &helper_sig,
+            )
+            .map_err(codegen_error)?;
+        let mut chunk_sig = module.make_signature();
+        chunk_sig.params.push(AbiParam::new(pointer));
+        chunk_sig.returns.push(AbiParam::new(types::I32));
+        Ok(ChunkDefiner {
+            helper,
+            chunk_sig,
+            ctx: module.make_context(),
+            builder_ctx: FunctionBuilderContext::new(),
+        })
+    }
 
-    let mut ctx = module.make_context();
-    let mut builder_ctx = FunctionBuilderContext::new();
-    let mut ids = Vec::new();
-    for (n, issues) in plan.set().issues.chunks(chunk_size.max(1)).enumerate() {
+    /// Declares and defines the function of chunk `n` (issues `n * chunk_size ..`).
+    pub(crate) fn define<M: Module>(
+        &mut self,
+        module: &mut M,
+        plan: &Plan,
+        chunk_size: usize,
+        n: usize,
+    ) -> Result<FuncId, JitError> {
+        let first = n * chunk_size;
+        let issues = &plan.set().issues[first..(first + chunk_size).min(plan.set().issues.len())];
         let id = module
-            .declare_function(&format!("flakewatch_chunk_{n}"), Linkage::Local, &chunk_sig)
-            .map_err(codegen)?;
-        ctx.func.signature = chunk_sig.clone();
+            .declare_function(
+                &format!("flakewatch_chunk_{n}"),
+                Linkage::Local,
+                &self.chunk_sig,
+            )
+            .map_err(codegen_error)?;
+        self.ctx.func.signature = self.chunk_sig.clone();
         {
-            let mut builder = FunctionBuilder::new(&mut ctx.func, &mut builder_ctx);
-            let eval_pred = module.declare_func_in_func(helper, builder.func);
-            emit_chunk(&mut builder, plan, n * chunk_size.max(1), issues, eval_pred);
+            let mut builder = FunctionBuilder::new(&mut self.ctx.func, &mut self.builder_ctx);
+            let eval_pred = module.declare_func_in_func(self.helper, builder.func);
+            emit_chunk(&mut builder, plan, first, issues, eval_pred);
             builder.finalize(module.target_config());
         }
-        module.define_function(id, &mut ctx).map_err(codegen)?;
-        module.clear_context(&mut ctx);
-        ids.push(id);
+        module
+            .define_function(id, &mut self.ctx)
+            .map_err(codegen_error)?;
+        module.clear_context(&mut self.ctx);
+        Ok(id)
     }
-    Ok(ids)
+}
+
+fn codegen_error(e: cranelift_module::ModuleError) -> JitError {
+    JitError::Codegen(e.to_string())
 }
 
 /// The Cranelift IR text of every chunk function (`flakewatch debug clif`), for a target.

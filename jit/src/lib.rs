@@ -11,6 +11,7 @@ use std::fmt;
 
 use cranelift_codegen::settings::{self, Configurable};
 use cranelift_jit::{JITBuilder, JITModule};
+use cranelift_module::FuncId;
 use flakewatch_dsl::ir::PatternSet;
 use flakewatch_dsl::{Assignment, Record};
 
@@ -26,6 +27,12 @@ use runtime::ChunkFn;
 
 /// Issues per generated function: keeps each function small for the register allocator.
 pub const DEFAULT_CHUNK: usize = 128;
+
+/// Most threads one compilation uses (each generates a share of the chunk functions).
+pub const COMPILE_THREADS: usize = 4;
+
+/// Fewest chunk functions worth a compile thread of their own.
+const MIN_CHUNKS_PER_THREAD: usize = 4;
 
 /// Why a pattern set could not be compiled.
 #[derive(Debug, thiserror::Error)]
@@ -71,18 +78,38 @@ impl CompiledSet {
         CompiledSet::compile_with(set, DEFAULT_CHUNK)
     }
 
-    /// Compiles `set`, generating one function per `chunk_size` issues.
+    /// Compiles `set`, generating one function per `chunk_size` issues. Large sets are
+    /// compiled on up to [`COMPILE_THREADS`] threads (one Cranelift module each).
     pub fn compile_with(set: PatternSet, chunk_size: usize) -> Result<CompiledSet, JitError> {
         let plan = Plan::new(set);
-        let isa = host_isa()?;
-        let mut builder = JITBuilder::with_isa(isa, cranelift_module::default_libcall_names());
-        builder.symbol(runtime::EVAL_PRED_SYMBOL, runtime::eval_pred as *const u8);
-        let mut module = JITModule::new(builder);
-        let ids = codegen::define_chunks(&mut module, &plan, chunk_size)?;
-        module
-            .finalize_definitions()
-            .map_err(|e| JitError::Codegen(e.to_string()))?;
-        let (code, chunks) = CodeMemory::new(module, &ids);
+        let chunk_size = chunk_size.max(1);
+        let count = plan.set().issues.len().div_ceil(chunk_size);
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(COMPILE_THREADS)
+            .min(count / MIN_CHUNKS_PER_THREAD)
+            .max(1);
+        // Threads take the next chunk as they finish one (chunks differ in size).
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let modules: Vec<Result<CompiledChunks, JitError>> = if threads == 1 {
+            vec![compile_chunks(&plan, chunk_size, count, &next)]
+        } else {
+            std::thread::scope(|scope| {
+                let (plan, next) = (&plan, &next);
+                let handles: Vec<_> = (0..threads)
+                    .map(|_| scope.spawn(move || compile_chunks(plan, chunk_size, count, next)))
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| match h.join() {
+                        Ok(result) => result,
+                        Err(_) => Err(JitError::Codegen("the code generator panicked".into())),
+                    })
+                    .collect()
+            })
+        };
+        let modules = modules.into_iter().collect::<Result<Vec<_>, _>>()?;
+        let (code, chunks) = CodeMemory::new(modules);
         Ok(CompiledSet {
             plan,
             chunks,
@@ -136,6 +163,36 @@ impl CompiledSet {
 }
 
 /// The Cranelift ISA of this machine, with flakewatch's code-generation settings.
+/// A finalized module and the chunk functions it holds: (chunk index, function).
+type CompiledChunks = (JITModule, Vec<(usize, FuncId)>);
+
+/// Generates chunk functions in a module of its own, taking chunk indices from `next` until
+/// all `count` are taken, and finalizes it.
+fn compile_chunks(
+    plan: &Plan,
+    chunk_size: usize,
+    count: usize,
+    next: &std::sync::atomic::AtomicUsize,
+) -> Result<CompiledChunks, JitError> {
+    let isa = host_isa()?;
+    let mut builder = JITBuilder::with_isa(isa, cranelift_module::default_libcall_names());
+    builder.symbol(runtime::EVAL_PRED_SYMBOL, runtime::eval_pred as *const u8);
+    let mut module = JITModule::new(builder);
+    let mut functions = Vec::new();
+    let mut definer = codegen::ChunkDefiner::new(&mut module)?;
+    loop {
+        let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if n >= count {
+            break;
+        }
+        functions.push((n, definer.define(&mut module, plan, chunk_size, n)?));
+    }
+    module
+        .finalize_definitions()
+        .map_err(|e| JitError::Codegen(e.to_string()))?;
+    Ok((module, functions))
+}
+
 fn host_isa() -> Result<std::sync::Arc<dyn cranelift_codegen::isa::TargetIsa>, JitError> {
     let mut flags = settings::builder();
     // Cranelift's IR verifier runs in debug builds (so every test verifies the generated IR)
