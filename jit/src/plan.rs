@@ -402,10 +402,12 @@ impl Plan {
                         return false;
                     }
                 }
+                // Whether it matches, not where: a half search stops at the first match end
+                // (a full search would also run the reverse DFA to find the start).
                 let input = regex_automata::Input::new(text).earliest(true);
                 let compiled: &meta::Regex = &self.set.regexes[regex].regex;
                 compiled
-                    .search_with(&mut scratch.caches[regex], &input)
+                    .search_half_with(&mut scratch.caches[regex], &input)
                     .is_some()
             }
         }
