@@ -74,6 +74,9 @@ struct Prefilter {
 /// Bits of the q-gram hash: a 131,072-bit (16 KiB) table, small enough to stay in L1.
 const GRAM_BITS: u32 = 17;
 
+/// 64-bit words of the q-gram table.
+const GRAM_WORDS: usize = 1 << (GRAM_BITS - 6);
+
 /// Finds every occurrence of a set of literals (each at least [`MIN_PREFILTER_LITERAL`]
 /// bytes) in one pass over the text that looks at every `stride`-th position only.
 ///
@@ -89,7 +92,7 @@ const GRAM_BITS: u32 = 17;
 #[derive(Debug)]
 struct GramFilter {
     stride: usize,
-    bits: Box<[u64]>,
+    bits: Box<[u64; GRAM_WORDS]>,
     /// Per 64-bit word of `bits`: the number of set bits before it (to rank a set bit).
     rank: Box<[u32]>,
     /// Per set bit, in order: where its entries start in `entries` (plus an end marker).
@@ -113,13 +116,13 @@ impl GramFilter {
         }
         keyed.sort_unstable();
         keyed.dedup();
-        let mut bits = vec![0u64; 1 << (GRAM_BITS - 6)].into_boxed_slice();
+        let mut bits = Box::new([0u64; GRAM_WORDS]);
         for &(h, _, _) in &keyed {
             bits[(h >> 6) as usize] |= 1 << (h & 63);
         }
         let mut rank = Vec::with_capacity(bits.len());
         let mut total = 0;
-        for word in &bits {
+        for word in bits.iter() {
             rank.push(total);
             total += word.count_ones();
         }
@@ -144,14 +147,13 @@ impl GramFilter {
     /// occurring twice may be reported twice).
     #[inline]
     fn scan(&self, text: &[u8], found: &mut dyn FnMut(u32)) {
-        let Some(last) = text.len().checked_sub(4) else {
-            return;
-        };
-        for at in (0..=last).step_by(self.stride) {
-            let h = gram_hash(gram(text, at));
-            let word = self.bits[(h >> 6) as usize];
+        // Four-byte windows and a fixed-size table with a masked index: no bounds checks in
+        // the loop.
+        for (k, window) in text.windows(4).step_by(self.stride).enumerate() {
+            let h = gram_hash(u32::from_le_bytes([window[0], window[1], window[2], window[3]]));
+            let word = self.bits[(h >> 6) as usize % GRAM_WORDS];
             if word & (1 << (h & 63)) != 0 {
-                self.verify(text, at, h, word, found);
+                self.verify(text, k * self.stride, h, word, found);
             }
         }
     }
