@@ -3,6 +3,9 @@
 //!
 //! * **Equality index.** Per field, a hash map from literal to its `==` predicate: one lookup
 //!   per field decides every equality predicate on it (a value equals at most one literal).
+//! * **Order index.** Per field, its `<`/`<=` literals sorted: two binary searches per record
+//!   decide every order comparison on it (`date < "2026-07-23"` caps), written straight into
+//!   the memo.
 //! * **Regexp prefilter.** Per field, one q-gram filter over the literals that every match of
 //!   a regexp must contain (its prefix or suffix literals, when finite), for fields with
 //!   enough regexps. One scan of the text, when the field's first gated regexp is reached,
@@ -14,7 +17,7 @@
 //!   field's value stays the same (failures of one build share their log). The field is compared
 //!   only when such a predicate is actually reached.
 
-use flakewatch_dsl::ir::{Node, NodeId, PatternSet, Pred, PredId};
+use flakewatch_dsl::ir::{CmpKind, Node, NodeId, PatternSet, Pred, PredId};
 use flakewatch_dsl::{Field, Record};
 use regex_automata::meta;
 use regex_syntax::hir::literal::{ExtractKind, Extractor};
@@ -150,7 +153,9 @@ impl GramFilter {
         // Four-byte windows and a fixed-size table with a masked index: no bounds checks in
         // the loop.
         for (k, window) in text.windows(4).step_by(self.stride).enumerate() {
-            let h = gram_hash(u32::from_le_bytes([window[0], window[1], window[2], window[3]]));
+            let h = gram_hash(u32::from_le_bytes([
+                window[0], window[1], window[2], window[3],
+            ]));
             let word = self.bits[(h >> 6) as usize % GRAM_WORDS];
             if word & (1 << (h & 63)) != 0 {
                 self.verify(text, k * self.stride, h, word, found);
@@ -211,12 +216,57 @@ fn gram_hash(gram: u32) -> u32 {
     gram.wrapping_mul(0x9E37_79B1) >> (32 - GRAM_BITS)
 }
 
+/// A field's order comparisons (`<`, `<=`; the others lower to these under `Not`): its
+/// literals sorted, so that two binary searches per record decide all of them.
+#[derive(Debug, Default)]
+struct OrderIndex {
+    /// The distinct literals, ascending (Go's byte-wise order).
+    literals: Vec<Box<[u8]>>,
+    /// `value < literal` predicates with their literal's rank.
+    lt: Vec<(u32, PredId)>,
+    /// `value <= literal` predicates with their literal's rank.
+    le: Vec<(u32, PredId)>,
+}
+
+impl OrderIndex {
+    fn new(preds: Vec<(CmpKind, &[u8], PredId)>) -> OrderIndex {
+        let mut literals: Vec<Box<[u8]>> = preds.iter().map(|&(_, l, _)| l.into()).collect();
+        literals.sort_unstable();
+        literals.dedup();
+        let mut index = OrderIndex::default();
+        for (op, literal, pred) in preds {
+            let rank = literals.partition_point(|l| &**l < literal) as u32;
+            match op {
+                CmpKind::Lt => index.lt.push((rank, pred)),
+                _ => index.le.push((rank, pred)),
+            }
+        }
+        index.literals = literals;
+        index
+    }
+
+    /// Writes every predicate's result for `value` into `memo` (1 false, 2 true).
+    fn decide(&self, value: &[u8], memo: &mut [u8]) {
+        // value < literal  ⟺  literal ranks at or above the literals ≤ value.
+        let above = self.literals.partition_point(|l| **l <= *value) as u32;
+        // value <= literal ⟺  literal ranks at or above the literals < value.
+        let at_or_above = self.literals.partition_point(|l| **l < *value) as u32;
+        for &(rank, pred) in &self.lt {
+            memo[pred as usize] = 1 + u8::from(rank >= above);
+        }
+        for &(rank, pred) in &self.le {
+            memo[pred as usize] = 1 + u8::from(rank >= at_or_above);
+        }
+    }
+}
+
 /// The plan of one pattern set.
 #[derive(Debug)]
 pub struct Plan {
     set: PatternSet,
     classes: Vec<PredClass>,
     eq_index: Vec<Option<FxHashMap<Box<[u8]>, PredId>>>,
+    order_index: Vec<Option<OrderIndex>>,
     prefilters: Vec<Option<Prefilter>>,
     /// Per predicate: whether it is a regexp gated by its field's prefilter.
     gated: Vec<bool>,
@@ -239,7 +289,7 @@ impl Plan {
             match pred {
                 Pred::Cmp {
                     field,
-                    op: flakewatch_dsl::ir::CmpKind::Eq,
+                    op: CmpKind::Eq,
                     literal,
                 } => {
                     eq_index[field.index()]
@@ -253,6 +303,18 @@ impl Plan {
                 }
             }
         }
+        let mut ordered: Vec<Vec<(CmpKind, &[u8], PredId)>> = vec![Vec::new(); Field::COUNT];
+        for (id, pred) in set.preds.iter().enumerate() {
+            if let Pred::Cmp { field, op, literal } = pred
+                && *op != CmpKind::Eq
+            {
+                ordered[field.index()].push((*op, literal, id as PredId));
+            }
+        }
+        let order_index = ordered
+            .into_iter()
+            .map(|preds| (!preds.is_empty()).then(|| OrderIndex::new(preds)))
+            .collect();
         let (prefilters, gated) = build_prefilters(&set);
         let costs = node_costs(&set);
         let ordered = set
@@ -272,6 +334,7 @@ impl Plan {
             set,
             classes,
             eq_index,
+            order_index,
             prefilters,
             gated,
             lazy_preds_of_field,
@@ -324,8 +387,8 @@ impl Plan {
         }
     }
 
-    /// Prepares `scratch` for `record`: decides the equality predicates and forgets the lazy
-    /// results of the previous record (carried results are revalidated on first use).
+    /// Prepares `scratch` for `record`: decides the equality and order predicates and forgets
+    /// the lazy results of the previous record (carried results are revalidated on first use).
     pub fn begin(&self, record: &Record, scratch: &mut Scratch) {
         for (i, index) in self.eq_index.iter().enumerate() {
             scratch.eq_true[i] = match index {
@@ -337,6 +400,11 @@ impl Plan {
             };
         }
         scratch.memo.fill(0);
+        for (i, index) in self.order_index.iter().enumerate() {
+            if let Some(index) = index {
+                index.decide(record.get(Field::ALL[i]).as_bytes(), &mut scratch.memo);
+            }
+        }
         scratch.checked = [false; Field::COUNT];
     }
 
@@ -604,8 +672,7 @@ fn node_costs(set: &PatternSet) -> Vec<u32> {
 fn pred_cost(pred: &Pred) -> u32 {
     match pred {
         Pred::Cmp {
-            op: flakewatch_dsl::ir::CmpKind::Eq,
-            ..
+            op: CmpKind::Eq, ..
         } => 1,
         Pred::Cmp { .. } => 2,
         Pred::Regex { field, .. } => match field {
@@ -641,6 +708,41 @@ mod tests {
                     .filter(|w| w == &&literal[..])
                     .count();
                 prop_assert_eq!(found[id], expected, "literal {:?}", literal);
+            }
+        }
+    }
+
+    /// Two binary searches give what comparing with each literal gives, at and between
+    /// literals, for prefixes and the empty value.
+    #[test]
+    fn order_index_decides_like_comparing() {
+        let literals: [&[u8]; 6] = [b"2026-07-23", b"2026-07-23", b"2026-08", b"", b"b", b"ab"];
+        let mut preds = Vec::new();
+        for (i, literal) in literals.iter().enumerate() {
+            let op = if i % 2 == 0 { CmpKind::Lt } else { CmpKind::Le };
+            preds.push((op, *literal, i as PredId));
+        }
+        let index = OrderIndex::new(preds.clone());
+        let values: [&[u8]; 9] = [
+            b"",
+            b"a",
+            b"ab",
+            b"abc",
+            b"b",
+            b"2026-07-22T",
+            b"2026-07-23",
+            b"2026-07-23T00",
+            b"z",
+        ];
+        for value in values {
+            let mut memo = vec![0u8; preds.len()];
+            index.decide(value, &mut memo);
+            for &(op, literal, pred) in &preds {
+                let expected = 1 + u8::from(op.eval(value, literal));
+                assert_eq!(
+                    memo[pred as usize], expected,
+                    "{value:?} {op:?} {literal:?}"
+                );
             }
         }
     }
