@@ -237,36 +237,16 @@ impl PatternSetBuilder {
                 && !self.precompiled.contains_key(*pattern)
                 && seen.insert(*pattern)
         });
-        let threads = std::thread::available_parallelism()
-            .map_or(1, |n| n.get())
-            .min(regexes.len() / MIN_PARALLEL_REGEXES)
-            .max(1);
+        let threads = crate::parallel::threads_for(regexes.len(), MIN_PARALLEL_REGEXES, usize::MAX);
         let limits = &self.limits;
-        let compile = |part: &[(&str, &Hir)]| -> Vec<(String, Result<Arc<meta::Regex>, String>)> {
+        let compiled = crate::parallel::map_parts(&regexes, threads, |part| {
             part.iter()
                 .map(|(pattern, hir)| {
-                    (
-                        (*pattern).to_owned(),
-                        compile_regex(hir, limits).map(Arc::new),
-                    )
+                    let regex = compile_regex(hir, limits).map(Arc::new);
+                    ((*pattern).to_owned(), regex)
                 })
-                .collect()
-        };
-        let compiled: Vec<_> = if threads == 1 {
-            compile(&regexes)
-        } else {
-            let per_thread = regexes.len().div_ceil(threads);
-            std::thread::scope(|scope| {
-                let handles: Vec<_> = regexes
-                    .chunks(per_thread)
-                    .map(|part| scope.spawn(move || compile(part)))
-                    .collect();
-                handles
-                    .into_iter()
-                    .flat_map(|h| h.join().expect("compiling a regexp panicked"))
-                    .collect()
-            })
-        };
+                .collect::<Vec<_>>()
+        });
         self.precompiled.extend(compiled);
     }
 

@@ -15,6 +15,7 @@ pub mod interp;
 pub mod ir;
 pub mod lexer;
 pub mod limits;
+pub mod parallel;
 pub mod parser;
 pub mod printer;
 pub mod quote;

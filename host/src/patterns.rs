@@ -6,7 +6,7 @@ use std::io::BufRead;
 
 use flakewatch_dsl::ir::LowerError;
 use flakewatch_dsl::{
-    Diagnostic, ExtractError, Extracted, Limits, Parsed, find_script, parse_script_with,
+    Diagnostic, ExtractError, Extracted, Limits, Parsed, find_script, parallel, parse_script_with,
 };
 use flakewatch_jit::JitError;
 use serde::Deserialize;
@@ -108,26 +108,10 @@ const MIN_PARALLEL_ISSUES: usize = 256;
 
 /// [`ScriptStatus::of_body`] of every issue, in order; on the machine's cores for many.
 fn extract_and_parse(issues: &[(u64, &str)], limits: &Limits) -> Vec<ScriptStatus> {
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(issues.len() / MIN_PARALLEL_ISSUES)
-        .max(1);
-    let parse = |part: &[(u64, &str)]| -> Vec<ScriptStatus> {
+    let threads = parallel::threads_for(issues.len(), MIN_PARALLEL_ISSUES, usize::MAX);
+    parallel::map_parts(issues, threads, |part| {
         part.iter()
             .map(|(_, body)| ScriptStatus::of_body(body, limits))
-            .collect()
-    };
-    if threads == 1 {
-        return parse(issues);
-    }
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = issues
-            .chunks(issues.len().div_ceil(threads))
-            .map(|part| scope.spawn(move || parse(part)))
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().expect("parsing a script panicked"))
             .collect()
     })
 }

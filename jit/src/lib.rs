@@ -84,11 +84,8 @@ impl CompiledSet {
         let plan = Plan::new(set);
         let chunk_size = chunk_size.max(1);
         let count = plan.set().issues.len().div_ceil(chunk_size);
-        let threads = std::thread::available_parallelism()
-            .map_or(1, |n| n.get())
-            .min(COMPILE_THREADS)
-            .min(count / MIN_CHUNKS_PER_THREAD)
-            .max(1);
+        let threads =
+            flakewatch_dsl::parallel::threads_for(count, MIN_CHUNKS_PER_THREAD, COMPILE_THREADS);
         // Threads take the next chunk as they finish one (chunks differ in size).
         let next = std::sync::atomic::AtomicUsize::new(0);
         let modules: Vec<Result<CompiledChunks, JitError>> = if threads == 1 {
