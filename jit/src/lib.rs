@@ -105,8 +105,21 @@ impl CompiledSet {
                     .collect()
             })
         };
-        let modules = modules.into_iter().collect::<Result<Vec<_>, _>>()?;
-        let (code, chunks) = CodeMemory::new(modules);
+        // The modules that were generated are owned (and so freed) even when another failed.
+        let mut generated = Vec::with_capacity(modules.len());
+        let mut failure = None;
+        for module in modules {
+            match module {
+                Ok(module) => generated.push(module),
+                Err(err) => {
+                    failure.get_or_insert(err);
+                }
+            }
+        }
+        let (code, chunks) = CodeMemory::new(generated);
+        if let Some(err) = failure {
+            return Err(err);
+        }
         Ok(CompiledSet {
             plan,
             chunks,
@@ -159,7 +172,6 @@ impl CompiledSet {
     }
 }
 
-/// The Cranelift ISA of this machine, with flakewatch's code-generation settings.
 /// A finalized module and the chunk functions it holds: (chunk index, function).
 type CompiledChunks = (JITModule, Vec<(usize, FuncId)>);
 
@@ -190,6 +202,7 @@ fn compile_chunks(
     Ok((module, functions))
 }
 
+/// The Cranelift ISA of this machine, with flakewatch's code-generation settings.
 fn host_isa() -> Result<std::sync::Arc<dyn cranelift_codegen::isa::TargetIsa>, JitError> {
     let mut flags = settings::builder();
     // Cranelift's IR verifier runs in debug builds (so every test verifies the generated IR)

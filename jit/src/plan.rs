@@ -60,7 +60,8 @@ const MIN_PREFILTERED_REGEXES_LONG_TEXT: usize = 8;
 pub enum PredClass {
     /// `field == literal`: true exactly when the equality index maps the field's value to it.
     Eq(Field),
-    /// Anything else: computed on demand and memoised.
+    /// Anything else: read from the memo, computed on demand when unknown (order comparisons
+    /// are written into the memo by [`Plan::begin`]).
     Lazy,
 }
 
