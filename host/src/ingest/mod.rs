@@ -125,8 +125,8 @@ pub fn read_bytes(
     }
 }
 
-/// Files up to this size are read into memory and parsed from there ([`read_bytes`]); larger
-/// ones stream.
+/// Regular files up to this size are read into memory and parsed from there
+/// ([`read_bytes`]); larger ones, pipes and devices stream.
 const IN_MEMORY_MAX: u64 = 256 << 20;
 
 /// Opens and reads the file at `path` (see [`read`]); the path as given names it.
@@ -142,7 +142,12 @@ pub fn read_path(
         source: e,
     };
     let mut file = File::open(path).map_err(io_error)?;
-    let size = file.metadata().map(|m| m.len()).unwrap_or(u64::MAX);
+    // Pipes and devices stream, whatever size they claim.
+    let size = file
+        .metadata()
+        .ok()
+        .filter(std::fs::Metadata::is_file)
+        .map_or(u64::MAX, |m| m.len());
     if size <= IN_MEMORY_MAX {
         let mut bytes = Vec::with_capacity(size as usize + 1);
         file.read_to_end(&mut bytes).map_err(io_error)?;
