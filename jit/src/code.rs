@@ -15,8 +15,8 @@ pub(crate) struct CodeMemory {
 }
 
 impl CodeMemory {
-    /// Takes ownership of finalized modules and returns the entry points of the chunk
-    /// functions they hold, ordered by chunk index.
+    /// Takes ownership of finalized modules and returns the entry points of the functions
+    /// they hold, ordered by function index.
     pub(crate) fn new(
         modules: Vec<(JITModule, Vec<(usize, FuncId)>)>,
     ) -> (CodeMemory, Vec<ChunkFn>) {
@@ -26,7 +26,7 @@ impl CodeMemory {
             for &(n, id) in &ids {
                 let address = module.get_finalized_function(id);
                 // SAFETY: `id` was defined by `ChunkDefiner::define` with the signature
-                // `fn(*mut Ctx) -> i32` in the platform's default calling convention, which is
+                // `fn(*mut Ctx, u32) -> i32` in the platform's default calling convention, which is
                 // the C convention, and the module has been finalized.
                 chunks.push((n, unsafe {
                     std::mem::transmute::<*const u8, ChunkFn>(address)

@@ -1,20 +1,23 @@
-//! Lowers a [`Plan`] to Cranelift IR: one function per chunk of issues that, for the current
-//! record, runs each issue's rules in order with short-circuit control flow and records the
-//! cross-issue decision in the [`Ctx`].
+//! Lowers a [`Plan`] to Cranelift IR: functions that, for the current record, run the rules of
+//! a list of issues in order with short-circuit control flow and record the cross-issue
+//! decision in the [`Ctx`](crate::runtime). A function holds either a chunk of the issues that
+//! run for every record or several dispatch groups behind a `br_table` ([`crate::dispatch`]).
 //!
 //! Leaves: an equality predicate is one load and compare against the per-field winner the host
 //! computed with the equality index; any other predicate reads its memo byte inline and calls
 //! back into [`crate::runtime::eval_pred`] only when the result is not known yet.
 
 use cranelift_codegen::ir::condcodes::IntCC;
-use cranelift_codegen::ir::{AbiParam, Block, FuncRef, InstBuilder, MemFlagsData, Value, types};
+use cranelift_codegen::ir::{
+    AbiParam, Block, BlockCall, FuncRef, InstBuilder, JumpTableData, MemFlagsData, Value, types,
+};
 use cranelift_codegen::isa::TargetFrontendConfig;
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 use cranelift_module::{FuncId, Linkage, Module};
-use flakewatch_dsl::ir::{ActionKind, IssueIr, Node, NodeId};
+use flakewatch_dsl::ir::{ActionKind, Node, NodeId};
 
 use crate::JitError;
-use crate::plan::{NO_PRED, Plan, PredClass};
+use crate::plan::{Plan, PredClass};
 use crate::runtime::{CTX_DEFAULT, CTX_EQ_TRUE, CTX_MEMO, CTX_POST_COUNT, CTX_POSTS, CTX_SKIP};
 
 /// Values every block of a chunk function can use (defined in the entry block).
@@ -25,18 +28,20 @@ struct Env {
     eval_pred: FuncRef,
 }
 
-/// Emits the function for issues `first..first + issues.len()` into `builder`.
-pub(crate) fn emit_chunk(
+/// Emits a function that evaluates issue lists: `lists[arg]` for its second argument (a
+/// `br_table`), or the only list. Each list is in ascending issue order, so the first `skip`
+/// reached is the list's lowest; the function stores it and returns 1, else returns 0.
+pub(crate) fn emit_function(
     builder: &mut FunctionBuilder<'_>,
     plan: &Plan,
-    first: usize,
-    issues: &[IssueIr],
+    lists: &[Box<[u32]>],
     eval_pred: FuncRef,
 ) {
     let entry = builder.create_block();
     builder.append_block_params_for_function_params(entry);
     builder.switch_to_block(entry);
     let ctx = builder.block_params(entry)[0];
+    let selector = builder.block_params(entry)[1];
     let flags = MemFlagsData::trusted();
     let eq_true = builder.ins().load(types::I64, flags, ctx, CTX_EQ_TRUE);
     let memo = builder.ins().load(types::I64, flags, ctx, CTX_MEMO);
@@ -47,13 +52,45 @@ pub(crate) fn emit_chunk(
         eval_pred,
     };
     let done = builder.create_block();
-    for (offset, issue) in issues.iter().enumerate() {
-        let index = i64::try_from(first + offset).expect("issue index fits i64");
+    if let [list] = lists {
+        emit_issues(builder, plan, &env, list, done);
+    } else {
+        let starts: Vec<Block> = lists.iter().map(|_| builder.create_block()).collect();
+        let default = builder.func.dfg.block_call(done, &[]);
+        let table: Vec<BlockCall> = starts
+            .iter()
+            .map(|&block| builder.func.dfg.block_call(block, &[]))
+            .collect();
+        let table = builder.create_jump_table(JumpTableData::new(default, &table));
+        builder.ins().br_table(selector, table);
+        for (list, start) in lists.iter().zip(starts) {
+            builder.switch_to_block(start);
+            emit_issues(builder, plan, &env, list, done);
+        }
+    }
+    builder.switch_to_block(done);
+    let zero = builder.ins().iconst(types::I32, 0);
+    builder.ins().return_(&[zero]);
+    builder.seal_all_blocks();
+}
+
+/// Emits the rules of `issues` in order, then a jump to `after`.
+fn emit_issues(
+    builder: &mut FunctionBuilder<'_>,
+    plan: &Plan,
+    env: &Env,
+    issues: &[u32],
+    after: Block,
+) {
+    let flags = MemFlagsData::trusted();
+    let ctx = env.ctx;
+    for &issue in issues {
+        let index = i64::from(issue);
         let next_issue = builder.create_block();
-        for rule in &issue.rules {
+        for rule in &plan.set().issues[issue as usize].rules {
             let matched = builder.create_block();
             let next_rule = builder.create_block();
-            emit_cond(builder, plan, &env, rule.expr, matched, next_rule);
+            emit_cond(builder, plan, env, rule.expr, matched, next_rule);
             builder.switch_to_block(matched);
             match plan.set().action_kinds[rule.action as usize] {
                 ActionKind::Skip => {
@@ -75,12 +112,13 @@ pub(crate) fn emit_chunk(
                     builder.ins().jump(next_issue, &[]);
                 }
                 ActionKind::Default => {
+                    // Lists run out of issue order: keep the lowest (unset is u32::MAX).
                     let current = builder.ins().load(types::I32, flags, ctx, CTX_DEFAULT);
-                    let unset = builder
+                    let lower = builder
                         .ins()
-                        .icmp_imm_u(IntCC::Equal, current, i64::from(NO_PRED));
+                        .icmp_imm_u(IntCC::UnsignedLessThan, current, index);
                     let value = builder.ins().iconst(types::I32, index);
-                    let chosen = builder.ins().select(unset, value, current);
+                    let chosen = builder.ins().select(lower, current, value);
                     builder.ins().store(flags, chosen, ctx, CTX_DEFAULT);
                     builder.ins().jump(next_issue, &[]);
                 }
@@ -93,11 +131,7 @@ pub(crate) fn emit_chunk(
         builder.ins().jump(next_issue, &[]);
         builder.switch_to_block(next_issue);
     }
-    builder.ins().jump(done, &[]);
-    builder.switch_to_block(done);
-    let zero = builder.ins().iconst(types::I32, 0);
-    builder.ins().return_(&[zero]);
-    builder.seal_all_blocks();
+    builder.ins().jump(after, &[]);
 }
 
 /// Emits control flow that goes to `yes` when `node` holds and to `no` otherwise. Ends with the
@@ -183,6 +217,7 @@ impl ChunkDefiner {
             .map_err(codegen_error)?;
         let mut chunk_sig = module.make_signature();
         chunk_sig.params.push(AbiParam::new(pointer));
+        chunk_sig.params.push(AbiParam::new(types::I32));
         chunk_sig.returns.push(AbiParam::new(types::I32));
         Ok(ChunkDefiner {
             helper,
@@ -192,16 +227,14 @@ impl ChunkDefiner {
         })
     }
 
-    /// Declares and defines the function of chunk `n` (issues `n * chunk_size ..`).
+    /// Declares and defines function `n`, which evaluates `lists`.
     pub(crate) fn define<M: Module>(
         &mut self,
         module: &mut M,
         plan: &Plan,
-        chunk_size: usize,
+        lists: &[Box<[u32]>],
         n: usize,
     ) -> Result<FuncId, JitError> {
-        let first = n * chunk_size;
-        let issues = &plan.set().issues[first..(first + chunk_size).min(plan.set().issues.len())];
         let id = module
             .declare_function(
                 &format!("flakewatch_chunk_{n}"),
@@ -213,7 +246,7 @@ impl ChunkDefiner {
         {
             let mut builder = FunctionBuilder::new(&mut self.ctx.func, &mut self.builder_ctx);
             let eval_pred = module.declare_func_in_func(self.helper, builder.func);
-            emit_chunk(&mut builder, plan, first, issues, eval_pred);
+            emit_function(&mut builder, plan, lists, eval_pred);
             builder.finalize(module.target_config());
         }
         module
@@ -228,7 +261,7 @@ fn codegen_error(e: cranelift_module::ModuleError) -> JitError {
     JitError::Codegen(e.to_string())
 }
 
-/// The Cranelift IR text of every chunk function (`flakewatch debug clif`), for a target.
+/// The Cranelift IR text of every generated function (`flakewatch debug clif`), for a target.
 pub fn clif_text(plan: &Plan, chunk_size: usize, target: TargetFrontendConfig) -> String {
     use cranelift_codegen::ir::{Function, Signature, UserFuncName};
 
@@ -240,8 +273,9 @@ pub fn clif_text(plan: &Plan, chunk_size: usize, target: TargetFrontendConfig) -
     helper_sig.returns.push(AbiParam::new(types::I8));
     let mut chunk_sig = Signature::new(target.default_call_conv);
     chunk_sig.params.push(AbiParam::new(target.pointer_type()));
+    chunk_sig.params.push(AbiParam::new(types::I32));
     chunk_sig.returns.push(AbiParam::new(types::I32));
-    for (n, issues) in plan.set().issues.chunks(chunk_size.max(1)).enumerate() {
+    for (n, lists) in Layout::new(plan, chunk_size).functions.iter().enumerate() {
         let mut func =
             Function::with_name_signature(UserFuncName::user(0, n as u32), chunk_sig.clone());
         let mut builder = FunctionBuilder::new(&mut func, &mut builder_ctx);
@@ -254,10 +288,53 @@ pub fn clif_text(plan: &Plan, chunk_size: usize, target: TargetFrontendConfig) -
             colocated: false,
             patchable: false,
         });
-        emit_chunk(&mut builder, plan, n * chunk_size.max(1), issues, eval_pred);
+        emit_function(&mut builder, plan, lists, eval_pred);
         builder.finalize(target);
         out.push_str(&func.display().to_string());
         out.push('\n');
     }
     out
+}
+
+/// How a plan's issues are split into generated functions.
+pub(crate) struct Layout {
+    /// Per function, the issue lists it evaluates (selected by its argument).
+    pub functions: Vec<Vec<Box<[u32]>>>,
+    /// The functions `0..always` hold the always-run issues, one list each.
+    pub always: usize,
+    /// Per dispatch group: (function, argument).
+    pub group_entry: Vec<(u32, u32)>,
+}
+
+impl Layout {
+    /// Chunks the always-run issues and packs the dispatch groups into functions of about
+    /// `chunk_size` issues each (small functions keep register allocation cheap).
+    pub(crate) fn new(plan: &Plan, chunk_size: usize) -> Layout {
+        let chunk_size = chunk_size.max(1);
+        let dispatch = plan.dispatch();
+        let mut functions: Vec<Vec<Box<[u32]>>> = dispatch
+            .always
+            .chunks(chunk_size)
+            .map(|chunk| vec![chunk.into()])
+            .collect();
+        let always = functions.len();
+        let mut group_entry = Vec::with_capacity(dispatch.groups.len());
+        let mut issues_in_last = chunk_size;
+        for group in &dispatch.groups {
+            if issues_in_last + group.len() > chunk_size {
+                functions.push(Vec::new());
+                issues_in_last = 0;
+            }
+            let function = (functions.len() - 1) as u32;
+            let last = functions.last_mut().expect("a function was just pushed");
+            group_entry.push((function, last.len() as u32));
+            last.push(group.clone());
+            issues_in_last += group.len();
+        }
+        Layout {
+            functions,
+            always,
+            group_entry,
+        }
+    }
 }

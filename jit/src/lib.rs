@@ -17,6 +17,7 @@ use flakewatch_dsl::{Assignment, Record};
 
 mod code;
 pub mod codegen;
+pub mod dispatch;
 pub mod plan;
 mod runtime;
 
@@ -51,7 +52,10 @@ pub enum JitError {
 /// A pattern set compiled to native code.
 pub struct CompiledSet {
     plan: Plan,
-    chunks: Vec<ChunkFn>,
+    /// The generated functions, in [`codegen::Layout`] order.
+    functions: Vec<ChunkFn>,
+    /// How to run them for a record.
+    entries: runtime::Entries,
     /// Owns the code the chunk pointers point into; declared last so it is dropped last.
     _code: CodeMemory,
 }
@@ -60,7 +64,7 @@ impl fmt::Debug for CompiledSet {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CompiledSet")
             .field("issues", &self.plan.set().issues.len())
-            .field("chunks", &self.chunks.len())
+            .field("functions", &self.functions.len())
             .finish_non_exhaustive()
     }
 }
@@ -82,19 +86,19 @@ impl CompiledSet {
     /// compiled on up to [`COMPILE_THREADS`] threads (one Cranelift module each).
     pub fn compile_with(set: PatternSet, chunk_size: usize) -> Result<CompiledSet, JitError> {
         let plan = Plan::new(set);
-        let chunk_size = chunk_size.max(1);
-        let count = plan.set().issues.len().div_ceil(chunk_size);
+        let layout = codegen::Layout::new(&plan, chunk_size);
+        let count = layout.functions.len();
         let threads =
             flakewatch_dsl::parallel::threads_for(count, MIN_CHUNKS_PER_THREAD, COMPILE_THREADS);
         // Threads take the next chunk as they finish one (chunks differ in size).
         let next = std::sync::atomic::AtomicUsize::new(0);
         let modules: Vec<Result<CompiledChunks, JitError>> = if threads == 1 {
-            vec![compile_chunks(&plan, chunk_size, count, &next)]
+            vec![compile_chunks(&plan, &layout, &next)]
         } else {
             std::thread::scope(|scope| {
-                let (plan, next) = (&plan, &next);
+                let (plan, layout, next) = (&plan, &layout, &next);
                 let handles: Vec<_> = (0..threads)
-                    .map(|_| scope.spawn(move || compile_chunks(plan, chunk_size, count, next)))
+                    .map(|_| scope.spawn(move || compile_chunks(plan, layout, next)))
                     .collect();
                 handles
                     .into_iter()
@@ -116,13 +120,15 @@ impl CompiledSet {
                 }
             }
         }
-        let (code, chunks) = CodeMemory::new(generated);
+        let (code, functions) = CodeMemory::new(generated);
         if let Some(err) = failure {
             return Err(err);
         }
+        let entries = runtime::Entries::new(&layout);
         Ok(CompiledSet {
             plan,
-            chunks,
+            functions,
+            entries,
             _code: code,
         })
     }
@@ -151,10 +157,12 @@ impl CompiledSet {
     #[allow(unsafe_code, reason = "calls the generated code")]
     pub fn assign(&self, record: &Record, scratch: &mut Scratch) -> Result<Assignment, JitError> {
         self.plan.begin(record, &mut scratch.plan);
-        // SAFETY: `chunks` were generated for `self.plan` and `_code` keeps them alive.
+        // SAFETY: `functions` were generated for `self.plan` with the layout `entries`
+        // describes, and `_code` keeps them alive.
         let outcome = unsafe {
-            runtime::run_chunks(
-                &self.chunks,
+            runtime::run_functions(
+                &self.functions,
+                &self.entries,
                 &self.plan,
                 record,
                 &mut scratch.plan,
@@ -164,25 +172,23 @@ impl CompiledSet {
         if outcome.panicked {
             return Err(JitError::Panicked);
         }
-        Ok(decide(
-            outcome.skip,
-            &scratch.posts[..outcome.posts],
-            outcome.default_issue,
-        ))
+        let posts = &mut scratch.posts[..outcome.posts];
+        posts.sort_unstable();
+        Ok(decide(outcome.skip, posts, outcome.default_issue))
     }
 }
 
 /// A finalized module and the chunk functions it holds: (chunk index, function).
 type CompiledChunks = (JITModule, Vec<(usize, FuncId)>);
 
-/// Generates chunk functions in a module of its own, taking chunk indices from `next` until
-/// all `count` are taken, and finalizes it.
+/// Generates functions of `layout` in a module of its own, taking function indices from `next`
+/// until all are taken, and finalizes it.
 fn compile_chunks(
     plan: &Plan,
-    chunk_size: usize,
-    count: usize,
+    layout: &codegen::Layout,
     next: &std::sync::atomic::AtomicUsize,
 ) -> Result<CompiledChunks, JitError> {
+    let count = layout.functions.len();
     let isa = host_isa()?;
     let mut builder = JITBuilder::with_isa(isa, cranelift_module::default_libcall_names());
     builder.symbol(runtime::EVAL_PRED_SYMBOL, runtime::eval_pred as *const u8);
@@ -194,7 +200,10 @@ fn compile_chunks(
         if n >= count {
             break;
         }
-        functions.push((n, definer.define(&mut module, plan, chunk_size, n)?));
+        functions.push((
+            n,
+            definer.define(&mut module, plan, &layout.functions[n], n)?,
+        ));
     }
     module
         .finalize_definitions()
@@ -248,6 +257,13 @@ fn decide(skip: Option<u32>, posts: &[u32], default_issue: u32) -> Assignment {
     }
 }
 
+/// What the issues run so far decided (the lowest skip and default, posts in `Scratch`).
+struct Outcome {
+    skip: u32,
+    posts: usize,
+    default_issue: u32,
+}
+
 /// Walks the [`Plan`] without generating code: the same equality index, prefilter, memo and
 /// cost order as the JIT, interpreted.
 #[derive(Debug)]
@@ -273,14 +289,46 @@ impl PlanInterpreter {
         new_scratch(&self.plan)
     }
 
-    /// Decides `record` across all issues.
+    /// Decides `record` across all issues: the groups its equalities select, then the
+    /// always-run issues, combined as the JIT does.
     pub fn assign(&self, record: &Record, scratch: &mut Scratch) -> Assignment {
         let plan = &self.plan;
         plan.begin(record, &mut scratch.plan);
-        let mut posts = 0;
-        let mut default_issue = u32::MAX;
-        for (i, issue) in plan.set().issues.iter().enumerate() {
-            let Some(rule) = issue
+        let dispatch = plan.dispatch();
+        let mut outcome = Outcome {
+            skip: u32::MAX,
+            posts: 0,
+            default_issue: u32::MAX,
+        };
+        for field in &dispatch.fields {
+            if let Some(group) = dispatch.group(scratch.plan.eq_true[field.index()]) {
+                self.run_list(
+                    &dispatch.groups[group as usize],
+                    record,
+                    scratch,
+                    &mut outcome,
+                );
+            }
+        }
+        self.run_list(&dispatch.always, record, scratch, &mut outcome);
+        if outcome.skip != u32::MAX {
+            return Assignment::Skip(outcome.skip as usize);
+        }
+        let posts = &mut scratch.posts[..outcome.posts];
+        posts.sort_unstable();
+        decide(None, posts, outcome.default_issue)
+    }
+
+    /// Runs the issues of `list` (ascending) up to the first `skip` or one above a skip found
+    /// before.
+    fn run_list(&self, list: &[u32], record: &Record, scratch: &mut Scratch, out: &mut Outcome) {
+        use flakewatch_dsl::ir::ActionKind;
+        let plan = &self.plan;
+        for &i in list {
+            if i > out.skip {
+                return;
+            }
+            let Some(rule) = plan.set().issues[i as usize]
                 .rules
                 .iter()
                 .find(|rule| self.node(rule.expr, record, &mut scratch.plan))
@@ -288,18 +336,18 @@ impl PlanInterpreter {
                 continue;
             };
             match plan.set().action_kinds[rule.action as usize] {
-                flakewatch_dsl::ir::ActionKind::Skip => return Assignment::Skip(i),
-                flakewatch_dsl::ir::ActionKind::Post => {
-                    scratch.posts[posts] = i as u32;
-                    posts += 1;
+                ActionKind::Skip => {
+                    out.skip = i;
+                    return;
                 }
-                flakewatch_dsl::ir::ActionKind::Default if default_issue == u32::MAX => {
-                    default_issue = i as u32
+                ActionKind::Post => {
+                    scratch.posts[out.posts] = i;
+                    out.posts += 1;
                 }
-                _ => {}
+                ActionKind::Default => out.default_issue = out.default_issue.min(i),
+                ActionKind::Other => {}
             }
         }
-        decide(None, &scratch.posts[..posts], default_issue)
     }
 
     fn node(

@@ -10,14 +10,20 @@
 //!   a regexp must contain (its prefix or suffix literals, when finite), for fields with
 //!   enough regexps. One scan of the text, when the field's first gated regexp is reached,
 //!   tells which regexps can possibly match; the others are settled false in the memo.
+//! * **Dispatch.** Issues whose acting rules all require one of a few literals of a field
+//!   (`pkg == "net/http" && …`) run only for records whose value is one of them
+//!   ([`crate::dispatch`]).
 //! * **Cost order.** `And`/`Or` operands are evaluated cheapest first (predicates are pure, so
 //!   the order does not change results): comparisons, then regexps on short fields, then
 //!   `output`, then `log`.
 //! * **Result reuse.** A lazy predicate's result is carried over to the next record while its
-//!   field's value stays the same (failures of one build share their log). The field is compared
-//!   only when such a predicate is actually reached.
+//!   field's value stays the same (failures of one build share their log), and on the short
+//!   fields it is remembered per value seen (a package's records recur between others'). The
+//!   field is compared only when such a predicate is actually reached.
 
 use flakewatch_dsl::ir::{CmpKind, Node, NodeId, PatternSet, Pred, PredId};
+
+use crate::dispatch::Dispatch;
 use flakewatch_dsl::{Field, Record};
 use regex_automata::meta;
 use regex_syntax::hir::literal::{ExtractKind, Extractor};
@@ -54,6 +60,10 @@ const MIN_PREFILTERED_REGEXES: usize = 16;
 /// regexps share one: 8 instead of 64 took it from ~40k to ~48k failures/s, the small
 /// workload unchanged (`flakewatch bench`, one thread).
 const MIN_PREFILTERED_REGEXES_LONG_TEXT: usize = 8;
+
+/// Most values per field whose regexp results a thread remembers (then it starts over): a few
+/// hundred bytes each, so memory stays bounded by the pattern set.
+const MAX_REMEMBERED_VALUES: usize = 4096;
 
 /// How a predicate is evaluated.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -273,9 +283,13 @@ pub struct Plan {
     gated: Vec<bool>,
     /// Lazy predicates per field (to forget when the field's value changes).
     lazy_preds_of_field: Vec<Vec<PredId>>,
+    /// Per field: the regexp predicates whose results are remembered per value (short fields
+    /// only; empty for the others).
+    remembered_preds_of_field: Vec<Box<[PredId]>>,
     /// Operand order of each node, cheapest first.
     ordered: Vec<Box<[NodeId]>>,
     costs: Vec<u32>,
+    dispatch: Dispatch,
 }
 
 impl Plan {
@@ -316,6 +330,24 @@ impl Plan {
             .into_iter()
             .map(|preds| (!preds.is_empty()).then(|| OrderIndex::new(preds)))
             .collect();
+        let eq_literals: Vec<usize> = eq_index
+            .iter()
+            .map(|index| index.as_ref().map_or(0, |index| index.len()))
+            .collect();
+        let dispatch = Dispatch::new(&set, &classes, &eq_literals);
+        let remembered_preds_of_field = Field::ALL
+            .iter()
+            .map(|&field| {
+                if is_long_text(field) || field == Field::Snippet {
+                    return Box::default();
+                }
+                lazy_preds_of_field[field.index()]
+                    .iter()
+                    .copied()
+                    .filter(|&p| matches!(set.preds[p as usize], Pred::Regex { .. }))
+                    .collect()
+            })
+            .collect();
         let (prefilters, gated) = build_prefilters(&set);
         let costs = node_costs(&set);
         let ordered = set
@@ -339,9 +371,16 @@ impl Plan {
             prefilters,
             gated,
             lazy_preds_of_field,
+            remembered_preds_of_field,
             ordered,
             costs,
+            dispatch,
         }
+    }
+
+    /// Which issues run for a record: the unguarded ones and the groups of its equalities.
+    pub fn dispatch(&self) -> &Dispatch {
+        &self.dispatch
     }
 
     /// The pattern set.
@@ -379,6 +418,7 @@ impl Plan {
             previous: vec![Vec::new(); Field::COUNT],
             possible: vec![false; self.set.preds.len()],
             prefiltered: [false; Field::COUNT],
+            seen: vec![FxHashMap::default(); Field::COUNT],
             caches: self
                 .set
                 .regexes
@@ -411,6 +451,10 @@ impl Plan {
 
     /// Makes the carried results of `field` valid for `record`: kept if the value is the same
     /// as in the record they were computed for, forgotten otherwise.
+    ///
+    /// On the short fields whose values recur (`pkg`, `test`, `builder`, …) the results are
+    /// also kept per value seen ([`MAX_REMEMBERED_VALUES`] at most): records of a package
+    /// come back after other packages' records, and their regexps need not run again.
     fn revalidate(&self, field: Field, record: &Record, scratch: &mut Scratch) {
         let i = field.index();
         scratch.checked[i] = true;
@@ -418,8 +462,35 @@ impl Plan {
         if scratch.previous[i] == value {
             return;
         }
-        for &pred in &self.lazy_preds_of_field[i] {
-            scratch.carried[pred as usize] = 0;
+        let remembered = &self.remembered_preds_of_field[i];
+        if remembered.is_empty() {
+            for &pred in &self.lazy_preds_of_field[i] {
+                scratch.carried[pred as usize] = 0;
+            }
+        } else {
+            let seen = &mut scratch.seen[i];
+            let results = remembered.iter().map(|&p| scratch.carried[p as usize]);
+            match seen.get_mut(scratch.previous[i].as_slice()) {
+                Some(kept) => kept.iter_mut().zip(results).for_each(|(k, r)| *k = r),
+                None => {
+                    if seen.len() >= MAX_REMEMBERED_VALUES {
+                        seen.clear();
+                    }
+                    seen.insert(scratch.previous[i].as_slice().into(), results.collect());
+                }
+            }
+            match seen.get(value) {
+                Some(kept) => {
+                    for (&pred, &result) in remembered.iter().zip(kept.iter()) {
+                        scratch.carried[pred as usize] = result;
+                    }
+                }
+                None => {
+                    for &pred in remembered.iter() {
+                        scratch.carried[pred as usize] = 0;
+                    }
+                }
+            }
         }
         scratch.prefiltered[i] = false;
         scratch.previous[i].clear();
@@ -529,6 +600,8 @@ pub struct Scratch {
     previous: Vec<Vec<u8>>,
     possible: Vec<bool>,
     prefiltered: [bool; Field::COUNT],
+    /// Per field: the carried results of its remembered predicates for each value seen.
+    seen: Vec<FxHashMap<Box<[u8]>, Box<[u8]>>>,
     caches: Vec<meta::Cache>,
 }
 

@@ -104,6 +104,100 @@ fn memo_is_reused_only_while_a_field_is_unchanged() {
     );
 }
 
+/// Results remembered per value of a short field: a package's records come back after
+/// another's, and its regexp results must be the ones of its own value.
+#[test]
+fn results_remembered_per_value_follow_the_value() {
+    let scripts = vec![
+        "post <- pkg ~ `^net` && `timeout`".to_owned(),
+        "default <- pkg ~ `^os` || builder ~ `race`".to_owned(),
+    ];
+    let records = [
+        record(&[("pkg", "net/http"), ("output", "timeout")]),
+        record(&[("pkg", "os"), ("output", "timeout")]),
+        record(&[("pkg", "net/http"), ("output", "clean")]),
+        record(&[("pkg", "net/http"), ("output", "timeout")]),
+        record(&[("pkg", "os/exec"), ("builder", "linux-race")]),
+        record(&[("pkg", "os")]),
+        record(&[("pkg", "io"), ("builder", "linux")]),
+        record(&[("pkg", "net/http"), ("output", "timeout")]),
+    ];
+    let got = check_engines(&scripts, &records, 1);
+    assert_eq!(
+        got,
+        vec![
+            Assignment::Post(vec![0]),
+            Assignment::Default(1),
+            Assignment::NewIssue,
+            Assignment::Post(vec![0]),
+            Assignment::Default(1),
+            Assignment::Default(1),
+            Assignment::NewIssue,
+            Assignment::Post(vec![0]),
+        ]
+    );
+}
+
+/// Issues dispatched by their guard run out of issue order: the lowest skip still wins, posts
+/// come out ascending, the lowest default is chosen, and a matching rule whose action is not
+/// an assignment still hides the issue's later rules.
+#[test]
+fn dispatched_groups_decide_in_issue_order() {
+    let scripts = vec![
+        "skip <- pkg == \"net\" && `boom`".to_owned(),
+        "skip <- `boom`".to_owned(),
+        "default <- test == \"TestA\"".to_owned(),
+        "default <- `z`".to_owned(),
+        "post <- pkg == \"net\" || pkg == \"os\"".to_owned(),
+        "post <- `x`".to_owned(),
+        "post <- test == \"TestA\" && `x`".to_owned(),
+        "default <- pkg == \"os\"\ntake <- `x`".to_owned(),
+        "take <- pkg == \"net\"\ndefault <- `q`".to_owned(),
+    ];
+    let records = [
+        record(&[("pkg", "net"), ("output", "boom")]),
+        record(&[("pkg", "os"), ("output", "boom")]),
+        record(&[("test", "TestA"), ("output", "x")]),
+        record(&[("test", "TestA")]),
+        record(&[("test", "TestA"), ("output", "z")]),
+        record(&[("output", "z")]),
+        record(&[("pkg", "os"), ("output", "z")]),
+        record(&[("pkg", "net"), ("test", "TestA"), ("output", "x")]),
+        record(&[("pkg", "net"), ("output", "q")]),
+        record(&[("pkg", "io"), ("output", "q")]),
+    ];
+    for chunk in [1, 2, 128] {
+        let got = check_engines(&scripts, &records, chunk);
+        assert_eq!(
+            got,
+            vec![
+                Assignment::Skip(0),
+                Assignment::Skip(1),
+                Assignment::Post(vec![5, 6]),
+                Assignment::Default(2),
+                Assignment::Default(2),
+                Assignment::Default(3),
+                Assignment::Post(vec![4]),
+                Assignment::Post(vec![4, 5, 6]),
+                Assignment::Post(vec![4]),
+                Assignment::Default(8),
+            ],
+            "chunk size {chunk}"
+        );
+    }
+    let planned = PlanInterpreter::new(pattern_set(&scripts));
+    let dispatch = planned.plan().dispatch();
+    assert_eq!(dispatch.always, vec![1, 3, 5, 8]);
+    let mut guarded: Vec<u32> = dispatch
+        .groups
+        .iter()
+        .flat_map(|g| g.iter().copied())
+        .collect();
+    guarded.sort_unstable();
+    // Issue 4 is in the groups of both its packages.
+    assert_eq!(guarded, vec![0, 2, 4, 4, 6, 7]);
+}
+
 /// Pattern sets large enough to get the shared literal prefilters (on `output`, `log` and
 /// `pkg`):
 /// literals that are prefixes of one another, overlap, repeat, sit at the ends of the text,
