@@ -4,8 +4,9 @@
 //! run for every record or several dispatch groups behind a `br_table` ([`crate::dispatch`]).
 //!
 //! Leaves: an equality predicate is one load and compare against the per-field winner the host
-//! computed with the equality index; any other predicate reads its memo byte inline and calls
-//! back into [`crate::runtime::eval_pred`] only when the result is not known yet.
+//! computed with the equality index; an order comparison one load and compare of its literal's
+//! rank against the record's bound; a regexp reads its memo byte inline and calls back into
+//! [`crate::runtime::eval_pred`] only when the result is not known yet.
 
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{
@@ -18,13 +19,16 @@ use flakewatch_dsl::ir::{ActionKind, Node, NodeId};
 
 use crate::JitError;
 use crate::plan::{Plan, PredClass};
-use crate::runtime::{CTX_DEFAULT, CTX_EQ_TRUE, CTX_MEMO, CTX_POST_COUNT, CTX_POSTS, CTX_SKIP};
+use crate::runtime::{
+    CTX_DEFAULT, CTX_EQ_TRUE, CTX_MEMO, CTX_ORDER_BOUND, CTX_POST_COUNT, CTX_POSTS, CTX_SKIP,
+};
 
 /// Values every block of a chunk function can use (defined in the entry block).
 struct Env {
     ctx: Value,
     eq_true: Value,
     memo: Value,
+    order_bound: Value,
     eval_pred: FuncRef,
 }
 
@@ -45,10 +49,12 @@ pub(crate) fn emit_function(
     let flags = MemFlagsData::trusted();
     let eq_true = builder.ins().load(types::I64, flags, ctx, CTX_EQ_TRUE);
     let memo = builder.ins().load(types::I64, flags, ctx, CTX_MEMO);
+    let order_bound = builder.ins().load(types::I64, flags, ctx, CTX_ORDER_BOUND);
     let env = Env {
         ctx,
         eq_true,
         memo,
+        order_bound,
         eval_pred,
     };
     let done = builder.create_block();
@@ -170,6 +176,23 @@ fn emit_cond(
                     let holds = builder
                         .ins()
                         .icmp_imm_u(IntCC::Equal, winner, i64::from(*pred));
+                    builder.ins().brif(holds, yes, &[], no, &[]);
+                }
+                PredClass::Order {
+                    field,
+                    inclusive,
+                    rank,
+                } => {
+                    let slot = PredClass::order_slot(field, inclusive);
+                    let offset = i32::try_from(slot * 4).expect("order slot offset fits");
+                    let bound = builder
+                        .ins()
+                        .load(types::I32, flags, env.order_bound, offset);
+                    let holds = builder.ins().icmp_imm_u(
+                        IntCC::UnsignedLessThanOrEqual,
+                        bound,
+                        i64::from(rank),
+                    );
                     builder.ins().brif(holds, yes, &[], no, &[]);
                 }
                 PredClass::Lazy => {

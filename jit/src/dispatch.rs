@@ -129,7 +129,7 @@ fn node_constraints(set: &PatternSet, classes: &[PredClass]) -> Vec<Constraints>
         let constraints = match node {
             Node::Pred(pred) => match classes[*pred as usize] {
                 PredClass::Eq(field) => vec![(field.index() as u8, vec![*pred])],
-                PredClass::Lazy => Vec::new(),
+                PredClass::Order { .. } | PredClass::Lazy => Vec::new(),
             },
             // Every operand must hold: each operand's constraint applies; of two on one
             // field, the smaller set is the tighter (both are sound).

@@ -4,8 +4,8 @@
 //! * **Equality index.** Per field, a hash map from literal to its `==` predicate: one lookup
 //!   per field decides every equality predicate on it (a value equals at most one literal).
 //! * **Order index.** Per field, its `<`/`<=` literals sorted: two binary searches per record
-//!   decide every order comparison on it (`date < "2026-07-23"` caps), written straight into
-//!   the memo.
+//!   give the bounds that decide every order comparison on it (`date < "2026-07-23"` caps):
+//!   a predicate holds when its literal's rank reaches the bound, one compare.
 //! * **Regexp prefilter.** Per field, one q-gram filter over the literals that every match of
 //!   a regexp must contain (its prefix or suffix literals, when finite), for fields with
 //!   enough regexps. One scan of the text, when the field's first gated regexp is reached,
@@ -70,9 +70,26 @@ const MAX_REMEMBERED_VALUES: usize = 4096;
 pub enum PredClass {
     /// `field == literal`: true exactly when the equality index maps the field's value to it.
     Eq(Field),
-    /// Anything else: read from the memo, computed on demand when unknown (order comparisons
-    /// are written into the memo by [`Plan::begin`]).
+    /// `field < literal` (or `<=` when `inclusive`): true exactly when the literal's rank
+    /// among the field's sorted order literals is at least the bound [`Plan::begin`] found
+    /// for the value ([`Scratch::order_bound`]).
+    Order {
+        /// The field compared.
+        field: Field,
+        /// `<=` rather than `<`.
+        inclusive: bool,
+        /// The literal's rank in the field's [`OrderIndex`].
+        rank: u32,
+    },
+    /// A regexp match: read from the memo, computed on demand when unknown.
     Lazy,
+}
+
+impl PredClass {
+    /// The slot of [`Scratch::order_bound`] an order predicate reads.
+    pub fn order_slot(field: Field, inclusive: bool) -> usize {
+        field.index() * 2 + usize::from(inclusive)
+    }
 }
 
 /// A field's regexp prefilter: which of its gated regexps have a required literal in the text.
@@ -111,8 +128,8 @@ struct GramFilter {
     rank: Box<[u32]>,
     /// Per set bit, in order: where its entries start in `entries` (plus an end marker).
     starts: Box<[u32]>,
-    /// (literal id, offset of the gram in the literal), grouped by gram hash.
-    entries: Box<[(u32, u32)]>,
+    /// Per entry, grouped by gram hash: the literal and where the gram is in it.
+    entries: Box<[GramEntry]>,
     literals: Vec<Box<[u8]>>,
 }
 
@@ -120,18 +137,18 @@ impl GramFilter {
     fn new(literals: Vec<Box<[u8]>>) -> GramFilter {
         let shortest = literals.iter().map(|l| l.len()).min().unwrap_or(4);
         let stride = (shortest.max(4) - 3).min(MAX_GRAM_STRIDE);
-        let mut keyed: Vec<(u32, u32, u32)> = Vec::with_capacity(literals.len() * stride);
+        let mut keyed: Vec<(u32, GramEntry)> = Vec::with_capacity(literals.len() * stride);
         for (id, literal) in literals.iter().enumerate() {
             let window = rarest_window(literal, stride);
             for offset in window..window + stride {
                 let h = gram_hash(gram(literal, offset));
-                keyed.push((h, id as u32, offset as u32));
+                keyed.push((h, GramEntry::new(id as u32, offset, literal)));
             }
         }
         keyed.sort_unstable();
         keyed.dedup();
         let mut bits = Box::new([0u64; GRAM_WORDS]);
-        for &(h, _, _) in &keyed {
+        for &(h, _) in &keyed {
             bits[(h >> 6) as usize] |= 1 << (h & 63);
         }
         let mut rank = Vec::with_capacity(bits.len());
@@ -141,7 +158,7 @@ impl GramFilter {
             total += word.count_ones();
         }
         let mut starts = Vec::with_capacity(total as usize + 1);
-        for (i, &(h, _, _)) in keyed.iter().enumerate() {
+        for (i, &(h, _)) in keyed.iter().enumerate() {
             if i == 0 || keyed[i - 1].0 != h {
                 starts.push(i as u32);
             }
@@ -152,7 +169,7 @@ impl GramFilter {
             bits,
             rank: rank.into_boxed_slice(),
             starts: starts.into_boxed_slice(),
-            entries: keyed.iter().map(|&(_, id, offset)| (id, offset)).collect(),
+            entries: keyed.iter().map(|&(_, entry)| entry).collect(),
             literals,
         }
     }
@@ -180,13 +197,50 @@ impl GramFilter {
         let below = word & ((1u64 << (h & 63)) - 1);
         let slot = (self.rank[(h >> 6) as usize] + below.count_ones()) as usize;
         let (first, end) = (self.starts[slot] as usize, self.starts[slot + 1] as usize);
-        for &(id, offset) in &self.entries[first..end] {
-            let Some(start) = at.checked_sub(offset as usize) else {
+        // The eight bytes from the scanned position, zero-padded at the end of the text.
+        let mut window = [0u8; 8];
+        let available = text.len().saturating_sub(at).min(8);
+        window[..available].copy_from_slice(&text[at..at + available]);
+        let window = u64::from_le_bytes(window);
+        for entry in &self.entries[first..end] {
+            if window & entry.head_mask != entry.head {
+                continue;
+            }
+            let Some(start) = at.checked_sub(entry.offset as usize) else {
                 continue;
             };
-            if text[start..].starts_with(&self.literals[id as usize]) {
-                found(id);
+            if text[start..].starts_with(&self.literals[entry.literal as usize]) {
+                found(entry.literal);
             }
+        }
+    }
+}
+
+/// One literal behind a gram of a [`GramFilter`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct GramEntry {
+    literal: u32,
+    /// Offset of the gram in the literal.
+    offset: u32,
+    /// Up to eight bytes of the literal from the gram on (little-endian) and which of them
+    /// are the literal's: one compare rejects a text that only shares the gram.
+    head: u64,
+    head_mask: u64,
+}
+
+impl GramEntry {
+    fn new(literal: u32, offset: usize, bytes: &[u8]) -> GramEntry {
+        let mut head = [0u8; 8];
+        let mut mask = [0u8; 8];
+        for (k, &b) in bytes[offset..].iter().take(8).enumerate() {
+            head[k] = b;
+            mask[k] = 0xff;
+        }
+        GramEntry {
+            literal,
+            offset: offset as u32,
+            head: u64::from_le_bytes(head),
+            head_mask: u64::from_le_bytes(mask),
         }
     }
 }
@@ -256,18 +310,14 @@ impl OrderIndex {
         index
     }
 
-    /// Writes every predicate's result for `value` into `memo` (1 false, 2 true).
-    fn decide(&self, value: &[u8], memo: &mut [u8]) {
+    /// The bounds that decide every predicate for `value`: `value < literal` holds exactly
+    /// when the literal's rank is at least the first, `value <= literal` the second.
+    fn bounds(&self, value: &[u8]) -> (u32, u32) {
         // value < literal  ⟺  literal ranks at or above the literals ≤ value.
         let above = self.literals.partition_point(|l| **l <= *value) as u32;
         // value <= literal ⟺  literal ranks at or above the literals < value.
         let at_or_above = self.literals.partition_point(|l| **l < *value) as u32;
-        for &(rank, pred) in &self.lt {
-            memo[pred as usize] = 1 + u8::from(rank >= above);
-        }
-        for &(rank, pred) in &self.le {
-            memo[pred as usize] = 1 + u8::from(rank >= at_or_above);
-        }
+        (above, at_or_above)
     }
 }
 
@@ -312,8 +362,16 @@ impl Plan {
                         .insert(literal.clone(), id);
                     classes.push(PredClass::Eq(*field));
                 }
-                other => {
-                    lazy_preds_of_field[other.field().index()].push(id);
+                Pred::Cmp { field, op, .. } => {
+                    // The rank is filled in once the field's literals are sorted.
+                    classes.push(PredClass::Order {
+                        field: *field,
+                        inclusive: *op == CmpKind::Le,
+                        rank: 0,
+                    });
+                }
+                Pred::Regex { field, .. } => {
+                    lazy_preds_of_field[field.index()].push(id);
                     classes.push(PredClass::Lazy);
                 }
             }
@@ -326,10 +384,17 @@ impl Plan {
                 ordered[field.index()].push((*op, literal, id as PredId));
             }
         }
-        let order_index = ordered
+        let order_index: Vec<Option<OrderIndex>> = ordered
             .into_iter()
             .map(|preds| (!preds.is_empty()).then(|| OrderIndex::new(preds)))
             .collect();
+        for index in order_index.iter().flatten() {
+            for &(rank, pred) in index.lt.iter().chain(&index.le) {
+                if let PredClass::Order { rank: r, .. } = &mut classes[pred as usize] {
+                    *r = rank;
+                }
+            }
+        }
         let eq_literals: Vec<usize> = eq_index
             .iter()
             .map(|index| index.as_ref().map_or(0, |index| index.len()))
@@ -412,6 +477,7 @@ impl Plan {
     pub fn scratch(&self) -> Scratch {
         Scratch {
             eq_true: [NO_PRED; Field::COUNT],
+            order_bound: [0; 2 * Field::COUNT],
             memo: vec![0; self.set.preds.len()],
             carried: vec![0; self.set.preds.len()],
             checked: [false; Field::COUNT],
@@ -443,7 +509,9 @@ impl Plan {
         scratch.memo.fill(0);
         for (i, index) in self.order_index.iter().enumerate() {
             if let Some(index) = index {
-                index.decide(record.get(Field::ALL[i]).as_bytes(), &mut scratch.memo);
+                let (lt, le) = index.bounds(record.get(Field::ALL[i]).as_bytes());
+                scratch.order_bound[2 * i] = lt;
+                scratch.order_bound[2 * i + 1] = le;
             }
         }
         scratch.checked = [false; Field::COUNT];
@@ -501,6 +569,11 @@ impl Plan {
     pub fn pred(&self, pred: PredId, record: &Record, scratch: &mut Scratch) -> bool {
         match self.classes[pred as usize] {
             PredClass::Eq(field) => scratch.eq_true[field.index()] == pred,
+            PredClass::Order {
+                field,
+                inclusive,
+                rank,
+            } => rank >= scratch.order_bound[PredClass::order_slot(field, inclusive)],
             PredClass::Lazy => {
                 let slot = scratch.memo[pred as usize];
                 if slot != 0 {
@@ -591,6 +664,9 @@ impl Plan {
 pub struct Scratch {
     /// Per field, the equality predicate that holds for the current record, or [`NO_PRED`].
     pub eq_true: [u32; Field::COUNT],
+    /// Per field and order kind ([`PredClass::order_slot`]): the rank an order literal needs
+    /// for its predicate to hold for the current record.
+    pub order_bound: [u32; 2 * Field::COUNT],
     /// Lazy predicate results for the current record: 0 unknown, 1 false, 2 true.
     pub memo: Vec<u8>,
     /// Lazy predicate results carried across records while their field is unchanged.
@@ -809,12 +885,16 @@ mod tests {
             b"z",
         ];
         for value in values {
-            let mut memo = vec![0u8; preds.len()];
-            index.decide(value, &mut memo);
+            let (lt, le) = index.bounds(value);
             for &(op, literal, pred) in &preds {
-                let expected = 1 + u8::from(op.eval(value, literal));
+                let (rank, bound) = match op {
+                    CmpKind::Lt => (index.lt.iter().find(|&&(_, p)| p == pred), lt),
+                    _ => (index.le.iter().find(|&&(_, p)| p == pred), le),
+                };
+                let rank = rank.expect("every predicate is indexed").0;
                 assert_eq!(
-                    memo[pred as usize], expected,
+                    rank >= bound,
+                    op.eval(value, literal),
                     "{value:?} {op:?} {literal:?}"
                 );
             }

@@ -22,6 +22,7 @@ pub(crate) const CTX_POSTS: i32 = 16;
 pub(crate) const CTX_POST_COUNT: i32 = 24;
 pub(crate) const CTX_DEFAULT: i32 = 28;
 pub(crate) const CTX_SKIP: i32 = 32;
+pub(crate) const CTX_ORDER_BOUND: i32 = 48;
 
 /// What generated code sees of one evaluation.
 #[repr(C)]
@@ -42,6 +43,8 @@ pub(crate) struct Ctx {
     pub panicked: u32,
     /// The [`Env`] of this evaluation.
     pub env: *mut c_void,
+    /// `[u32; 2 * Field::COUNT]`: the order bounds of the record (`Scratch::order_bound`).
+    pub order_bound: *const u32,
 }
 
 const _: () = {
@@ -51,6 +54,7 @@ const _: () = {
     assert!(std::mem::offset_of!(Ctx, post_count) == CTX_POST_COUNT as usize);
     assert!(std::mem::offset_of!(Ctx, default_issue) == CTX_DEFAULT as usize);
     assert!(std::mem::offset_of!(Ctx, skip_issue) == CTX_SKIP as usize);
+    assert!(std::mem::offset_of!(Ctx, order_bound) == CTX_ORDER_BOUND as usize);
 };
 
 /// What the callback needs to evaluate a predicate.
@@ -137,10 +141,11 @@ pub(crate) unsafe fn run_functions(
     };
     // SAFETY: `scratch_ptr` comes from a live `&mut Scratch`; the memo vector is not resized
     // during the call, so the pointers stay valid.
-    let (eq_true, memo) = unsafe {
+    let (eq_true, memo, order_bound) = unsafe {
         (
             (*scratch_ptr).eq_true.as_ptr(),
             (*scratch_ptr).memo.as_ptr(),
+            (*scratch_ptr).order_bound.as_ptr(),
         )
     };
     let mut ctx = Ctx {
@@ -152,6 +157,7 @@ pub(crate) unsafe fn run_functions(
         skip_issue: u32::MAX,
         panicked: 0,
         env: (&raw const env).cast_mut().cast(),
+        order_bound,
     };
     let mut skip = u32::MAX;
     let dispatch = plan.dispatch();
