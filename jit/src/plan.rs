@@ -16,10 +16,12 @@
 //! * **Cost order.** `And`/`Or` operands are evaluated cheapest first (predicates are pure, so
 //!   the order does not change results): comparisons, then regexps on short fields, then
 //!   `output`, then `log`.
-//! * **Result reuse.** A lazy predicate's result is carried over to the next record while its
-//!   field's value stays the same (failures of one build share their log), and on the short
-//!   fields it is remembered per value seen (a package's records recur between others'). The
-//!   field is compared only when such a predicate is actually reached.
+//! * **Result reuse** ([`Reuse`]). A `log` regexp's result is carried over to the next record
+//!   while the log stays the same (failures of one build share their log); on the short fields
+//!   results are remembered per value seen (a package's records recur between others'); on
+//!   `output` and `snippet`, which differ from failure to failure, nothing is kept (keeping
+//!   the previous value to compare with cost a copy of every output). The field is looked at
+//!   only when such a predicate is actually reached.
 
 use flakewatch_dsl::ir::{CmpKind, Node, NodeId, PatternSet, Pred, PredId};
 
@@ -61,9 +63,64 @@ const MIN_PREFILTERED_REGEXES: usize = 16;
 /// workload unchanged (`flakewatch bench`, one thread).
 const MIN_PREFILTERED_REGEXES_LONG_TEXT: usize = 8;
 
-/// Most values per field whose regexp results a thread remembers (then it starts over): a few
-/// hundred bytes each, so memory stays bounded by the pattern set.
+/// Most values per field whose regexp results a thread remembers (then it starts over): a
+/// byte per predicate on the field each, so memory stays bounded by the pattern set.
 const MAX_REMEMBERED_VALUES: usize = 4096;
+
+/// How the lazy results of a field's predicates are reused across records.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+enum Reuse {
+    /// Not at all: the values differ from record to record (`output`, `snippet`).
+    PerRecord,
+    /// While the value stays the same as in the previous record where it was looked at
+    /// (`log`: failures of one build share it, and it is too long to keep many).
+    Carried,
+    /// For every value seen, up to [`MAX_REMEMBERED_VALUES`] (`pkg`, `test`, `builder`, …).
+    PerValue,
+}
+
+/// The results remembered for the values of one [`Reuse::PerValue`] field.
+#[derive(Debug, Clone, Default)]
+struct SeenValues {
+    /// Each value seen and its row in `results`.
+    rows: FxHashMap<Box<[u8]>, u32>,
+    /// Rows of `width` results (0 unknown, 1 false, 2 true), one per value.
+    results: Vec<u8>,
+    width: usize,
+    /// The current record's row.
+    current: u32,
+}
+
+impl SeenValues {
+    /// Makes `value`'s row current (a new row of unknowns if it was not seen); says whether
+    /// the row changed.
+    fn select(&mut self, value: &[u8], width: usize) -> bool {
+        let row = match self.rows.get(value) {
+            Some(&row) => row,
+            None => {
+                if self.rows.len() >= MAX_REMEMBERED_VALUES {
+                    self.rows.clear();
+                    self.results.clear();
+                }
+                let row = self.rows.len() as u32;
+                self.rows.insert(value.into(), row);
+                self.width = width;
+                self.results.resize(self.results.len() + width, 0);
+                // Rows are reused after a clear: the caller must treat this as a change.
+                self.current = u32::MAX;
+                row
+            }
+        };
+        let changed = row != self.current;
+        self.current = row;
+        changed
+    }
+
+    /// Where the result at `position` of the current row is in `results`.
+    fn slot(&self, position: u32) -> usize {
+        self.current as usize * self.width + position as usize
+    }
+}
 
 /// How a predicate is evaluated.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -333,9 +390,11 @@ pub struct Plan {
     gated: Vec<bool>,
     /// Lazy predicates per field (to forget when the field's value changes).
     lazy_preds_of_field: Vec<Vec<PredId>>,
-    /// Per field: the regexp predicates whose results are remembered per value (short fields
-    /// only; empty for the others).
-    remembered_preds_of_field: Vec<Box<[PredId]>>,
+    /// How each field's regexp results are reused.
+    reuse: [Reuse; Field::COUNT],
+    /// Per predicate on a [`Reuse::PerValue`] field: its position among the field's lazy
+    /// predicates (where its result is in a remembered value's results).
+    position_in_field: Vec<u32>,
     /// Operand order of each node, cheapest first.
     ordered: Vec<Box<[NodeId]>>,
     costs: Vec<u32>,
@@ -400,19 +459,17 @@ impl Plan {
             .map(|index| index.as_ref().map_or(0, |index| index.len()))
             .collect();
         let dispatch = Dispatch::new(&set, &classes, &eq_literals);
-        let remembered_preds_of_field = Field::ALL
-            .iter()
-            .map(|&field| {
-                if is_long_text(field) || field == Field::Snippet {
-                    return Box::default();
-                }
-                lazy_preds_of_field[field.index()]
-                    .iter()
-                    .copied()
-                    .filter(|&p| matches!(set.preds[p as usize], Pred::Regex { .. }))
-                    .collect()
-            })
-            .collect();
+        let reuse = Field::ALL.map(|field| match field {
+            Field::Log => Reuse::Carried,
+            Field::Output | Field::Snippet => Reuse::PerRecord,
+            _ => Reuse::PerValue,
+        });
+        let mut position_in_field = vec![u32::MAX; set.preds.len()];
+        for preds in &lazy_preds_of_field {
+            for (position, &pred) in preds.iter().enumerate() {
+                position_in_field[pred as usize] = position as u32;
+            }
+        }
         let (prefilters, gated) = build_prefilters(&set);
         let costs = node_costs(&set);
         let ordered = set
@@ -436,7 +493,8 @@ impl Plan {
             prefilters,
             gated,
             lazy_preds_of_field,
-            remembered_preds_of_field,
+            reuse,
+            position_in_field,
             ordered,
             costs,
             dispatch,
@@ -484,7 +542,7 @@ impl Plan {
             previous: vec![Vec::new(); Field::COUNT],
             possible: vec![false; self.set.preds.len()],
             prefiltered: [false; Field::COUNT],
-            seen: vec![FxHashMap::default(); Field::COUNT],
+            seen: (0..Field::COUNT).map(|_| SeenValues::default()).collect(),
             caches: self
                 .set
                 .regexes
@@ -517,52 +575,32 @@ impl Plan {
         scratch.checked = [false; Field::COUNT];
     }
 
-    /// Makes the carried results of `field` valid for `record`: kept if the value is the same
-    /// as in the record they were computed for, forgotten otherwise.
-    ///
-    /// On the short fields whose values recur (`pkg`, `test`, `builder`, …) the results are
-    /// also kept per value seen ([`MAX_REMEMBERED_VALUES`] at most): records of a package
-    /// come back after other packages' records, and their regexps need not run again.
+    /// Makes the reused results of `field` valid for `record` (see [`Reuse`]), the first time
+    /// one of its lazy predicates is reached during the record.
     fn revalidate(&self, field: Field, record: &Record, scratch: &mut Scratch) {
         let i = field.index();
         scratch.checked[i] = true;
         let value = record.get(field).as_bytes();
-        if scratch.previous[i] == value {
-            return;
-        }
-        let remembered = &self.remembered_preds_of_field[i];
-        if remembered.is_empty() {
-            for &pred in &self.lazy_preds_of_field[i] {
-                scratch.carried[pred as usize] = 0;
-            }
-        } else {
-            let seen = &mut scratch.seen[i];
-            let results = remembered.iter().map(|&p| scratch.carried[p as usize]);
-            match seen.get_mut(scratch.previous[i].as_slice()) {
-                Some(kept) => kept.iter_mut().zip(results).for_each(|(k, r)| *k = r),
-                None => {
-                    if seen.len() >= MAX_REMEMBERED_VALUES {
-                        seen.clear();
-                    }
-                    seen.insert(scratch.previous[i].as_slice().into(), results.collect());
+        match self.reuse[i] {
+            Reuse::PerRecord => scratch.prefiltered[i] = false,
+            Reuse::Carried => {
+                if scratch.previous[i] == value {
+                    return;
                 }
-            }
-            match seen.get(value) {
-                Some(kept) => {
-                    for (&pred, &result) in remembered.iter().zip(kept.iter()) {
-                        scratch.carried[pred as usize] = result;
-                    }
+                for &pred in &self.lazy_preds_of_field[i] {
+                    scratch.carried[pred as usize] = 0;
                 }
-                None => {
-                    for &pred in remembered.iter() {
-                        scratch.carried[pred as usize] = 0;
-                    }
+                scratch.prefiltered[i] = false;
+                scratch.previous[i].clear();
+                scratch.previous[i].extend_from_slice(value);
+            }
+            Reuse::PerValue => {
+                let width = self.lazy_preds_of_field[i].len();
+                if scratch.seen[i].select(value, width) {
+                    scratch.prefiltered[i] = false;
                 }
             }
         }
-        scratch.prefiltered[i] = false;
-        scratch.previous[i].clear();
-        scratch.previous[i].extend_from_slice(value);
     }
 
     /// Evaluates predicate `pred` for `record` (memoised in `scratch`).
@@ -586,18 +624,31 @@ impl Plan {
         }
     }
 
-    /// Computes a lazy predicate, reusing a carried result when its field is unchanged.
+    /// Computes a lazy predicate, reusing an earlier result where its field allows.
     pub fn compute(&self, pred: PredId, record: &Record, scratch: &mut Scratch) -> bool {
         let field = self.set.preds[pred as usize].field();
-        if !scratch.checked[field.index()] {
+        let i = field.index();
+        if !scratch.checked[i] {
             self.revalidate(field, record, scratch);
         }
-        let carried = scratch.carried[pred as usize];
-        if carried != 0 {
-            return carried == 2;
+        let slot = match self.reuse[i] {
+            Reuse::PerRecord => return self.evaluate(pred, record, scratch),
+            Reuse::Carried => pred as usize,
+            Reuse::PerValue => scratch.seen[i].slot(self.position_in_field[pred as usize]),
+        };
+        let known = match self.reuse[i] {
+            Reuse::Carried => scratch.carried[slot],
+            _ => scratch.seen[i].results[slot],
+        };
+        if known != 0 {
+            return known == 2;
         }
         let result = self.evaluate(pred, record, scratch);
-        scratch.carried[pred as usize] = if result { 2 } else { 1 };
+        let known = if result { 2 } else { 1 };
+        match self.reuse[i] {
+            Reuse::Carried => scratch.carried[slot] = known,
+            _ => scratch.seen[i].results[slot] = known,
+        }
         result
     }
 
@@ -676,8 +727,9 @@ pub struct Scratch {
     previous: Vec<Vec<u8>>,
     possible: Vec<bool>,
     prefiltered: [bool; Field::COUNT],
-    /// Per field: the carried results of its remembered predicates for each value seen.
-    seen: Vec<FxHashMap<Box<[u8]>, Box<[u8]>>>,
+    /// Per field: the results of its lazy predicates for each value seen
+    /// ([`Reuse::PerValue`] fields).
+    seen: Vec<SeenValues>,
     caches: Vec<meta::Cache>,
 }
 
@@ -899,6 +951,27 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// Results stay with their value, and a full table starts over with unknowns (a row
+    /// number reused after the reset still counts as a change).
+    #[test]
+    fn seen_values_keep_results_per_value_and_start_over_when_full() {
+        let mut seen = SeenValues::default();
+        assert!(seen.select(b"a", 2));
+        let slot = seen.slot(1);
+        seen.results[slot] = 2;
+        assert!(seen.select(b"b", 2));
+        assert_eq!(seen.results[seen.slot(1)], 0);
+        assert!(seen.select(b"a", 2));
+        assert!(!seen.select(b"a", 2));
+        assert_eq!(seen.results[seen.slot(1)], 2);
+        for v in 0..MAX_REMEMBERED_VALUES {
+            seen.select(v.to_string().as_bytes(), 2);
+        }
+        assert!(seen.rows.len() <= MAX_REMEMBERED_VALUES);
+        assert!(seen.select(b"a", 2));
+        assert_eq!(seen.results[seen.slot(1)], 0);
     }
 
     #[test]
