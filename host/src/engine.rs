@@ -90,6 +90,16 @@ impl Engine {
         }
     }
 
+    /// The evaluation plan (the plan interpreter's and the JIT's; the reference interpreter
+    /// has none).
+    pub fn plan(&self) -> Option<&flakewatch_jit::Plan> {
+        match &self.inner {
+            Inner::Interp(_) => None,
+            Inner::Plan(plan) => Some(plan.plan()),
+            Inner::Jit(jit) => Some(jit.plan()),
+        }
+    }
+
     /// The pattern set.
     pub fn set(&self) -> &PatternSet {
         match &self.inner {

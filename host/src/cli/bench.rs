@@ -55,6 +55,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
     let mut reference: Option<Vec<Assignment>> = None;
     let mut single_thread = Vec::new();
     let mut disagreements = 0usize;
+    let mut described = false;
     for &kind in &args.engines {
         let mut compile_times = Vec::new();
         let mut compiled = None;
@@ -64,6 +65,10 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
             compile_times.push(start.elapsed());
         }
         let compiled = compiled.expect("at least one compile pass");
+        if let Some(plan) = compiled.engine.plan().filter(|_| !described) {
+            described = true;
+            describe_plan(&mut out, plan)?;
+        }
         let (elapsed, assignments) = median_matching(&compiled.engine, &records, 1);
         let rate = records.len() as f64 / elapsed.as_secs_f64();
         writeln!(
@@ -129,6 +134,30 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
         anyhow::bail!("engines disagreed on {disagreements} assignments");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// What the plan makes of the pattern set: how many issues run for every failure, how many
+/// only for failures with one of their guard's values, how many regexps a prefilter gates.
+fn describe_plan(out: &mut impl Write, plan: &flakewatch_jit::Plan) -> anyhow::Result<()> {
+    let dispatch = plan.dispatch();
+    let mut guarded: Vec<u32> = dispatch.groups.iter().flatten().copied().collect();
+    guarded.sort_unstable();
+    guarded.dedup();
+    let fields: Vec<&str> = dispatch.fields.iter().map(|f| f.name()).collect();
+    writeln!(
+        out,
+        "plan: {} issues run for every failure, {} only for their guard's values ({} groups on {}); {} regexp predicates gated by literal prefilters",
+        dispatch.always.len(),
+        guarded.len(),
+        dispatch.groups.len(),
+        if fields.is_empty() {
+            "no field".to_owned()
+        } else {
+            fields.join(", ")
+        },
+        plan.gated_regexes(),
+    )?;
+    Ok(())
 }
 
 fn load_records(path: &PathBuf, limit: Option<usize>) -> anyhow::Result<Vec<Record>> {
