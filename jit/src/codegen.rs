@@ -286,7 +286,7 @@ fn codegen_error(e: cranelift_module::ModuleError) -> JitError {
 
 /// The Cranelift IR text of every generated function (`flakewatch debug clif`), for a target.
 pub fn clif_text(plan: &Plan, chunk_size: usize, target: TargetFrontendConfig) -> String {
-    use cranelift_codegen::ir::{Function, Signature, UserFuncName};
+    use cranelift_codegen::ir::{Function, Signature, UserExternalName, UserFuncName};
 
     let mut out = String::new();
     let mut builder_ctx = FunctionBuilderContext::new();
@@ -301,12 +301,13 @@ pub fn clif_text(plan: &Plan, chunk_size: usize, target: TargetFrontendConfig) -
     for (n, lists) in Layout::new(plan, chunk_size).functions.iter().enumerate() {
         let mut func =
             Function::with_name_signature(UserFuncName::user(0, n as u32), chunk_sig.clone());
+        // The callback is declared as a user function of its own (`u0:4294967295`; the
+        // generated functions are `u0:0`, `u0:1`, …) so that the text form can name it.
+        let callback = func.declare_imported_user_function(UserExternalName::new(0, u32::MAX));
         let mut builder = FunctionBuilder::new(&mut func, &mut builder_ctx);
         let sig_ref = builder.import_signature(helper_sig.clone());
         let eval_pred = builder.import_function(cranelift_codegen::ir::ExtFuncData {
-            name: cranelift_codegen::ir::ExternalName::user(
-                cranelift_codegen::ir::UserExternalNameRef::from_u32(0),
-            ),
+            name: cranelift_codegen::ir::ExternalName::user(callback),
             signature: sig_ref,
             colocated: false,
             patchable: false,

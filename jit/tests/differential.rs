@@ -426,3 +426,19 @@ proptest! {
         check_engines(&scripts, &records, chunk);
     }
 }
+
+/// `flakewatch debug clif` prints every generated function: the always-run chunk, the
+/// dispatch groups behind their `br_table`, and the callback by name.
+#[test]
+fn clif_text_shows_every_function() {
+    let scripts = vec![
+        "post <- `timeout`".to_owned(),
+        "default <- pkg == \"net\" && `reset`".to_owned(),
+        "default <- pkg == \"os\" && date < \"2026-01-01\"".to_owned(),
+    ];
+    let text = CompiledSet::clif(pattern_set(&scripts), 128).expect("generates");
+    assert_eq!(text.matches("function u0:").count(), 2, "{text}");
+    assert!(text.contains("br_table"), "{text}");
+    assert!(text.contains("u0:4294967295"), "{text}");
+    assert!(text.contains("call fn0"), "{text}");
+}
