@@ -15,7 +15,7 @@ use cranelift_codegen::ir::{
 use cranelift_codegen::isa::TargetFrontendConfig;
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 use cranelift_module::{FuncId, Linkage, Module};
-use flakewatch_dsl::ir::{ActionKind, Node, NodeId};
+use flakewatch_dsl::ir::{ActionKind, Node, NodeId, PredId};
 
 use crate::JitError;
 use crate::plan::{Plan, PredClass};
@@ -23,13 +23,18 @@ use crate::runtime::{
     CTX_DEFAULT, CTX_EQ_TRUE, CTX_MEMO, CTX_ORDER_BOUND, CTX_POST_COUNT, CTX_POSTS, CTX_SKIP,
 };
 
-/// Values every block of a chunk function can use (defined in the entry block).
+/// Values every block of a chunk function can use (defined in the entry block), and what is
+/// known while emitting one issue list.
+#[derive(Clone, Copy)]
 struct Env {
     ctx: Value,
     eq_true: Value,
     memo: Value,
     order_bound: Value,
     eval_pred: FuncRef,
+    /// The equality predicate of the dispatch group being emitted: it holds, and every other
+    /// equality on its field fails (a value equals one literal), so neither is tested.
+    known: Option<PredId>,
 }
 
 /// Emits a function that evaluates issue lists: `lists[arg]` for its second argument (a
@@ -38,7 +43,7 @@ struct Env {
 pub(crate) fn emit_function(
     builder: &mut FunctionBuilder<'_>,
     plan: &Plan,
-    lists: &[Box<[u32]>],
+    lists: &[IssueList],
     eval_pred: FuncRef,
 ) {
     let entry = builder.create_block();
@@ -56,10 +61,15 @@ pub(crate) fn emit_function(
         memo,
         order_bound,
         eval_pred,
+        known: None,
     };
     let done = builder.create_block();
     if let [list] = lists {
-        emit_issues(builder, plan, &env, list, done);
+        let env = Env {
+            known: list.known,
+            ..env
+        };
+        emit_issues(builder, plan, &env, &list.issues, done);
     } else {
         let starts: Vec<Block> = lists.iter().map(|_| builder.create_block()).collect();
         let default = builder.func.dfg.block_call(done, &[]);
@@ -71,7 +81,11 @@ pub(crate) fn emit_function(
         builder.ins().br_table(selector, table);
         for (list, start) in lists.iter().zip(starts) {
             builder.switch_to_block(start);
-            emit_issues(builder, plan, &env, list, done);
+            let env = Env {
+                known: list.known,
+                ..env
+            };
+            emit_issues(builder, plan, &env, &list.issues, done);
         }
     }
     builder.switch_to_block(done);
@@ -169,6 +183,14 @@ fn emit_cond(
         Node::Not(x) => emit_cond(builder, plan, env, *x, no, yes),
         Node::Pred(pred) => {
             let flags = MemFlagsData::trusted();
+            if let (Some(known), PredClass::Eq(field)) = (env.known, plan.class(*pred))
+                && plan.class(known) == PredClass::Eq(field)
+            {
+                builder
+                    .ins()
+                    .jump(if *pred == known { yes } else { no }, &[]);
+                return;
+            }
             match plan.class(*pred) {
                 PredClass::Eq(field) => {
                     let offset = i32::try_from(field.index() * 4).expect("field offset fits");
@@ -255,7 +277,7 @@ impl ChunkDefiner {
         &mut self,
         module: &mut M,
         plan: &Plan,
-        lists: &[Box<[u32]>],
+        lists: &[IssueList],
         n: usize,
     ) -> Result<FuncId, JitError> {
         let id = module
@@ -320,10 +342,17 @@ pub fn clif_text(plan: &Plan, chunk_size: usize, target: TargetFrontendConfig) -
     out
 }
 
+/// Issues one generated function evaluates in order, and the equality known to hold for them.
+#[derive(Clone, Debug)]
+pub(crate) struct IssueList {
+    pub known: Option<PredId>,
+    pub issues: Box<[u32]>,
+}
+
 /// How a plan's issues are split into generated functions.
 pub(crate) struct Layout {
     /// Per function, the issue lists it evaluates (selected by its argument).
-    pub functions: Vec<Vec<Box<[u32]>>>,
+    pub functions: Vec<Vec<IssueList>>,
     /// The functions `0..always` hold the always-run issues, one list each.
     pub always: usize,
     /// Per dispatch group: (function, argument).
@@ -336,15 +365,20 @@ impl Layout {
     pub(crate) fn new(plan: &Plan, chunk_size: usize) -> Layout {
         let chunk_size = chunk_size.max(1);
         let dispatch = plan.dispatch();
-        let mut functions: Vec<Vec<Box<[u32]>>> = dispatch
+        let mut functions: Vec<Vec<IssueList>> = dispatch
             .always
             .chunks(chunk_size)
-            .map(|chunk| vec![chunk.into()])
+            .map(|chunk| {
+                vec![IssueList {
+                    known: None,
+                    issues: chunk.into(),
+                }]
+            })
             .collect();
         let always = functions.len();
         let mut group_entry = Vec::with_capacity(dispatch.groups.len());
         let mut issues_in_last = chunk_size;
-        for group in &dispatch.groups {
+        for (group, &pred) in dispatch.groups.iter().zip(&dispatch.group_preds) {
             if issues_in_last + group.len() > chunk_size {
                 functions.push(Vec::new());
                 issues_in_last = 0;
@@ -352,7 +386,10 @@ impl Layout {
             let function = (functions.len() - 1) as u32;
             let last = functions.last_mut().expect("a function was just pushed");
             group_entry.push((function, last.len() as u32));
-            last.push(group.clone());
+            last.push(IssueList {
+                known: Some(pred),
+                issues: group.clone(),
+            });
             issues_in_last += group.len();
         }
         Layout {

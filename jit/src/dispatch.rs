@@ -28,6 +28,8 @@ pub struct Dispatch {
     pub always: Vec<u32>,
     /// Per group: the issues its predicate guards, ascending.
     pub groups: Vec<Box<[u32]>>,
+    /// Per group: its predicate (true whenever the group runs).
+    pub group_preds: Vec<PredId>,
     /// Per predicate: its group, or [`NO_GROUP`].
     pub group_of_pred: Vec<u32>,
     /// The fields whose equality predicates have groups (each looked up once per record).
@@ -85,6 +87,7 @@ impl Dispatch {
                         if *group == NO_GROUP {
                             *group = members.len() as u32;
                             members.push(Vec::new());
+                            dispatch.group_preds.push(pred);
                         }
                         members[*group as usize].push(index);
                     }

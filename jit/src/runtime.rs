@@ -112,7 +112,7 @@ impl Entries {
         Entries {
             always_first: layout.functions[..layout.always]
                 .iter()
-                .map(|lists| lists[0][0])
+                .map(|lists| lists[0].issues[0])
                 .collect(),
             group_entry: layout.group_entry.clone(),
         }

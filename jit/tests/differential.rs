@@ -153,6 +153,8 @@ fn dispatched_groups_decide_in_issue_order() {
         "post <- test == \"TestA\" && `x`".to_owned(),
         "default <- pkg == \"os\"\ntake <- `x`".to_owned(),
         "take <- pkg == \"net\"\ndefault <- `q`".to_owned(),
+        // In the group of `net`, `pkg != "os"` is known true without a test.
+        "post <- pkg == \"net\" && pkg != \"os\" && `q`".to_owned(),
     ];
     let records = [
         record(&[("pkg", "net"), ("output", "boom")]),
@@ -179,7 +181,7 @@ fn dispatched_groups_decide_in_issue_order() {
                 Assignment::Default(3),
                 Assignment::Post(vec![4]),
                 Assignment::Post(vec![4, 5, 6]),
-                Assignment::Post(vec![4]),
+                Assignment::Post(vec![4, 9]),
                 Assignment::Default(8),
             ],
             "chunk size {chunk}"
@@ -195,7 +197,7 @@ fn dispatched_groups_decide_in_issue_order() {
         .collect();
     guarded.sort_unstable();
     // Issue 4 is in the groups of both its packages.
-    assert_eq!(guarded, vec![0, 2, 4, 4, 6, 7]);
+    assert_eq!(guarded, vec![0, 2, 4, 4, 6, 7, 9]);
 }
 
 /// Pattern sets large enough to get the shared literal prefilters (on `output`, `log` and
