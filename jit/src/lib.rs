@@ -227,6 +227,9 @@ fn host_isa() -> Result<std::sync::Arc<dyn cranelift_codegen::isa::TargetIsa>, J
         ("is_pic", "false"),
         ("use_colocated_libcalls", "false"),
         ("enable_verifier", verify),
+        // Nothing unwinds through generated code (the callback catches panics), so no unwind
+        // tables are generated or registered.
+        ("unwind_info", "false"),
     ] {
         flags
             .set(name, value)
