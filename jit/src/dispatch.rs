@@ -59,17 +59,8 @@ impl Dispatch {
             };
             // A field guards the issue when every acting rule requires one of its literals;
             // the guard is the union of those literals.
-            let guard = first
-                .iter()
-                .filter_map(|(field, preds)| {
-                    let mut union = preds.clone();
-                    for other in rest {
-                        union.extend_from_slice(constraint(other, *field)?);
-                    }
-                    union.sort_unstable();
-                    union.dedup();
-                    Some((*field, union))
-                })
+            let guard = any_of(first, rest.iter().copied())
+                .into_iter()
                 .filter(|(_, preds)| preds.len() <= MAX_GUARD_PREDS)
                 // The most selective: the most literals in the set per literal allowed.
                 .max_by_key(|(field, preds)| {
@@ -125,6 +116,26 @@ fn constraint(constraints: &Constraints, field: u8) -> Option<&[PredId]> {
         .map(|(_, preds)| preds.as_slice())
 }
 
+/// The constraints that hold when one of several alternatives holds: a field only if every
+/// alternative constrains it, to the union of their sets.
+fn any_of<'a>(
+    first: &Constraints,
+    rest: impl Iterator<Item = &'a Constraints> + Clone,
+) -> Constraints {
+    first
+        .iter()
+        .filter_map(|(field, preds)| {
+            let mut union = preds.clone();
+            for other in rest.clone() {
+                union.extend_from_slice(constraint(other, *field)?);
+            }
+            union.sort_unstable();
+            union.dedup();
+            Some((*field, union))
+        })
+        .collect()
+}
+
 /// The constraints of every node, bottom-up (nodes only refer to earlier nodes).
 fn node_constraints(set: &PatternSet, classes: &[PredClass]) -> Vec<Constraints> {
     let mut all: Vec<Constraints> = Vec::with_capacity(set.nodes.len());
@@ -154,18 +165,10 @@ fn node_constraints(set: &PatternSet, classes: &[PredClass]) -> Vec<Constraints>
             // it, to the union of their sets.
             Node::Or(ops) => {
                 let (first, rest) = ops.split_first().expect("n-ary nodes have operands");
-                all[*first as usize]
-                    .iter()
-                    .filter_map(|(field, preds)| {
-                        let mut union = preds.clone();
-                        for &op in rest {
-                            union.extend_from_slice(constraint(&all[op as usize], *field)?);
-                        }
-                        union.sort_unstable();
-                        union.dedup();
-                        Some((*field, union))
-                    })
-                    .collect()
+                any_of(
+                    &all[*first as usize],
+                    rest.iter().map(|&op| &all[op as usize]),
+                )
             }
             Node::Not(_) => Vec::new(),
         };

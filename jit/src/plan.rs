@@ -631,25 +631,30 @@ impl Plan {
         if !scratch.checked[i] {
             self.revalidate(field, record, scratch);
         }
-        let slot = match self.reuse[i] {
-            Reuse::PerRecord => return self.evaluate(pred, record, scratch),
-            Reuse::Carried => pred as usize,
-            Reuse::PerValue => scratch.seen[i].slot(self.position_in_field[pred as usize]),
-        };
-        let known = match self.reuse[i] {
-            Reuse::Carried => scratch.carried[slot],
-            _ => scratch.seen[i].results[slot],
-        };
-        if known != 0 {
-            return known == 2;
+        match self.reused(pred, i, scratch) {
+            None => return self.evaluate(pred, record, scratch),
+            Some(&mut known) if known != 0 => return known == 2,
+            Some(_) => {}
         }
         let result = self.evaluate(pred, record, scratch);
-        let known = if result { 2 } else { 1 };
-        match self.reuse[i] {
-            Reuse::Carried => scratch.carried[slot] = known,
-            _ => scratch.seen[i].results[slot] = known,
+        if let Some(known) = self.reused(pred, i, scratch) {
+            *known = if result { 2 } else { 1 };
         }
         result
+    }
+
+    /// Where the reused result of `pred` (on field `i`) is kept for the current value (0
+    /// unknown, 1 false, 2 true), if its field keeps any.
+    fn reused<'s>(&self, pred: PredId, i: usize, scratch: &'s mut Scratch) -> Option<&'s mut u8> {
+        match self.reuse[i] {
+            Reuse::PerRecord => None,
+            Reuse::Carried => Some(&mut scratch.carried[pred as usize]),
+            Reuse::PerValue => {
+                let seen = &mut scratch.seen[i];
+                let slot = seen.slot(self.position_in_field[pred as usize]);
+                Some(&mut seen.results[slot])
+            }
+        }
     }
 
     /// Evaluates a lazy predicate from scratch.
