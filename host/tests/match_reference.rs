@@ -82,3 +82,59 @@ fn unreadable_lines_keep_output_aligned() {
     );
     assert_eq!(lines[2], r#"{"action":"new_issue","targets":[]}"#);
 }
+
+/// `flakewatch bench` on a tiny set: every engine's line, the plan line, agreement; and no
+/// figures at all (an error) when there is nothing to measure.
+#[test]
+fn bench_reports_every_engine_and_refuses_nothing() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("bench-tiny");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("issues.jsonl"),
+        concat!(
+            "{\"number\":7,\"body\":\"```\\n#!watchflakes\\npost <- pkg == \\\"net\\\" && `timeout`\\n```\"}\n",
+            "{\"number\":8,\"body\":\"```\\n#!watchflakes\\ndefault <- `panic`\\n```\"}\n",
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("failures.jsonl"),
+        "{\"pkg\":\"net\",\"output\":\"i/o timeout\"}\n{\"pkg\":\"os\",\"output\":\"panic: x\"}\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("none.jsonl"), "\n").unwrap();
+    let bench = |failures: &str| {
+        Command::new(env!("CARGO_BIN_EXE_flakewatch"))
+            .args(["bench", "--compile-passes", "1", "--issues"])
+            .arg(dir.join("issues.jsonl"))
+            .arg("--failures")
+            .arg(dir.join(failures))
+            .output()
+            .unwrap()
+    };
+    let out = bench("failures.jsonl");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.starts_with("2 failures,"), "{stdout}");
+    for engine in ["interp", "plan", "jit"] {
+        assert!(
+            stdout
+                .lines()
+                .any(|l| l.starts_with(engine) && l.contains("failures/s")),
+            "{engine}: {stdout}"
+        );
+    }
+    assert!(
+        stdout.contains("plan: 1 issues run for every failure, 1 only for their guard's values (1 groups on pkg)"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("DISAGREES"), "{stdout}");
+    let out = bench("none.jsonl");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("no failure records to measure"), "{stderr}");
+}

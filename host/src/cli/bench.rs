@@ -42,6 +42,18 @@ pub struct BenchArgs {
 /// Runs `flakewatch bench`.
 pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
     let records = load_records(&args.failures, args.limit)?;
+    if records.is_empty() {
+        // Rates and ratios of nothing are not figures.
+        anyhow::bail!(
+            "{}: no failure records to measure{}",
+            args.failures.display(),
+            if args.limit == Some(0) {
+                " (--limit 0)"
+            } else {
+                ""
+            }
+        );
+    }
     let output_bytes: usize = records.iter().map(|r| r.get(Field::Output).len()).sum();
     let log_bytes: usize = records.iter().map(|r| r.get(Field::Log).len()).sum();
     let mut out = std::io::stdout().lock();
