@@ -64,56 +64,59 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
         mb(output_bytes),
         mb(log_bytes)
     )?;
-    let mut reference: Option<Vec<Assignment>> = None;
-    let mut single_thread = Vec::new();
-    let mut disagreements = 0usize;
+    let mut compiled = Vec::with_capacity(args.engines.len());
     let mut described = false;
     for &kind in &args.engines {
         let mut compile_times = Vec::new();
-        let mut compiled = None;
+        let mut last = None;
         for _ in 0..args.compile_passes.max(1) {
             let start = Instant::now();
-            compiled = Some(compile_issue_file(&args.issues, kind)?);
+            last = Some(compile_issue_file(&args.issues, kind)?);
             compile_times.push(start.elapsed());
         }
-        let compiled = compiled.expect("at least one compile pass");
-        if let Some(plan) = compiled.engine.plan().filter(|_| !described) {
+        let engine = last.expect("at least one compile pass").engine;
+        if let Some(plan) = engine.plan().filter(|_| !described) {
             described = true;
             describe_plan(&mut out, plan)?;
         }
-        let (elapsed, assignments) = median_matching(&compiled.engine, &records, 1);
+        compiled.push((kind, median(&mut compile_times), engine));
+    }
+    // The engines' passes alternate, so that the machine's drift (other tenants, frequency)
+    // falls on all of them alike and their ratios hold.
+    let engines: Vec<&Engine> = compiled.iter().map(|(_, _, engine)| engine).collect();
+    let (times, results) = alternating_passes(&engines, &records);
+    let mut single_thread = Vec::new();
+    let mut disagreements = 0usize;
+    for (((kind, compile_time, engine), elapsed), assignments) in
+        compiled.iter().zip(times).zip(&results)
+    {
         let rate = records.len() as f64 / elapsed.as_secs_f64();
         writeln!(
             out,
             "{:<6} compile {:>7.2} ms | 1 thread: {:>10.0} failures/s {:>8.1} MB/s output {:>8.1} MB/s output+log",
             kind.name(),
-            median(&mut compile_times).as_secs_f64() * 1e3,
+            compile_time.as_secs_f64() * 1e3,
             rate,
             mb(output_bytes) / elapsed.as_secs_f64(),
             mb(output_bytes + log_bytes) / elapsed.as_secs_f64(),
         )?;
-        single_thread.push((kind, rate));
-        match &reference {
-            None => reference = Some(assignments),
-            Some(want) => {
-                let differ = want
-                    .iter()
-                    .zip(&assignments)
-                    .filter(|(a, b)| a != b)
-                    .count();
-                if differ > 0 {
-                    writeln!(
-                        out,
-                        "  DISAGREES with {} on {differ} failures",
-                        args.engines[0].name()
-                    )?;
-                    disagreements += differ;
-                }
-            }
+        single_thread.push((*kind, rate));
+        let differ = results[0]
+            .iter()
+            .zip(assignments)
+            .filter(|(a, b)| a != b)
+            .count();
+        if differ > 0 {
+            writeln!(
+                out,
+                "  DISAGREES with {} on {differ} failures",
+                args.engines[0].name()
+            )?;
+            disagreements += differ;
         }
-        if kind == EngineKind::Jit {
+        if *kind == EngineKind::Jit {
             for &threads in args.threads.iter().filter(|&&t| t > 1) {
-                let (elapsed, _) = median_matching(&compiled.engine, &records, threads);
+                let (elapsed, _) = median_matching(engine, &records, threads);
                 let scaled = records.len() as f64 / elapsed.as_secs_f64();
                 writeln!(
                     out,
@@ -194,6 +197,34 @@ fn load_records(path: &PathBuf, limit: Option<usize>) -> anyhow::Result<Vec<Reco
 /// small workload takes milliseconds, too short to be told from noise.
 const MIN_PASSES: usize = 3;
 const MIN_MEASURED: Duration = Duration::from_secs(1);
+
+/// Per engine, the median time of a one-thread pass over `records` and its first pass's
+/// results. Passes go round the engines until each has had at least [`MIN_PASSES`] adding up
+/// to [`MIN_MEASURED`].
+fn alternating_passes(
+    engines: &[&Engine],
+    records: &[Record],
+) -> (Vec<Duration>, Vec<Vec<Assignment>>) {
+    let mut times: Vec<Vec<Duration>> = vec![Vec::new(); engines.len()];
+    let mut results = Vec::with_capacity(engines.len());
+    loop {
+        for (engine, times) in engines.iter().zip(&mut times) {
+            let (elapsed, assignments) = time_matching(engine, records, 1);
+            if results.len() < engines.len() {
+                results.push(assignments);
+            }
+            times.push(elapsed);
+        }
+        let enough = |times: &Vec<Duration>| {
+            times.len() >= MIN_PASSES && times.iter().sum::<Duration>() >= MIN_MEASURED
+        };
+        if times.iter().all(enough) {
+            break;
+        }
+    }
+    let medians = times.iter_mut().map(|times| median(times)).collect();
+    (medians, results)
+}
 
 /// The median time of one pass over `records` (at least [`MIN_PASSES`] passes and
 /// [`MIN_MEASURED`] in all), and the first pass's results.
