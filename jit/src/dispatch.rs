@@ -97,11 +97,17 @@ impl Dispatch {
         dispatch
     }
 
-    /// The group to run for field value predicate `pred` (`NO_PRED` gives none).
+    /// The groups to run for a record whose equality winners (per field, the predicate that
+    /// holds, or `NO_PRED`) are `eq_true`: at most one per field.
     #[inline]
-    pub fn group(&self, pred: u32) -> Option<u32> {
-        let group = *self.group_of_pred.get(pred as usize)?;
-        (group != NO_GROUP).then_some(group)
+    pub fn selected<'a>(
+        &'a self,
+        eq_true: &'a [u32; Field::COUNT],
+    ) -> impl Iterator<Item = u32> + 'a {
+        self.fields.iter().filter_map(|field| {
+            let group = *self.group_of_pred.get(eq_true[field.index()] as usize)?;
+            (group != NO_GROUP).then_some(group)
+        })
     }
 }
 

@@ -303,15 +303,14 @@ impl PlanInterpreter {
             posts: 0,
             default_issue: u32::MAX,
         };
-        for field in &dispatch.fields {
-            if let Some(group) = dispatch.group(scratch.plan.eq_true[field.index()]) {
-                self.run_list(
-                    &dispatch.groups[group as usize],
-                    record,
-                    scratch,
-                    &mut outcome,
-                );
-            }
+        let winners = scratch.plan.eq_true;
+        for group in dispatch.selected(&winners) {
+            self.run_list(
+                &dispatch.groups[group as usize],
+                record,
+                scratch,
+                &mut outcome,
+            );
         }
         self.run_list(&dispatch.always, record, scratch, &mut outcome);
         if outcome.skip != u32::MAX {

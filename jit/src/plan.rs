@@ -24,12 +24,12 @@
 //!   only when such a predicate is actually reached.
 
 use flakewatch_dsl::ir::{CmpKind, Node, NodeId, PatternSet, Pred, PredId};
-
-use crate::dispatch::Dispatch;
 use flakewatch_dsl::{Field, Record};
 use regex_automata::meta;
 use regex_syntax::hir::literal::{ExtractKind, Extractor};
 use rustc_hash::FxHashMap;
+
+use crate::dispatch::Dispatch;
 
 /// No predicate (in [`Scratch::eq_true`]).
 pub const NO_PRED: u32 = u32::MAX;
@@ -567,9 +567,10 @@ impl Plan {
         scratch.memo.fill(0);
         for (i, index) in self.order_index.iter().enumerate() {
             if let Some(index) = index {
-                let (lt, le) = index.bounds(record.get(Field::ALL[i]).as_bytes());
-                scratch.order_bound[2 * i] = lt;
-                scratch.order_bound[2 * i + 1] = le;
+                let field = Field::ALL[i];
+                let (lt, le) = index.bounds(record.get(field).as_bytes());
+                scratch.order_bound[PredClass::order_slot(field, false)] = lt;
+                scratch.order_bound[PredClass::order_slot(field, true)] = le;
             }
         }
         scratch.checked = [false; Field::COUNT];

@@ -160,13 +160,9 @@ pub(crate) unsafe fn run_functions(
         order_bound,
     };
     let mut skip = u32::MAX;
-    let dispatch = plan.dispatch();
-    for field in &dispatch.fields {
-        // SAFETY: as above; generated code is not running, so reading the winners is fine.
-        let winner = unsafe { *eq_true.add(field.index()) };
-        let Some(group) = dispatch.group(winner) else {
-            continue;
-        };
+    // SAFETY: as above; generated code is not running, so copying the winners is fine.
+    let winners = unsafe { (*scratch_ptr).eq_true };
+    for group in plan.dispatch().selected(&winners) {
         let (function, argument) = entries.group_entry[group as usize];
         // SAFETY: the caller guarantees the functions match this plan and layout and their
         // code is alive; `posts` has one slot per issue and an issue runs at most once per

@@ -84,7 +84,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
     // The engines' passes alternate, so that the machine's drift (other tenants, frequency)
     // falls on all of them alike and their ratios hold.
     let engines: Vec<&Engine> = compiled.iter().map(|(_, _, engine)| engine).collect();
-    let (times, results) = alternating_passes(&engines, &records);
+    let (times, results) = alternating_passes(&engines, &records, 1);
     let mut single_thread = Vec::new();
     let mut disagreements = 0usize;
     for (((kind, compile_time, engine), elapsed), assignments) in
@@ -116,7 +116,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
         }
         if *kind == EngineKind::Jit {
             for &threads in args.threads.iter().filter(|&&t| t > 1) {
-                let (elapsed, _) = median_matching(engine, &records, threads);
+                let elapsed = alternating_passes(&[engine], &records, threads).0[0];
                 let scaled = records.len() as f64 / elapsed.as_secs_f64();
                 writeln!(
                     out,
@@ -198,18 +198,19 @@ fn load_records(path: &PathBuf, limit: Option<usize>) -> anyhow::Result<Vec<Reco
 const MIN_PASSES: usize = 3;
 const MIN_MEASURED: Duration = Duration::from_secs(1);
 
-/// Per engine, the median time of a one-thread pass over `records` and its first pass's
-/// results. Passes go round the engines until each has had at least [`MIN_PASSES`] adding up
-/// to [`MIN_MEASURED`].
+/// Per engine, the median time of a pass over `records` on `threads` threads and its first
+/// pass's results. Passes go round the engines until each has had at least [`MIN_PASSES`]
+/// adding up to [`MIN_MEASURED`].
 fn alternating_passes(
     engines: &[&Engine],
     records: &[Record],
+    threads: usize,
 ) -> (Vec<Duration>, Vec<Vec<Assignment>>) {
     let mut times: Vec<Vec<Duration>> = vec![Vec::new(); engines.len()];
     let mut results = Vec::with_capacity(engines.len());
     loop {
         for (engine, times) in engines.iter().zip(&mut times) {
-            let (elapsed, assignments) = time_matching(engine, records, 1);
+            let (elapsed, assignments) = time_matching(engine, records, threads);
             if results.len() < engines.len() {
                 results.push(assignments);
             }
@@ -224,24 +225,6 @@ fn alternating_passes(
     }
     let medians = times.iter_mut().map(|times| median(times)).collect();
     (medians, results)
-}
-
-/// The median time of one pass over `records` (at least [`MIN_PASSES`] passes and
-/// [`MIN_MEASURED`] in all), and the first pass's results.
-fn median_matching(
-    engine: &Engine,
-    records: &[Record],
-    threads: usize,
-) -> (Duration, Vec<Assignment>) {
-    let (first, results) = time_matching(engine, records, threads);
-    let mut times = vec![first];
-    let mut total = first;
-    while times.len() < MIN_PASSES || total < MIN_MEASURED {
-        let (elapsed, _) = time_matching(engine, records, threads);
-        times.push(elapsed);
-        total += elapsed;
-    }
-    (median(&mut times), results)
 }
 
 /// Assigns every record with `threads` threads (contiguous runs); returns the time and results.
