@@ -7,7 +7,7 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use flakewatch::aggregate::{Mode, Settings, aggregate};
+use flakewatch_aggregate::{Mode, Settings, aggregate};
 use flakewatch_benches::{aggregation_request, aggregation_runs};
 
 const RUNS: usize = 10;

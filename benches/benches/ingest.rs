@@ -10,8 +10,8 @@ use std::io::Cursor;
 use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use flakewatch::ingest::{self, Limits, RunMeta};
 use flakewatch_benches::junit_document;
+use flakewatch_ingest::{self as ingest, Limits, RunMeta};
 
 fn junit_ingest(c: &mut Criterion) {
     // 40 suites × 2,500 cases ≈ 100,000 test cases.

@@ -5,10 +5,10 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use flakewatch::engine::{Engine, EngineKind};
-use flakewatch::patterns::CompiledIssues;
 use flakewatch_benches::workload::Workload;
 use flakewatch_dsl::{Limits, Record};
+use flakewatch_triage::engine::{Engine, EngineKind};
+use flakewatch_triage::patterns::CompiledIssues;
 
 fn compile(c: &mut Criterion) {
     let workload = Workload::load("default", 1);

@@ -85,19 +85,19 @@ pub fn junit_document(suites: usize, cases: usize) -> String {
 pub fn aggregation_request(
     dir: &std::path::Path,
     ids: Vec<String>,
-) -> flakewatch::aggregate::Request {
-    flakewatch::aggregate::Request {
+) -> flakewatch_aggregate::Request {
+    flakewatch_aggregate::Request {
         job: "bench-job".into(),
-        selection: flakewatch::aggregate::runs::Selection::All,
+        selection: flakewatch_aggregate::runs::Selection::All,
         runs_dir: dir.to_path_buf(),
         run_ids: Some(ids),
         gcs_prefix: None,
         label: Some("4.22.0-0.ci-2026-01-01-000000".into()),
-        history: flakewatch::aggregate::HistoryInput::Rows(dir.join("history.json")),
+        history: flakewatch_aggregate::HistoryInput::Rows(dir.join("history.json")),
         disruption_history: None,
         topology: Some("single".into()),
         variants: None,
-        now: flakewatch::triage::time::Timestamp::UNIX_EPOCH,
+        now: flakewatch_core::time::Timestamp::UNIX_EPOCH,
         working_dir: None,
     }
 }
@@ -190,7 +190,7 @@ pub fn aggregation_runs(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use flakewatch::ingest::{self, Limits, RunMeta};
+    use flakewatch_ingest::{self as ingest, Limits, RunMeta};
 
     #[test]
     fn generated_document_reads_back() {
@@ -224,8 +224,8 @@ mod tests {
     /// The aggregation benchmark's runs aggregate, with every verdict kind present.
     #[test]
     fn generated_runs_aggregate() {
-        use flakewatch::aggregate::verdict::Rule;
-        use flakewatch::aggregate::{Mode, Settings, aggregate};
+        use flakewatch_aggregate::verdict::Rule;
+        use flakewatch_aggregate::{Mode, Settings, aggregate};
 
         let dir = tempfile::tempdir().unwrap();
         let ids = aggregation_runs(dir.path(), 10, 400).unwrap();

@@ -6,9 +6,9 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use flakewatch::patterns::read_issues;
-use flakewatch::records::parse_record_fields;
 use flakewatch_dsl::Record;
+use flakewatch_ingest::records::parse_record_fields;
+use flakewatch_triage::patterns::read_issues;
 
 /// A generated workload: its issues file and the records of its failures.
 pub struct Workload {

@@ -18,9 +18,11 @@ use cranelift_module::{FuncId, Linkage, Module};
 use flakewatch_dsl::ir::{ActionKind, Node, NodeId, PredId};
 
 use crate::JitError;
-use crate::plan::{Plan, PredClass};
+use crate::class::PredClass;
+use crate::plan::Plan;
 use crate::runtime::{
     CTX_DEFAULT, CTX_EQ_TRUE, CTX_MEMO, CTX_ORDER_BOUND, CTX_POST_COUNT, CTX_POSTS, CTX_SKIP,
+    Entries,
 };
 
 /// Values every block of a chunk function can use (defined in the entry block), and what is
@@ -360,6 +362,17 @@ pub(crate) struct Layout {
 }
 
 impl Layout {
+    /// How to run the functions of this layout for a record.
+    pub(crate) fn entries(&self) -> Entries {
+        Entries {
+            always_first: self.functions[..self.always]
+                .iter()
+                .map(|lists| lists[0].issues[0])
+                .collect(),
+            group_entry: self.group_entry.clone(),
+        }
+    }
+
     /// Chunks the always-run issues and packs the dispatch groups into functions of about
     /// `chunk_size` issues each (small functions keep register allocation cheap).
     pub(crate) fn new(plan: &Plan, chunk_size: usize) -> Layout {

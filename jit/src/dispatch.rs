@@ -11,7 +11,7 @@
 use flakewatch_dsl::Field;
 use flakewatch_dsl::ir::{ActionKind, Node, PatternSet, PredId};
 
-use crate::plan::PredClass;
+use crate::class::PredClass;
 
 /// No group (in [`Dispatch::group_of_pred`]).
 pub const NO_GROUP: u32 = u32::MAX;

@@ -15,6 +15,7 @@ use cranelift_module::FuncId;
 use flakewatch_dsl::ir::PatternSet;
 use flakewatch_dsl::{Assignment, Record};
 
+mod class;
 mod code;
 pub mod codegen;
 pub mod dispatch;
@@ -124,7 +125,7 @@ impl CompiledSet {
         if let Some(err) = failure {
             return Err(err);
         }
-        let entries = runtime::Entries::new(&layout);
+        let entries = layout.entries();
         Ok(CompiledSet {
             plan,
             functions,

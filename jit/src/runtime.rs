@@ -102,21 +102,9 @@ pub(crate) struct ChunkOutcome {
 #[derive(Debug)]
 pub(crate) struct Entries {
     /// The first issue of each always-run function (functions `0..always_first.len()`).
-    always_first: Vec<u32>,
+    pub(crate) always_first: Vec<u32>,
     /// Per dispatch group: (function, argument).
-    group_entry: Vec<(u32, u32)>,
-}
-
-impl Entries {
-    pub(crate) fn new(layout: &crate::codegen::Layout) -> Entries {
-        Entries {
-            always_first: layout.functions[..layout.always]
-                .iter()
-                .map(|lists| lists[0].issues[0])
-                .collect(),
-            group_entry: layout.group_entry.clone(),
-        }
-    }
+    pub(crate) group_entry: Vec<(u32, u32)>,
 }
 
 /// Runs the functions for `record` (after `plan.begin`): the dispatch groups its equalities

@@ -289,35 +289,21 @@ fn prefiltered_fields_agree() {
 
 #[test]
 fn every_conformance_script_agrees() {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../host/testdata/watchflakes/cases.json");
-    let doc: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let file = flakewatch_conformance::CaseFile::upstream();
     let mut scripts = Vec::new();
     let mut records = Vec::new();
-    for case in doc["cases"].as_array().unwrap() {
-        match case["kind"].as_str() {
-            Some("parse") => {
-                let script = case["script"].as_str().unwrap();
-                if parse_script(script).is_ok() {
-                    scripts.push(script.to_owned());
-                }
-            }
-            Some("run") => {
-                for issue in case["issues"].as_array().unwrap() {
-                    scripts.push(issue["script"].as_str().unwrap().to_owned());
-                }
-            }
-            _ => continue,
+    let record_of = |fields: &std::collections::BTreeMap<String, String>| {
+        Record::from_pairs(fields.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+    };
+    for case in file.parse_cases() {
+        if parse_script(&case.script).is_ok() {
+            scripts.push(case.script.clone());
         }
-        for r in case["records"].as_array().into_iter().flatten() {
-            let fields = r["fields"].as_object().unwrap();
-            records.push(Record::from_pairs(
-                fields
-                    .iter()
-                    .filter_map(|(k, v)| Some((k.as_str(), v.as_str()?))),
-            ));
-        }
+        records.extend(case.records.iter().map(|r| record_of(&r.fields)));
+    }
+    for case in file.run_cases() {
+        scripts.extend(case.issues.iter().map(|i| i.script.clone()));
+        records.extend(case.records.iter().map(|r| record_of(&r.fields)));
     }
     assert_eq!(
         (scripts.len(), records.len()),

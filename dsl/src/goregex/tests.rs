@@ -861,13 +861,9 @@ fn eval(pattern: &serde_json::Value, fields: &HashMap<String, String>) -> bool {
 }
 
 fn cases() -> Vec<serde_json::Value> {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../host/testdata/watchflakes/cases.json"
-    );
-    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    let json: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}"));
-    json["cases"].as_array().cloned().unwrap_or_default()
+    let file = flakewatch_conformance::CaseFile::upstream();
+    file.of_kind("parse");
+    file.cases.iter().map(|c| c.to_value()).collect()
 }
 
 #[test]

@@ -1,0 +1,373 @@
+//! Combining the JUnit of several runs into one tree of suites and tests, as upstream's
+//! `combineTestSuites` does (spec §4.3): suites merge by name at each level, a test is keyed
+//! by its suite path and name (the classname is ignored), and every `<testcase>` occurrence
+//! adds one pass, failure or skip entry for its run.
+//!
+//! The JUnit itself is read by [`flakewatch_ingest::junit`]; this module only derives the
+//! aggregator's entries from the ingested attempts ([`EntryRule`]).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use flakewatch_ingest::{Attempt, Origin, Run, Status, Test};
+
+/// The separator of suite names in a test key (`openshift-tests|||child`).
+pub const SUITE_SEPARATOR: &str = "|||";
+
+/// What one occurrence of a test in one run was.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum EntryKind {
+    /// Neither `<failure>` nor `<skipped>`.
+    Pass,
+    /// A `<failure>`.
+    Failure,
+    /// A `<skipped>`.
+    Skip,
+}
+
+/// One occurrence of a test: the run (an index into the aggregation's runs) and its outcome.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Entry {
+    /// Index of the run.
+    pub run: u32,
+    /// What happened.
+    pub kind: EntryKind,
+}
+
+/// How ingested attempts become entries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EntryRule {
+    /// Upstream: one entry per `<testcase>` element; `<failure>` → failure, else `<skipped>` →
+    /// skip, else pass. `<error>` and retry elements (`flakyFailure`, `rerunFailure`) are not
+    /// understood, so a test with only an `<error>` counts as a pass (B9).
+    Upstream,
+    /// Every ingested attempt is an entry; a failure is any unexpected `fail` or `error`
+    /// (`<error>`, retry elements, crashes).
+    Attempts,
+}
+
+impl EntryRule {
+    /// Appends the entries of `test` (read from run `run`) to `out`.
+    pub fn entries(self, test: &Test, run: u32, out: &mut Vec<Entry>) {
+        match self {
+            EntryRule::Upstream => {
+                let forced_failure = test
+                    .reported
+                    .as_ref()
+                    .is_some_and(|r| r.status == Status::Fail);
+                for attempt in &test.attempts {
+                    let kind = match attempt.origin {
+                        Origin::Testcase | Origin::InferredRerun => {
+                            upstream_kind(attempt, forced_failure)
+                        }
+                        _ => continue,
+                    };
+                    out.push(Entry { run, kind });
+                }
+            }
+            EntryRule::Attempts => {
+                for attempt in &test.attempts {
+                    let kind = if attempt.is_failure() {
+                        EntryKind::Failure
+                    } else if attempt.status == Status::Skip {
+                        EntryKind::Skip
+                    } else {
+                        EntryKind::Pass
+                    };
+                    out.push(Entry { run, kind });
+                }
+            }
+        }
+    }
+}
+
+/// Upstream's reading of one `<testcase>` element, rebuilt from the ingested attempt: the
+/// reader ranks `failure` > `error` > `skipped`, upstream only knows `failure` and `skipped`.
+fn upstream_kind(attempt: &Attempt, forced_failure: bool) -> EntryKind {
+    let has = |status: Status| attempt.extra.iter().any(|d| d.status == status);
+    match attempt.status {
+        Status::Fail => EntryKind::Failure,
+        Status::Error if has(Status::Skip) => EntryKind::Skip,
+        Status::Error => EntryKind::Pass,
+        Status::Skip => EntryKind::Skip,
+        // nextest's flaky-fail policy: the `<failure>` element is still there.
+        Status::Pass if forced_failure && attempt.origin == Origin::Testcase => EntryKind::Failure,
+        Status::Pass => EntryKind::Pass,
+    }
+}
+
+/// One test of the combined tree.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AggTest {
+    /// The testcase name.
+    pub name: String,
+    /// The `lifecycle` attribute of the first occurrence that has one (`informing`, `blocking`).
+    pub lifecycle: Option<String>,
+    /// `<properties>` of the first occurrence that has any.
+    pub properties: Vec<(String, String)>,
+    /// Every occurrence, in run order then document order.
+    pub entries: Vec<Entry>,
+}
+
+/// One suite of the combined tree.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct AggSuite {
+    /// The suite name.
+    pub name: String,
+    /// Tests in order of first appearance.
+    pub tests: Vec<AggTest>,
+    /// Child suites in order of first appearance.
+    pub children: Vec<AggSuite>,
+    tests_by_name: HashMap<String, usize>,
+    children_by_name: HashMap<String, usize>,
+}
+
+impl AggSuite {
+    /// An empty suite.
+    pub fn new(name: impl Into<String>) -> AggSuite {
+        AggSuite {
+            name: name.into(),
+            ..AggSuite::default()
+        }
+    }
+
+    fn child_index(&mut self, name: &str) -> usize {
+        if let Some(&i) = self.children_by_name.get(name) {
+            return i;
+        }
+        let i = self.children.len();
+        self.children.push(AggSuite::new(name));
+        self.children_by_name.insert(name.to_owned(), i);
+        i
+    }
+
+    fn test_mut(&mut self, name: &str) -> &mut AggTest {
+        let i = match self.tests_by_name.get(name) {
+            Some(&i) => i,
+            None => {
+                let i = self.tests.len();
+                self.tests.push(AggTest {
+                    name: name.to_owned(),
+                    lifecycle: None,
+                    properties: Vec::new(),
+                    entries: Vec::new(),
+                });
+                self.tests_by_name.insert(name.to_owned(), i);
+                i
+            }
+        };
+        &mut self.tests[i]
+    }
+
+    /// Number of tests in this suite and its children.
+    pub fn test_count(&self) -> usize {
+        self.tests.len()
+            + self
+                .children
+                .iter()
+                .map(AggSuite::test_count)
+                .sum::<usize>()
+    }
+}
+
+/// The combined tree of one aggregation.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Combined {
+    /// Top-level suites in order of first appearance.
+    pub suites: Vec<AggSuite>,
+    by_name: HashMap<String, usize>,
+}
+
+impl Combined {
+    /// An empty tree.
+    pub fn new() -> Combined {
+        Combined::default()
+    }
+
+    fn top_index(&mut self, name: &str) -> usize {
+        if let Some(&i) = self.by_name.get(name) {
+            return i;
+        }
+        let i = self.suites.len();
+        self.suites.push(AggSuite::new(name));
+        self.by_name.insert(name.to_owned(), i);
+        i
+    }
+
+    /// The indices leading to the suite at `path` (created as needed); empty for an empty path.
+    fn resolve(&mut self, path: &[String]) -> Vec<usize> {
+        let Some((first, rest)) = path.split_first() else {
+            return Vec::new();
+        };
+        let mut indices = Vec::with_capacity(path.len());
+        let top = self.top_index(first);
+        indices.push(top);
+        let mut node = &mut self.suites[top];
+        for name in rest {
+            let i = node.child_index(name);
+            indices.push(i);
+            node = &mut node.children[i];
+        }
+        indices
+    }
+
+    fn node(&mut self, indices: &[usize]) -> &mut AggSuite {
+        let mut node = &mut self.suites[indices[0]];
+        for &i in &indices[1..] {
+            node = &mut node.children[i];
+        }
+        node
+    }
+
+    /// Adds one ingested JUnit file of run `run`. Suites are created in document order; tests
+    /// directly under `<testsuites>` (no suite) are ignored, as upstream ignores them.
+    pub fn add_file(&mut self, file: &Run, run: u32, rule: EntryRule) {
+        for suite in &file.suites {
+            if !suite.path.is_empty() {
+                self.resolve(&suite.path);
+            }
+        }
+        let mut last: Option<(Arc<[String]>, Vec<usize>)> = None;
+        let mut scratch = Vec::new();
+        for test in &file.tests {
+            if test.suite.is_empty() {
+                continue;
+            }
+            let indices = match &last {
+                Some((path, indices)) if Arc::ptr_eq(path, &test.suite) => indices.clone(),
+                _ => {
+                    let indices = self.resolve(&test.suite);
+                    last = Some((test.suite.clone(), indices.clone()));
+                    indices
+                }
+            };
+            scratch.clear();
+            rule.entries(test, run, &mut scratch);
+            let agg = self.node(&indices).test_mut(&test.name);
+            agg.entries.extend_from_slice(&scratch);
+            if agg.lifecycle.is_none() {
+                agg.lifecycle = test
+                    .properties
+                    .iter()
+                    .find(|(k, _)| k == "lifecycle")
+                    .map(|(_, v)| v.clone())
+                    .filter(|v| !v.is_empty());
+            }
+            if agg.properties.is_empty() {
+                agg.properties = test
+                    .properties
+                    .iter()
+                    .filter(|(k, _)| k != "lifecycle" && k != "url")
+                    .cloned()
+                    .collect();
+            }
+        }
+    }
+
+    /// Every test with its suite path, depth first (a suite's tests before its children).
+    pub fn walk<'a>(&'a self, mut f: impl FnMut(&[&'a str], &'a AggTest)) {
+        fn go<'a>(
+            suite: &'a AggSuite,
+            path: &mut Vec<&'a str>,
+            f: &mut dyn FnMut(&[&'a str], &'a AggTest),
+        ) {
+            path.push(&suite.name);
+            for test in &suite.tests {
+                f(path, test);
+            }
+            for child in &suite.children {
+                go(child, path, f);
+            }
+            path.pop();
+        }
+        let mut path = Vec::new();
+        for suite in &self.suites {
+            go(suite, &mut path, &mut f);
+        }
+    }
+
+    /// Number of tests.
+    pub fn test_count(&self) -> usize {
+        self.suites.iter().map(AggSuite::test_count).sum()
+    }
+}
+
+/// Per-test counts over distinct runs (spec §5.1).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// Runs with at least one pass or failure entry.
+    pub attempts: u32,
+    /// Runs with at least one pass entry.
+    pub passes: u32,
+    /// Runs with a failure entry and no pass entry.
+    pub failures: u32,
+    /// Runs with both a pass and a failure entry (flakes; counted in `passes`).
+    pub flakes: u32,
+    /// Skip entries (not runs).
+    pub skips: u32,
+    /// Pass entries.
+    pub pass_entries: u32,
+    /// Failure entries.
+    pub failure_entries: u32,
+}
+
+impl Counts {
+    /// Counts the entries of one test.
+    pub fn of(entries: &[Entry]) -> Counts {
+        let mut c = Counts::default();
+        let mut passed: Vec<u32> = Vec::with_capacity(entries.len());
+        let mut failed: Vec<u32> = Vec::with_capacity(entries.len());
+        for e in entries {
+            match e.kind {
+                EntryKind::Pass => {
+                    c.pass_entries += 1;
+                    passed.push(e.run);
+                }
+                EntryKind::Failure => {
+                    c.failure_entries += 1;
+                    failed.push(e.run);
+                }
+                EntryKind::Skip => c.skips += 1,
+            }
+        }
+        passed.sort_unstable();
+        passed.dedup();
+        failed.sort_unstable();
+        failed.dedup();
+        c.passes = passed.len() as u32;
+        for run in &failed {
+            if passed.binary_search(run).is_ok() {
+                c.flakes += 1;
+            } else {
+                c.failures += 1;
+            }
+        }
+        c.attempts = c.passes + c.failures;
+        c
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn e(run: u32, kind: EntryKind) -> Entry {
+        Entry { run, kind }
+    }
+
+    #[test]
+    fn a_flake_counts_as_a_pass() {
+        let c = Counts::of(&[
+            e(0, EntryKind::Failure),
+            e(0, EntryKind::Pass),
+            e(1, EntryKind::Failure),
+            e(2, EntryKind::Skip),
+            e(3, EntryKind::Pass),
+            e(3, EntryKind::Pass),
+        ]);
+        assert_eq!(
+            (c.attempts, c.passes, c.failures, c.flakes, c.skips),
+            (3, 2, 1, 1, 1)
+        );
+    }
+}

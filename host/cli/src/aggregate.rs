@@ -1,0 +1,295 @@
+//! `flakewatch aggregate`: judge the parallel runs of one job for one payload (or aggregation
+//! ID) against each test's history, as OpenShift's `job-run-aggregator analyze-job-runs`
+//! does, and write `junit-aggregated.xml` and the summaries (`docs/aggregate.md`).
+//!
+//! Exit codes: 0 every blocking test passed, 1 regression, 2 insufficient data (too many
+//! unfinished runs, no run found, no expected suite ran, improved mode: only too-few-attempts
+//! failures), 3 configuration or infrastructure error (usage errors included).
+
+use std::io::{self, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Args, ValueEnum};
+use serde_json::Value as Json;
+
+use flakewatch_aggregate::runs::Selection;
+use flakewatch_aggregate::{
+    AggregateError, ConfigFile, HistoryInput, Mode, Request, Settings, aggregate,
+};
+use flakewatch_core::time::Timestamp;
+
+/// Exit code for insufficient data.
+pub const EXIT_INSUFFICIENT: u8 = 2;
+/// Exit code for configuration and infrastructure errors.
+pub const EXIT_CONFIG: u8 = 3;
+
+/// The `--mode` choices.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ModeArg {
+    /// Upstream's behaviour and outputs, bugs that change outputs included.
+    Compat,
+    /// Upstream's known bugs fixed (see docs/aggregate.md).
+    Improved,
+}
+
+impl From<ModeArg> for Mode {
+    fn from(m: ModeArg) -> Mode {
+        match m {
+            ModeArg::Compat => Mode::Compat,
+            ModeArg::Improved => Mode::Improved,
+        }
+    }
+}
+
+/// Arguments of `flakewatch aggregate`.
+#[derive(Debug, Args)]
+pub struct AggregateArgs {
+    /// The job whose runs are aggregated.
+    #[arg(long)]
+    pub job: String,
+    /// Payload mode: runs whose `release.openshift.io/tag` annotation is this tag.
+    #[arg(long, conflicts_with = "aggregation_id")]
+    pub payload_tag: Option<String>,
+    /// PR mode: runs labelled `release.openshift.io/aggregation-id` with this ID.
+    #[arg(long)]
+    pub aggregation_id: Option<String>,
+    /// The directory holding one directory per run (`<id>/prowjob.json`, `finished.json`,
+    /// `artifacts/...`), laid out as the CI bucket is.
+    #[arg(long, value_name = "DIR")]
+    pub runs: PathBuf,
+    /// A JSON array of `{JobName, JobRunID}`: aggregate exactly these runs (keys match
+    /// case-insensitively, as upstream's).
+    #[arg(long, value_name = "FILE", conflicts_with = "static_run_info_json")]
+    pub static_run_info_path: Option<PathBuf>,
+    /// The same as `--static-run-info-path`, inline.
+    #[arg(long, value_name = "JSON")]
+    pub static_run_info_json: Option<String>,
+    /// The bucket prefix of the runs in result URLs (default `logs/<job>`).
+    #[arg(long, value_name = "PREFIX")]
+    pub explicit_gcs_prefix: Option<String>,
+    /// Historical pass rates: a JSON array of `TestRuns_Summary_Last200Runs` rows.
+    #[arg(long, value_name = "FILE", conflicts_with = "history_runs")]
+    pub history: Option<PathBuf>,
+    /// Historical pass rates computed from stored runs of the job (one directory per run):
+    /// its last runs within the window (`history_max_runs`, `history_max_days`).
+    #[arg(long, value_name = "DIR")]
+    pub history_runs: Option<PathBuf>,
+    /// Historical disruption: raw `BackendDisruption` rows or per-backend statistics rows.
+    #[arg(long, value_name = "FILE")]
+    pub disruption_history: Option<PathBuf>,
+    /// The variant registry (`JobsWithVariants` rows, a JSON array).
+    #[arg(long, value_name = "FILE")]
+    pub variants: Option<PathBuf>,
+    /// The job's topology, overriding the registry (`single` skips the disruption suite).
+    #[arg(long)]
+    pub topology: Option<String>,
+    /// The profile: compat (default) or improved.
+    #[arg(long, value_enum)]
+    pub mode: Option<ModeArg>,
+    /// A TOML file of settings (every key optional; see docs/aggregate.md).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Significance level of the Fisher rule.
+    #[arg(long)]
+    pub alpha: Option<f64>,
+    /// Modelled historical corpus size of the Fisher rule.
+    #[arg(long)]
+    pub corpus_size: Option<u32>,
+    /// Minimum attempts for a verdict.
+    #[arg(long)]
+    pub min_attempts: Option<u32>,
+    /// Working percentage given to tests without history.
+    #[arg(long)]
+    pub new_test_pass_rate: Option<u32>,
+    /// Failures forgiven by the pity factor.
+    #[arg(long)]
+    pub pity_factor: Option<u32>,
+    /// Unfinished runs tolerated before the aggregation fails.
+    #[arg(long)]
+    pub max_unfinished: Option<usize>,
+    /// Where the outputs go: `<DIR>/<job>/<payload tag>/`.
+    #[arg(long, value_name = "DIR", default_value = "job-aggregator-working-dir")]
+    pub working_dir: PathBuf,
+    /// Write nothing; only print.
+    #[arg(long)]
+    pub no_write: bool,
+    /// "Now" for the history windows (RFC 3339; default the clock).
+    #[arg(long, value_name = "TIME")]
+    pub now: Option<String>,
+    /// Print the JSON summary instead of upstream's console output.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Reads static run info: the run IDs of `job` (a row without `JobName` counts as `job`'s).
+fn static_ids(text: &str, source: &str, job: &str) -> anyhow::Result<Vec<String>> {
+    let json: Json =
+        serde_json::from_str(text).with_context(|| format!("{source}: invalid JSON"))?;
+    let rows = json
+        .as_array()
+        .with_context(|| format!("{source}: expected a JSON array of {{JobName, JobRunID}}"))?;
+    let get = |row: &Json, key: &str| -> Option<String> {
+        row.as_object()?
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+            .and_then(|(_, v)| match v {
+                Json::String(s) => Some(s.clone()),
+                Json::Number(n) => Some(n.to_string()),
+                _ => None,
+            })
+    };
+    let mut ids = Vec::new();
+    for (i, row) in rows.iter().enumerate() {
+        let id = get(row, "JobRunID")
+            .with_context(|| format!("{source}: entry {} has no JobRunID", i + 1))?;
+        if get(row, "JobName").is_none_or(|name| name == job) {
+            ids.push(id);
+        }
+    }
+    anyhow::ensure!(!ids.is_empty(), "{source}: no run of {job}");
+    Ok(ids)
+}
+
+fn resolve(args: &AggregateArgs) -> anyhow::Result<(Request, Settings)> {
+    let file = match &args.config {
+        Some(path) => Some(ConfigFile::read(path)?),
+        None => None,
+    };
+    let mode = args
+        .mode
+        .map(Mode::from)
+        .or(file.as_ref().and_then(|f| f.mode))
+        .unwrap_or(Mode::Compat);
+    let mut settings = Settings::profile(mode);
+    if let Some(file) = file {
+        settings.apply(file);
+    }
+    macro_rules! flag {
+        ($($arg:ident => $field:ident),*) => { $( if let Some(v) = args.$arg { settings.$field = v; } )* };
+    }
+    flag!(
+        alpha => alpha,
+        corpus_size => corpus_size,
+        min_attempts => min_attempts,
+        new_test_pass_rate => new_test_pass_rate,
+        pity_factor => pity_allowance,
+        max_unfinished => max_unfinished
+    );
+    settings.validate()?;
+
+    let run_ids = match (&args.static_run_info_path, &args.static_run_info_json) {
+        (Some(path), _) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            Some(static_ids(&text, &path.display().to_string(), &args.job)?)
+        }
+        (None, Some(text)) => Some(static_ids(text, "--static-run-info-json", &args.job)?),
+        (None, None) => None,
+    };
+    let selection = match (&args.payload_tag, &args.aggregation_id) {
+        (Some(tag), _) => Selection::Payload(tag.clone()),
+        (None, Some(id)) => Selection::Aggregation(id.clone()),
+        (None, None) if run_ids.is_some() => Selection::All,
+        (None, None) => anyhow::bail!(
+            "say which runs: --payload-tag, --aggregation-id or --static-run-info-path"
+        ),
+    };
+    let history = match (&args.history, &args.history_runs) {
+        (Some(file), _) => HistoryInput::Rows(file.clone()),
+        (None, Some(dir)) => HistoryInput::Runs(dir.clone()),
+        (None, None) => HistoryInput::None,
+    };
+    let now = match &args.now {
+        Some(text) => {
+            Timestamp::parse_rfc3339(text).map_err(|e| anyhow::anyhow!("--now {text:?}: {e}"))?
+        }
+        None => Timestamp::now().context("the system clock is before 1970")?,
+    };
+    let request = Request {
+        job: args.job.clone(),
+        selection,
+        runs_dir: args.runs.clone(),
+        run_ids,
+        gcs_prefix: args.explicit_gcs_prefix.clone(),
+        label: None,
+        history,
+        disruption_history: args.disruption_history.clone(),
+        topology: args.topology.clone(),
+        variants: args.variants.clone(),
+        now,
+        working_dir: (!args.no_write).then(|| args.working_dir.clone()),
+    };
+    Ok((request, settings))
+}
+
+/// Runs `flakewatch aggregate`.
+pub fn run(args: &AggregateArgs) -> anyhow::Result<ExitCode> {
+    let (request, settings) = match resolve(args) {
+        Ok(resolved) => resolved,
+        Err(err) => {
+            let _ = writeln!(io::stderr(), "flakewatch: {err:#}");
+            return Ok(ExitCode::from(EXIT_CONFIG));
+        }
+    };
+    let result = match aggregate(&request, &settings) {
+        Ok(result) => result,
+        Err(err) => {
+            let code = match err {
+                AggregateError::TooManyUnfinished { .. } | AggregateError::NoRuns { .. } => {
+                    EXIT_INSUFFICIENT
+                }
+                _ => EXIT_CONFIG,
+            };
+            let _ = writeln!(io::stderr(), "flakewatch: {err}");
+            return Ok(ExitCode::from(code));
+        }
+    };
+    let mut out = io::stdout().lock();
+    if args.json {
+        serde_json::to_writer_pretty(&mut out, &result.report)?;
+        writeln!(out)?;
+    } else {
+        out.write_all(result.console.as_bytes())?;
+        let failed = result
+            .report
+            .tests
+            .iter()
+            .filter(|t| t.failure_message.is_some())
+            .count();
+        writeln!(
+            out,
+            "{} tests aggregated over {} runs: {failed} failed; outcome {}",
+            result.report.tests.len(),
+            result.report.runs.iter().filter(|r| r.finished).count(),
+            serde_json::to_value(result.outcome)?
+                .as_str()
+                .unwrap_or_default()
+        )?;
+        writeln!(out, "history: {}", result.report.history)?;
+        if let Some(error) = &result.report.error {
+            writeln!(out, "{error}")?;
+        }
+        if let Some(dir) = &result.output_dir {
+            writeln!(out, "wrote {}", dir.display())?;
+        }
+    }
+    out.flush()?;
+    Ok(ExitCode::from(result.outcome.exit_code()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn static_run_info_keys_match_case_insensitively() {
+        let text =
+            r#"[{"JobName":"j","JobRunId":"1"},{"jobname":"k","JOBRUNID":"2"},{"JobRunID":3}]"#;
+        assert_eq!(static_ids(text, "f", "j").unwrap(), ["1", "3"]);
+        let err = static_ids(r#"[{"JobName":"j"}]"#, "f", "j").unwrap_err();
+        assert_eq!(err.to_string(), "f: entry 1 has no JobRunID");
+        assert!(static_ids("[]", "f", "j").is_err());
+    }
+}

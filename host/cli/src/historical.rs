@@ -1,0 +1,202 @@
+//! `flakewatch analyze-historical-data`: compare refreshed disruption or alert percentile rows
+//! with the current ones and write the new rows, `pr_message.md` and `require_review`, as
+//! upstream's `job-run-aggregator analyze-historical-data` does (`docs/aggregate.md`).
+//!
+//! Exit codes: 0 done (increases do not change it), 3 a file could not be read, parsed or
+//! written, or the flags are inconsistent.
+
+use std::fs::{self, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Args, ValueEnum};
+
+use super::aggregate::{EXIT_CONFIG, ModeArg};
+use flakewatch_aggregate::historical::{
+    self, AnalysisOptions, DataType, pr_message, require_review, results_json,
+};
+use flakewatch_aggregate::{AggregateError, Mode};
+
+/// The `--data-type` choices.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum DataTypeArg {
+    /// Allowed backend disruption (`BackendDisruptionPercentilesByDate`).
+    Disruptions,
+    /// Allowed alert durations (`Alerts_Unified_LastWeek_P95`).
+    Alerts,
+    /// Test summaries by date (needs a storage backend; not available offline).
+    Tests,
+}
+
+/// Arguments of `flakewatch analyze-historical-data`.
+#[derive(Debug, Args)]
+pub struct HistoricalArgs {
+    /// Which table.
+    #[arg(long, value_enum)]
+    pub data_type: DataTypeArg,
+    /// The current rows (origin's `query_results.json`).
+    #[arg(long, value_name = "FILE")]
+    pub current: PathBuf,
+    /// The refreshed rows.
+    #[arg(long, value_name = "FILE")]
+    pub new: Option<PathBuf>,
+    /// Percent of P99 growth tolerated before it counts as an increase (≥ 0).
+    #[arg(long, value_name = "PCT", default_value_t = 0.0)]
+    pub leeway: f64,
+    /// Where the new rows go (default `results_<type>.json`).
+    #[arg(long, value_name = "FILE")]
+    pub output_file: Option<PathBuf>,
+    /// The target release (with `--previous-release`); default: the highest release in the
+    /// new rows.
+    #[arg(long, requires = "previous_release")]
+    pub target_release: Option<String>,
+    /// The release before the target (with `--target-release`); default: the next lower
+    /// release in the new rows.
+    #[arg(long, requires = "target_release")]
+    pub previous_release: Option<String>,
+    /// Where `pr_message.md` and `require_review` are appended.
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub working_dir: PathBuf,
+    /// compat (default: upstream's counts, bugs included) or improved.
+    #[arg(long, value_enum, default_value_t = ModeArg::Compat)]
+    pub mode: ModeArg,
+}
+
+/// A release string as `(major, minor)` for ordering (`4.16` → `(4, 16)`).
+fn release_order(release: &str) -> Option<(u64, u64)> {
+    let (major, rest) = release.split_once('.')?;
+    let minor = rest.split(|c: char| !c.is_ascii_digit()).next()?;
+    Some((major.parse().ok()?, minor.parse().ok()?))
+}
+
+/// The two highest releases named in `rows`, upstream's default pair (which it asks Sippy for).
+fn default_releases(rows: &[historical::Row]) -> Option<(String, String)> {
+    let mut releases: Vec<(u64, u64, &str)> = rows
+        .iter()
+        .filter_map(|r| release_order(&r.release).map(|(a, b)| (a, b, r.release.as_str())))
+        .filter(|(major, _, _)| *major >= 4)
+        .collect();
+    releases.sort_unstable();
+    releases.dedup_by_key(|r| (r.0, r.1));
+    let target = releases.pop()?;
+    let previous = releases.pop()?;
+    Some((target.2.to_owned(), previous.2.to_owned()))
+}
+
+fn read_rows(path: &Path, data_type: DataType) -> anyhow::Result<Vec<historical::Row>> {
+    let text = fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    Ok(historical::parse_rows(
+        &text,
+        data_type,
+        &path.display().to_string(),
+    )?)
+}
+
+fn append(path: &Path, text: &str) -> anyhow::Result<()> {
+    let mut file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    file.write_all(text.as_bytes())
+        .with_context(|| format!("writing {}", path.display()))
+}
+
+/// Carries out the analysis and returns the one-line report.
+fn analyze(args: &HistoricalArgs) -> anyhow::Result<String> {
+    let data_type = match args.data_type {
+        DataTypeArg::Disruptions => DataType::Disruptions,
+        DataTypeArg::Alerts => DataType::Alerts,
+        DataTypeArg::Tests => anyhow::bail!(
+            "--data-type tests reads TestsSummaryByDate from a storage backend, which this build cannot reach; only disruptions and alerts can be compared from files"
+        ),
+    };
+    anyhow::ensure!(
+        args.leeway >= 0.0 && args.leeway.is_finite(),
+        "--leeway must be a non-negative number of percent"
+    );
+    let Some(new_path) = &args.new else {
+        anyhow::bail!(
+            "--new is required: querying the new rows from storage needs a storage backend"
+        );
+    };
+    let current = read_rows(&args.current, data_type)?;
+    let new = read_rows(new_path, data_type)?;
+    let (target_release, previous_release) =
+        match (&args.target_release, &args.previous_release) {
+            (Some(t), Some(p)) => (t.clone(), p.clone()),
+            _ => default_releases(&new).with_context(|| {
+                format!(
+                    "{}: cannot tell the target and previous release; pass --target-release and --previous-release",
+                    new_path.display()
+                )
+            })?,
+        };
+    let opts = AnalysisOptions {
+        data_type,
+        leeway: args.leeway,
+        target_release,
+        previous_release,
+        mode: Mode::from(args.mode),
+    };
+    let analysis = historical::analyze(&current, &new, &opts).map_err(|e| match e {
+        AggregateError::EmptyData(m) => anyhow::anyhow!(m),
+        other => other.into(),
+    })?;
+    let output = args
+        .output_file
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(format!("results_{}.json", data_type.name())));
+    fs::write(&output, results_json(&analysis))
+        .with_context(|| format!("writing {}", output.display()))?;
+    fs::create_dir_all(&args.working_dir)
+        .with_context(|| format!("creating {}", args.working_dir.display()))?;
+    append(
+        &args.working_dir.join("pr_message.md"),
+        &pr_message(&analysis, &opts),
+    )?;
+    let review = require_review(&analysis, &opts);
+    if !review.is_empty() {
+        append(&args.working_dir.join("require_review"), &review)?;
+    }
+    Ok(format!(
+        "{}: {} increased, {} decreased, {} added, {} removed (releases {} and {}); wrote {}",
+        data_type.name(),
+        analysis.increased,
+        analysis.decreased,
+        analysis.added.len(),
+        analysis.missing.len(),
+        opts.previous_release,
+        opts.target_release,
+        output.display()
+    ))
+}
+
+/// Runs `flakewatch analyze-historical-data`.
+pub fn run(args: &HistoricalArgs) -> anyhow::Result<ExitCode> {
+    match analyze(args) {
+        Ok(report) => {
+            writeln!(io::stdout(), "{report}")?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(err) => {
+            let _ = writeln!(io::stderr(), "flakewatch: {err:#}");
+            Ok(ExitCode::from(EXIT_CONFIG))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn releases_order_numerically() {
+        assert_eq!(release_order("4.16"), Some((4, 16)));
+        assert_eq!(release_order("4.9"), Some((4, 9)));
+        assert!(release_order("4.9") < release_order("4.16"));
+        assert_eq!(release_order("main"), None);
+    }
+}

@@ -1,0 +1,208 @@
+//! `flakewatch ingest`: read JUnit XML, `go test -json` and mozlog files into results JSON
+//! lines (`docs/ingest.md`), or into watchflakes failure records with `--failures`.
+//!
+//! Every input is read even when an earlier one fails; each failure is printed as
+//! `flakewatch: FILE:LINE:COL: message`. Exit code 1 when any input could not be read.
+
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Args, ValueEnum};
+
+use flakewatch_ingest::{self as ingest, FailureOptions, Format, Limits, RunMeta};
+
+/// Warnings printed per input before the rest are only counted.
+const WARNINGS_SHOWN: usize = 10;
+
+/// The `--format` choices.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum FormatArg {
+    /// Decide from the content.
+    Auto,
+    /// JUnit XML, any dialect.
+    Junit,
+    /// `go test -json` output.
+    Gotest,
+    /// mozlog: raw log or errorsummary (told apart by content).
+    Mozlog,
+    /// mozlog raw log.
+    MozlogRaw,
+    /// mozlog errorsummary.
+    MozlogErrorsummary,
+}
+
+/// Arguments of `flakewatch ingest`.
+#[derive(Debug, Args)]
+pub struct IngestArgs {
+    /// Input files (`-` reads standard input).
+    #[arg(required = true, value_name = "FILES")]
+    pub files: Vec<PathBuf>,
+    /// Input format.
+    #[arg(long, value_enum, default_value_t = FormatArg::Auto)]
+    pub format: FormatArg,
+    /// Run metadata as KEY=VALUE, repeatable: revision (or payload), job, run_id, chunk,
+    /// builder, repo, goos, goarch, date, url; any other key is a variant field.
+    #[arg(long = "run-meta", value_name = "KEY=VALUE")]
+    pub run_meta: Vec<String>,
+    /// Write watchflakes failure records (one per failing attempt) instead of test results.
+    #[arg(long)]
+    pub failures: bool,
+    /// Output file; standard output when absent.
+    #[arg(long, short, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Bytes kept of one text field (output, message, trace).
+    #[arg(long, value_name = "BYTES", default_value_t = Limits::default().max_text)]
+    pub max_text_bytes: usize,
+    /// Bytes of `log` kept per failure record (0: none).
+    #[arg(long, value_name = "BYTES", default_value_t = FailureOptions::default().max_log)]
+    pub max_log_bytes: usize,
+}
+
+/// The resolved configuration of one `ingest` invocation.
+struct Config {
+    format: Option<Format>,
+    mozlog_any: bool,
+    meta: RunMeta,
+    limits: Limits,
+    failures: Option<FailureOptions>,
+}
+
+fn resolve(args: &IngestArgs) -> anyhow::Result<Config> {
+    let mut meta = RunMeta::default();
+    for pair in &args.run_meta {
+        let (key, value) = pair
+            .split_once('=')
+            .filter(|(k, _)| !k.trim().is_empty())
+            .with_context(|| format!("--run-meta {pair:?}: expected KEY=VALUE"))?;
+        meta.set(key.trim(), value);
+    }
+    let (format, mozlog_any) = match args.format {
+        FormatArg::Auto => (None, false),
+        FormatArg::Junit => (Some(Format::Junit), false),
+        FormatArg::Gotest => (Some(Format::GoTest), false),
+        FormatArg::Mozlog => (None, true),
+        FormatArg::MozlogRaw => (Some(Format::MozlogRaw), false),
+        FormatArg::MozlogErrorsummary => (Some(Format::MozlogErrorSummary), false),
+    };
+    let limits = Limits {
+        max_text: args.max_text_bytes.max(64),
+        ..Limits::default()
+    };
+    let failures = args.failures.then_some(FailureOptions {
+        max_output: limits.max_text,
+        max_log: args.max_log_bytes,
+    });
+    Ok(Config {
+        format,
+        mozlog_any,
+        meta,
+        limits,
+        failures,
+    })
+}
+
+fn read_one(path: &Path, config: &Config) -> Result<ingest::Run, ingest::IngestError> {
+    let read = |format: Option<Format>| {
+        if path.as_os_str() == "-" {
+            ingest::read(
+                io::stdin().lock(),
+                "-",
+                format,
+                config.meta.clone(),
+                &config.limits,
+            )
+        } else {
+            ingest::read_path(path, format, config.meta.clone(), &config.limits)
+        }
+    };
+    let run = read(config.format)?;
+    if config.mozlog_any && !matches!(run.format, Format::MozlogRaw | Format::MozlogErrorSummary) {
+        return Err(ingest::IngestError::NoRecords {
+            file: run.source,
+            format: Format::MozlogRaw,
+        });
+    }
+    Ok(run)
+}
+
+/// Runs `flakewatch ingest`.
+pub fn run(args: &IngestArgs) -> anyhow::Result<ExitCode> {
+    let config = resolve(args)?;
+    let sink: Box<dyn Write> = match &args.out {
+        Some(path) => {
+            Box::new(File::create(path).with_context(|| format!("creating {}", path.display()))?)
+        }
+        None => Box::new(io::stdout().lock()),
+    };
+    let mut out = BufWriter::new(sink);
+    let mut failed_inputs = 0usize;
+    let mut records = 0usize;
+    for path in &args.files {
+        let run = match read_one(path, &config) {
+            Ok(run) => run,
+            Err(err) => {
+                eprintln!("flakewatch: {err}");
+                failed_inputs += 1;
+                continue;
+            }
+        };
+        for warning in run.warnings.iter().take(WARNINGS_SHOWN) {
+            eprintln!("flakewatch: {}:{warning}: (warning)", run.source);
+        }
+        let more = run.warnings.len().saturating_sub(WARNINGS_SHOWN) as u64 + run.warnings_dropped;
+        if more > 0 {
+            eprintln!("flakewatch: {}: {more} more warning(s)", run.source);
+        }
+        match &config.failures {
+            Some(opts) => records += ingest::write_failures(&run, opts, &mut out)?,
+            None => ingest::write_results(&run, &mut out)?,
+        }
+    }
+    out.flush()?;
+    if config.failures.is_some() {
+        eprintln!("flakewatch: {records} failure record(s)");
+    }
+    if failed_inputs > 0 {
+        eprintln!("flakewatch: {failed_inputs} input(s) could not be read");
+        return Ok(ExitCode::from(1));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(extra: &[&str]) -> IngestArgs {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Wrap {
+            #[command(flatten)]
+            args: IngestArgs,
+        }
+        let mut argv = vec!["ingest"];
+        argv.extend_from_slice(extra);
+        Wrap::parse_from(argv).args
+    }
+
+    #[test]
+    fn run_meta_is_resolved_before_work() {
+        let config = resolve(&args(&[
+            "x.xml",
+            "--run-meta",
+            "payload=abc",
+            "--run-meta",
+            "arch=arm64",
+            "--format",
+            "gotest",
+        ]))
+        .unwrap();
+        assert_eq!(config.meta.revision.as_deref(), Some("abc"));
+        assert_eq!(config.meta.variant["arch"], "arm64");
+        assert_eq!(config.format, Some(Format::GoTest));
+        assert!(resolve(&args(&["x.xml", "--run-meta", "novalue"])).is_err());
+    }
+}

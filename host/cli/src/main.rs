@@ -1,0 +1,120 @@
+//! The `flakewatch` command line: one module per subcommand, resolved into a config before work.
+//!
+//! Exit codes (see `docs/cli.md`): 0 success, 1 the input has errors (diagnostics printed),
+//! 2 usage error (clap), 3 an I/O or other operational failure; `aggregate` has its own
+//! (0 pass, 1 regression, 2 insufficient data, 3 configuration or infrastructure error).
+
+use std::io::{self, Write};
+use std::process::ExitCode;
+
+use clap::builder::TypedValueParser as _;
+use clap::{Parser, Subcommand};
+use flakewatch_triage::engine::EngineKind;
+
+mod aggregate;
+mod bench;
+mod check;
+mod debug;
+mod eval;
+mod historical;
+mod ingest;
+pub(crate) mod match_cmd;
+mod query;
+mod script_file;
+mod triage;
+
+/// The `--engine` values: every [`EngineKind`] by name, with its description in `--help`.
+fn engine_parser() -> impl clap::builder::TypedValueParser<Value = EngineKind> {
+    let values = EngineKind::ALL
+        .map(|kind| clap::builder::PossibleValue::new(kind.name()).help(kind.about()));
+    clap::builder::PossibleValuesParser::new(values)
+        .map(|name| EngineKind::from_name(&name).unwrap_or_default())
+}
+
+/// Exit code for operational failures (I/O, unreadable input).
+pub const EXIT_FAILURE: u8 = 3;
+
+/// flakewatch: triage CI test failures at high volume.
+#[derive(Debug, Parser)]
+#[command(name = "flakewatch", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check a watchflakes script (or a whole issue body) and print its diagnostics.
+    Check(check::CheckArgs),
+    /// Evaluate a script against JSON-lines records: the first matching rule's action per record.
+    Eval(eval::EvalArgs),
+    /// Show an intermediate form: tokens, AST, IR or Cranelift IR.
+    Debug(debug::DebugArgs),
+    /// Assign failures across the issues of a pattern set (one JSON line per failure).
+    Match(match_cmd::MatchArgs),
+    /// Measure a pattern set on failures: compile time, throughput per engine, memory.
+    Bench(bench::BenchArgs),
+    /// Read JUnit XML, go test -json and mozlog files into results JSON lines or failure records.
+    Ingest(ingest::IngestArgs),
+    /// Triage failures into tracking issues, as watchflakes does: a dry run that prints the
+    /// plan, or --apply to post it.
+    Triage(triage::TriageArgs),
+    /// Show the failures a script captures, and which issue owns each (upstream's query mode).
+    Query(query::QueryArgs),
+    /// Judge the parallel runs of one job for one payload against each test's history
+    /// (OpenShift's job-run-aggregator); exit 0 pass, 1 regression, 2 insufficient data,
+    /// 3 configuration or infrastructure error.
+    Aggregate(aggregate::AggregateArgs),
+    /// Compare refreshed disruption or alert percentiles with the current ones and write the
+    /// new rows, pr_message.md and require_review.
+    AnalyzeHistoricalData(historical::HistoricalArgs),
+}
+
+/// Parses the arguments, runs the subcommand and maps the outcome to an exit code.
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => return usage_error(&err),
+    };
+    let result = match &cli.command {
+        Command::Check(args) => check::run(args),
+        Command::Eval(args) => eval::run(args),
+        Command::Debug(args) => debug::run(args),
+        Command::Match(args) => match_cmd::run(args),
+        Command::Bench(args) => bench::run(args),
+        Command::Ingest(args) => ingest::run(args),
+        Command::Triage(args) => triage::run(args),
+        Command::Query(args) => query::run(args),
+        Command::Aggregate(args) => aggregate::run(args),
+        Command::AnalyzeHistoricalData(args) => historical::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
+        Err(err) => {
+            let _ = writeln!(io::stderr(), "flakewatch: {err:#}");
+            ExitCode::from(EXIT_FAILURE)
+        }
+    }
+}
+
+/// Prints a clap error (or the help it asked for). A usage error exits 2, except for
+/// `aggregate`, whose 2 means "insufficient data": there it is a configuration error (3).
+fn usage_error(err: &clap::Error) -> ExitCode {
+    let _ = err.print();
+    let code = err.exit_code();
+    let aggregating = std::env::args().nth(1).as_deref() == Some("aggregate");
+    if code == 2 && aggregating {
+        return ExitCode::from(aggregate::EXIT_CONFIG);
+    }
+    ExitCode::from(u8::try_from(code).unwrap_or(2))
+}
+
+/// A closed pipe (`flakewatch ... | head`) is not a failure.
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause
+            .downcast_ref::<io::Error>()
+            .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
+    })
+}

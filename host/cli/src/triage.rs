@@ -1,0 +1,433 @@
+//! `flakewatch triage`: one watchflakes triage cycle over plugin backends. A dry run by
+//! default (prints the plan); `--apply` performs it. See `docs/triage.md`.
+//!
+//! Also home of the backend options shared with `flakewatch query`.
+
+use std::collections::BTreeMap;
+use std::io::{self, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use clap::Args;
+use flakewatch_plugin_sdk::model::{Capability, Config};
+use serde_json::{Value, json};
+
+use flakewatch_core::time::Timestamp;
+use flakewatch_plugin_host::{PluginBackend, PluginLibrary, PluginRegistry, PluginSearch};
+use flakewatch_triage::engine::EngineKind;
+use flakewatch_triage::post::FailurePost;
+use flakewatch_triage::run::{
+    self, ApplyReport, DEFAULT_MAX_NEW_ISSUES, Decision, IssueRef, Plan, TriageOptions,
+};
+use flakewatch_triage::text::{sign_comment, sign_issue_body};
+
+/// Exit code when the guard rail stopped `--apply` (too many new issues pending).
+pub const EXIT_GUARD_RAIL: u8 = 4;
+
+/// The backend used when none is named.
+pub const DEFAULT_BACKEND: &str = "files";
+
+/// Where failures and issues come from (shared by `triage` and `query`).
+#[derive(Debug, Args)]
+pub struct BackendArgs {
+    /// The plugin providing both the issue tracker and the failure source [default: the
+    /// first --plugin, else "files"].
+    #[arg(long, value_name = "NAME")]
+    pub backend: Option<String>,
+    /// The plugin providing the issue tracker, if not --backend.
+    #[arg(long, value_name = "NAME")]
+    pub issues: Option<String>,
+    /// The plugin providing the failure source, if not --backend.
+    #[arg(long, value_name = "NAME")]
+    pub failures: Option<String>,
+    /// Load a plugin library (repeatable). Plugins are also found through
+    /// FLAKEWATCH_PLUGIN_PATH and beside the flakewatch executable.
+    #[arg(long = "plugin", value_name = "PATH")]
+    pub plugins: Vec<PathBuf>,
+    /// The data directory of the files backend (the same as --opt data=DIR).
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    /// A plugin option, KEY=VALUE for every plugin or PLUGIN:KEY=VALUE for one (repeatable).
+    #[arg(long = "opt", value_name = "KEY=VALUE")]
+    pub opts: Vec<String>,
+    /// The time the 45-day window counts back from (RFC 3339) [default: now].
+    #[arg(long, value_name = "TIME")]
+    pub now: Option<String>,
+    /// The engine that evaluates the scripts.
+    #[arg(long, value_parser = crate::engine_parser(), default_value = "jit")]
+    pub engine: EngineKind,
+}
+
+/// The backends of a run, resolved from [`BackendArgs`].
+#[derive(Debug)]
+pub struct Backends {
+    /// The issue tracker, when one was asked for.
+    pub tracker: Option<Arc<PluginBackend>>,
+    /// The failure source.
+    pub source: Arc<PluginBackend>,
+}
+
+impl BackendArgs {
+    /// The options for plugin `name`.
+    fn config(&self, name: &str) -> anyhow::Result<Config> {
+        let mut options = BTreeMap::new();
+        if let Some(dir) = &self.data {
+            options.insert("data".to_owned(), dir.display().to_string());
+        }
+        for opt in &self.opts {
+            let Some((key, value)) = opt.split_once('=') else {
+                bail!("--opt {opt:?}: expected KEY=VALUE or PLUGIN:KEY=VALUE");
+            };
+            let key = match key.split_once(':') {
+                Some((plugin, key)) if plugin == name => key,
+                Some(_) => continue,
+                None => key,
+            };
+            options.insert(key.to_owned(), value.to_owned());
+        }
+        Ok(Config { options })
+    }
+
+    /// The start of the time window.
+    pub fn options(&self) -> anyhow::Result<TriageOptions> {
+        let now = match &self.now {
+            Some(text) => Timestamp::parse_rfc3339(text).context("--now")?,
+            None => Timestamp::now().context("the system clock is before 1970")?,
+        };
+        let mut options = TriageOptions::new(now);
+        options.engine = self.engine;
+        Ok(options)
+    }
+
+    /// Loads the plugins and creates the instances: the failure source, and the issue
+    /// tracker if `with_tracker`.
+    pub fn resolve(&self, with_tracker: bool) -> anyhow::Result<Backends> {
+        let mut registry =
+            PluginRegistry::open(PluginSearch::from_environment(self.plugins.clone()))?;
+        let default = match (&self.backend, registry.explicit().first()) {
+            (Some(name), _) => name.clone(),
+            (None, Some(first)) => first.info().name.clone(),
+            (None, None) => DEFAULT_BACKEND.to_owned(),
+        };
+        let tracker_name = self.issues.clone().unwrap_or_else(|| default.clone());
+        let source_name = self.failures.clone().unwrap_or(default);
+        let source_lib = registry.find(&source_name)?;
+        let source = Arc::new(self.instantiate(&source_lib)?);
+        source.require(Capability::FailureSource)?;
+        let tracker = if with_tracker {
+            let tracker_lib = registry.find(&tracker_name)?;
+            let tracker = if Arc::ptr_eq(&tracker_lib, &source_lib) {
+                Arc::clone(&source)
+            } else {
+                Arc::new(self.instantiate(&tracker_lib)?)
+            };
+            tracker.require(Capability::IssueTracker)?;
+            Some(tracker)
+        } else {
+            None
+        };
+        Ok(Backends { tracker, source })
+    }
+
+    fn instantiate(&self, library: &Arc<PluginLibrary>) -> anyhow::Result<PluginBackend> {
+        let config = self.config(&library.info().name)?;
+        Ok(PluginBackend::new(library, &config)?)
+    }
+}
+
+/// Arguments of `flakewatch triage`.
+#[derive(Debug, Args)]
+pub struct TriageArgs {
+    /// Where issues and failures come from.
+    #[command(flatten)]
+    pub backend: BackendArgs,
+    /// Perform the plan: post script-error comments, create issues, reopen, comment.
+    /// Without it nothing is written.
+    #[arg(long)]
+    pub apply: bool,
+    /// Print the plan (and with --apply, the result) as one JSON document.
+    #[arg(long)]
+    pub json: bool,
+    /// The guard rail: with this many new issues pending or more, nothing is posted.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_NEW_ISSUES)]
+    pub max_new_issues: usize,
+    /// Also list every failure examined and the decision about it.
+    #[arg(long, short)]
+    pub verbose: bool,
+}
+
+/// Runs `flakewatch triage`.
+pub fn run(args: &TriageArgs) -> anyhow::Result<ExitCode> {
+    let mut options = args.backend.options()?;
+    options.max_new_issues = args.max_new_issues;
+    let backends = args.backend.resolve(true)?;
+    let tracker = backends
+        .tracker
+        .as_deref()
+        .context("no issue tracker resolved")?;
+    let plan = run::plan(tracker, &*backends.source, &options)?;
+    let report = args.apply.then(|| run::apply(&plan, tracker, &options));
+    let mut out = io::stdout().lock();
+    if args.json {
+        let doc = plan_json(&plan, report.as_ref(), &options, args.apply);
+        serde_json::to_writer_pretty(&mut out, &doc)?;
+        writeln!(out)?;
+    } else {
+        write_plan(&mut out, &plan, &options, args)?;
+        if let Some(report) = &report {
+            write_report(&mut out, &plan, report)?;
+        }
+    }
+    out.flush()?;
+    Ok(match &report {
+        Some(r) if r.stopped_by_guard_rail => ExitCode::from(EXIT_GUARD_RAIL),
+        Some(r) if !r.failures.is_empty() => ExitCode::from(super::EXIT_FAILURE),
+        _ => ExitCode::SUCCESS,
+    })
+}
+
+fn write_plan(
+    out: &mut impl Write,
+    plan: &Plan,
+    options: &TriageOptions,
+    args: &TriageArgs,
+) -> io::Result<()> {
+    let s = &plan.stats;
+    if args.apply {
+        writeln!(out, "flakewatch triage: applying")?;
+    } else {
+        writeln!(
+            out,
+            "flakewatch triage: dry run (nothing is written; --apply performs the plan)"
+        )?;
+    }
+    writeln!(
+        out,
+        "read {} issues ({} with usable scripts); {} dashboards since {}, {} failed builds, \
+         {} skipped as obvious non-flakes; {} failures examined",
+        s.issues,
+        s.usable_scripts,
+        s.dashboards,
+        options.since,
+        s.failed_builds_before_filter,
+        s.skipped_by_filter,
+        s.failures
+    )?;
+    for (issue, message) in &plan.over_limits {
+        writeln!(out, " - #{issue} script unusable: {message}")?;
+    }
+    for e in &plan.script_errors {
+        writeln!(
+            out,
+            " - #{} script error ({}): {}",
+            e.issue,
+            e.problem.name().replace('_', " "),
+            e.title
+        )?;
+    }
+    if args.verbose {
+        for o in &plan.outcomes {
+            write!(
+                out,
+                " * {} {} {}",
+                o.decision.name(),
+                o.post.url,
+                o.post.header()
+            )?;
+            if let Decision::Skip(by) = &o.decision {
+                write!(out, " (by {by})")?;
+            }
+            if !o.queued.is_empty() {
+                let to: Vec<String> = o.queued.iter().map(IssueRef::to_string).collect();
+                write!(out, " -> {}", to.join(", "))?;
+            }
+            if !o.already_mentioned.is_empty() {
+                let on: Vec<String> = o
+                    .already_mentioned
+                    .iter()
+                    .map(|n| format!("#{n}"))
+                    .collect();
+                write!(out, " (already on {})", on.join(", "))?;
+            }
+            writeln!(out)?;
+        }
+    }
+    for u in &plan.updates {
+        let state = match (u.closed, u.reopen) {
+            (true, true) => " (closed; reopen)",
+            (true, false) => " (closed)",
+            _ => "",
+        };
+        writeln!(out, " - new for {} {}{state}", u.target, u.title)?;
+        for p in &u.posts {
+            writeln!(out, "    - {}\n      {}", p.header(), p.url)?;
+        }
+    }
+    writeln!(
+        out,
+        "plan: {} comments on existing issues ({} reopening), {} new issues, {} script-error comments",
+        plan.updates.len() - plan.new_issues(),
+        plan.reopens(),
+        plan.new_issues(),
+        plan.script_errors.len()
+    )?;
+    if plan.guard_rail_tripped() {
+        writeln!(
+            out,
+            "guard rail: {} new issues pending, at or above the limit of {}; might be a \
+             recurrence of go.dev/issue/72731 (a partial issue listing); --apply posts nothing",
+            plan.new_issues(),
+            plan.max_new_issues
+        )?;
+    }
+    Ok(())
+}
+
+fn write_report(out: &mut impl Write, plan: &Plan, report: &ApplyReport) -> io::Result<()> {
+    for (k, number) in &report.created {
+        writeln!(out, "created #{number} ({})", IssueRef::New(*k))?;
+    }
+    for f in &report.failures {
+        writeln!(
+            out,
+            "FAILED: {} on {}: {}",
+            f.operation, f.target, f.message
+        )?;
+    }
+    if report.stopped_by_guard_rail {
+        writeln!(
+            out,
+            "stopped by the guard rail: {} new issues pending (limit {}); only the {} \
+             script-error comments were posted",
+            plan.new_issues(),
+            plan.max_new_issues,
+            report.error_comments.len()
+        )?;
+    } else {
+        writeln!(
+            out,
+            "applied: {} comments posted, {} issues created, {} reopened, {} script-error \
+             comments, {} failed writes",
+            report.commented.len(),
+            report.created.len(),
+            report.reopened.len(),
+            report.error_comments.len(),
+            report.failures.len()
+        )?;
+    }
+    Ok(())
+}
+
+/// An issue reference in JSON: `{"issue": N}` or `{"new_issue": K}` (1-based).
+fn ref_json(r: IssueRef) -> Value {
+    match r {
+        IssueRef::Existing(n) => json!({ "issue": n }),
+        IssueRef::New(k) => json!({ "new_issue": k + 1 }),
+    }
+}
+
+fn failure_json(p: &FailurePost) -> Value {
+    json!({
+        "url": p.url,
+        "header": p.header(),
+        "test_id": p.test_id,
+        "pkg": p.pkg,
+        "test": p.test,
+        "builder": p.builder,
+        "repo": p.repo,
+        "date": p.time.format_rfc3339(),
+        "status": p.status.name(),
+        "top": p.top,
+    })
+}
+
+/// The plan (and result) document; its schema is in `docs/triage.md`.
+pub fn plan_json(
+    plan: &Plan,
+    report: Option<&ApplyReport>,
+    options: &TriageOptions,
+    apply: bool,
+) -> Value {
+    let s = &plan.stats;
+    let updates: Vec<Value> = plan
+        .updates
+        .iter()
+        .map(|u| {
+            let mut v = ref_json(u.target);
+            v["title"] = json!(u.title);
+            v["closed"] = json!(u.closed);
+            v["reopen"] = json!(u.reopen);
+            v["failures"] = u.posts.iter().map(failure_json).collect();
+            v["comment"] = json!(sign_comment(&u.comment()));
+            if let Some(new) = &u.new_issue {
+                v["body"] = json!(sign_issue_body(&new.body));
+                v["pattern"] = json!(new.pattern);
+            }
+            v
+        })
+        .collect();
+    let failures: Vec<Value> = plan
+        .outcomes
+        .iter()
+        .map(|o| {
+            let mut v = failure_json(&o.post);
+            v["decision"] = json!(o.decision.name());
+            if let Decision::Skip(by) = o.decision {
+                v["skipped_by"] = ref_json(by);
+            }
+            v["queued"] = o.queued.iter().map(|r| ref_json(*r)).collect();
+            v["already_mentioned"] = json!(o.already_mentioned);
+            v
+        })
+        .collect();
+    let result = report.map(|r| {
+        json!({
+            "error_comments": r.error_comments,
+            "stopped_by_guard_rail": r.stopped_by_guard_rail,
+            "created": r.created.iter().map(|(k, n)| json!({ "new_issue": k + 1, "issue": n })).collect::<Vec<_>>(),
+            "reopened": r.reopened,
+            "commented": r.commented,
+            "failures": r.failures.iter().map(|f| {
+                let mut v = ref_json(f.target);
+                v["operation"] = json!(f.operation);
+                v["message"] = json!(f.message);
+                v
+            }).collect::<Vec<_>>(),
+        })
+    });
+    json!({
+        "schema": "flakewatch.triage/1",
+        "mode": if apply { "apply" } else { "dry_run" },
+        "engine": options.engine.name(),
+        "since": options.since.format_rfc3339(),
+        "stats": {
+            "issues": s.issues,
+            "usable_scripts": s.usable_scripts,
+            "dashboards": s.dashboards,
+            "builds_placed": s.builds.placed,
+            "builds_superseded": s.builds.superseded,
+            "builds_too_old": s.builds.too_old,
+            "failed_builds_before_filter": s.failed_builds_before_filter,
+            "skipped_by_filter": s.skipped_by_filter,
+            "failed_builds": s.failed_builds,
+            "failures": s.failures,
+        },
+        "over_limits": plan.over_limits.iter().map(|(n, m)| json!({ "issue": n, "message": m })).collect::<Vec<_>>(),
+        "script_errors": plan.script_errors.iter().map(|e| json!({
+            "issue": e.issue,
+            "title": e.title,
+            "problem": e.problem.name(),
+            "comment": sign_comment(&e.body),
+        })).collect::<Vec<_>>(),
+        "updates": updates,
+        "failures": failures,
+        "guard_rail": {
+            "threshold": plan.max_new_issues,
+            "new_issues": plan.new_issues(),
+            "tripped": plan.guard_rail_tripped(),
+        },
+        "result": result,
+    })
+}

@@ -1,0 +1,140 @@
+//! `flakewatch match` against the Go reference: the `small` workload (regenerated with the
+//! project's workload generator) must produce output byte-identical to what upstream's own
+//! matching loop produced, with every engine.
+
+use std::path::Path;
+use std::process::Command;
+
+#[test]
+fn every_engine_reproduces_the_go_reference() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("workload-small-seed1");
+    if !dir.join("failures.jsonl").exists() {
+        let status = Command::new("python3")
+            .arg(root.join("benches/workload/gen_workload.py"))
+            .args(["--shape", "small", "--seed", "1", "--out"])
+            .arg(&dir)
+            .output()
+            .expect("python3 runs the workload generator");
+        assert!(
+            status.status.success(),
+            "{}",
+            String::from_utf8_lossy(&status.stderr)
+        );
+    }
+    let expected = std::fs::read(root.join("testdata/workload/small-seed1.jsonl")).unwrap();
+    assert_eq!(expected.iter().filter(|&&b| b == b'\n').count(), 1000);
+    for engine in ["interp", "plan", "jit"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_flakewatch"))
+            .args(["match", "--engine", engine, "--threads", "2", "--issues"])
+            .arg(dir.join("issues.jsonl"))
+            .arg("--failures")
+            .arg(dir.join("failures.jsonl"))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{engine}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("3 issue(s) have no usable script"),
+            "{engine}: {stderr}"
+        );
+        assert!(
+            out.stdout == expected,
+            "{engine}: output differs from the Go reference"
+        );
+    }
+}
+
+#[test]
+fn unreadable_lines_keep_output_aligned() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("match-bad-lines");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("issues.jsonl"),
+        "{\"number\":7,\"body\":\"```\\n#!watchflakes\\npost <- pkg == \\\"net\\\"\\n```\"}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("failures.jsonl"),
+        "{\"pkg\":\"net\"}\n{\"pkg\":\n{\"pkg\":\"os\"}\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_flakewatch"))
+        .args(["match", "--issues"])
+        .arg(dir.join("issues.jsonl"))
+        .arg("--failures")
+        .arg(dir.join("failures.jsonl"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 3);
+    assert_eq!(lines[0], r#"{"action":"post","targets":[7]}"#);
+    assert!(
+        lines[1].starts_with(r#"{"error":""#) && lines[1].contains("failures.jsonl:2:"),
+        "{}",
+        lines[1]
+    );
+    assert_eq!(lines[2], r#"{"action":"new_issue","targets":[]}"#);
+}
+
+/// `flakewatch bench` on a tiny set: every engine's line, the plan line, agreement; and no
+/// figures at all (an error) when there is nothing to measure.
+#[test]
+fn bench_reports_every_engine_and_refuses_nothing() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("bench-tiny");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("issues.jsonl"),
+        concat!(
+            "{\"number\":7,\"body\":\"```\\n#!watchflakes\\npost <- pkg == \\\"net\\\" && `timeout`\\n```\"}\n",
+            "{\"number\":8,\"body\":\"```\\n#!watchflakes\\ndefault <- `panic`\\n```\"}\n",
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("failures.jsonl"),
+        "{\"pkg\":\"net\",\"output\":\"i/o timeout\"}\n{\"pkg\":\"os\",\"output\":\"panic: x\"}\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("none.jsonl"), "\n").unwrap();
+    let bench = |failures: &str| {
+        Command::new(env!("CARGO_BIN_EXE_flakewatch"))
+            .args(["bench", "--compile-passes", "1", "--issues"])
+            .arg(dir.join("issues.jsonl"))
+            .arg("--failures")
+            .arg(dir.join(failures))
+            .output()
+            .unwrap()
+    };
+    let out = bench("failures.jsonl");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.starts_with("2 failures,"), "{stdout}");
+    for engine in ["interp", "plan", "jit"] {
+        assert!(
+            stdout
+                .lines()
+                .any(|l| l.starts_with(engine) && l.contains("failures/s")),
+            "{engine}: {stdout}"
+        );
+    }
+    assert!(
+        stdout.contains("plan: 1 issues run for every failure, 1 only for their guard's values (1 groups on pkg)"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("DISAGREES"), "{stdout}");
+    let out = bench("none.jsonl");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("no failure records to measure"), "{stderr}");
+}

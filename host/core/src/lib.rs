@@ -1,0 +1,10 @@
+//! The shared vocabulary of flakewatch's host crates, with nothing internal below it: instants
+//! and their text forms ([`time`]), watchflakes' failure snippets ([`snippet`]), and reading
+//! JSON-lines inputs with bounded lines and errors that name the file and line ([`jsonl`]).
+
+pub mod jsonl;
+pub mod snippet;
+pub mod time;
+
+pub use jsonl::LineError;
+pub use time::{Timestamp, TimestampError};

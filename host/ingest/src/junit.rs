@@ -1,0 +1,1289 @@
+//! A streaming, lenient JUnit XML reader on quick-xml that normalises every retry encoding into
+//! attempts (specs/formats.md §2).
+//!
+//! * Roots: `<testsuites>` or a bare `<testsuite>`; suites nest to any depth (up to
+//!   [`Limits::max_depth`]); the suite path is the list of enclosing suite names.
+//! * One `<testcase>` is one attempt, whose status follows `failure` > `error` > `skipped` >
+//!   pass; losing result elements are kept as [`Detail`]s. `<error>` is a failure.
+//! * `<flakyFailure>`/`<flakyError>` are failed attempts before the final (passing) one;
+//!   `<rerunFailure>`/`<rerunError>` are failed attempts after the first. A `<failure>` next to
+//!   flaky elements is nextest's "flaky-fail" policy verdict: kept as [`Reported`], the final
+//!   attempt still passed. A repeated `<testcase>` (same suite path, classname and name) adds
+//!   attempts. Flank's `flaky="true"` marks the test flaky.
+//! * pytest-rerunfailures writes re-run attempts as passing duplicates: in the pytest dialect
+//!   every passing attempt but the last of a repeated test becomes an inferred failure.
+//! * Counts on suites are never read. Numbers are lenient (`1,234.5`, `0.5s`); a bad number is
+//!   a warning. Invalid UTF-8 is replaced, unknown entities are kept as text.
+//! * quick-xml 0.42 delivers `&lt;`/`&#65;` as separate `GeneralRef` events; they are resolved
+//!   here and appended to the surrounding text.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::io::Read;
+use std::sync::Arc;
+
+use quick_xml::Reader;
+use quick_xml::events::{BytesRef, BytesStart, Event};
+
+use super::error::{IngestError, Warning, WarningKind};
+use super::input::{Fault, Input, Limits, Pos, TextBuf};
+use super::model::{
+    Attempt, AttemptInfo, Detail, Dialect, Format, Origin, Reported, Run, RunMeta, Status,
+    SuiteKind, SuiteResult, Test,
+};
+
+/// Reads one JUnit XML document from `input`; `source` names it in errors and in the run.
+pub fn read<R: Read>(
+    input: R,
+    source: &str,
+    meta: RunMeta,
+    limits: &Limits,
+) -> Result<Run, IngestError> {
+    let mut reader = Reader::from_reader(Input::new(input, limits.max_token));
+    configure(&mut reader);
+    let mut parser = Parser::new(source, meta, limits);
+    let mut buf = Vec::with_capacity(8 * 1024);
+    loop {
+        reader.get_mut().mark();
+        let event = match reader.read_event_into(&mut buf) {
+            Ok(event) => event,
+            Err(err) => return Err(xml_error(err, &reader, source, limits)),
+        };
+        // Positions are resolved only when something needs one (they cost a scan).
+        if !parser.handle(event, || reader.get_ref().mark_pos())? {
+            break;
+        }
+        buf.clear();
+    }
+    let (invalid, total) = reader.get_mut().take_invalid();
+    let shown = invalid.len() as u64;
+    for pos in invalid {
+        parser.warn_at(pos, WarningKind::InvalidUtf8);
+    }
+    parser.run.warnings_dropped += total - shown;
+    parser.finish()
+}
+
+/// Reads one JUnit XML document held in memory, as [`read`] does and with the same result,
+/// warnings and errors, but without copying: quick-xml borrows from `bytes`.
+///
+/// The borrowed path takes the common case (valid UTF-8, well-formed, tokens within
+/// [`Limits::max_token`]); any input it does not take, or any error, is read again by the
+/// streaming path, which repairs what can be repaired and words the error.
+pub fn read_slice(
+    bytes: &[u8],
+    source: &str,
+    meta: RunMeta,
+    limits: &Limits,
+) -> Result<Run, IngestError> {
+    match read_borrowed(bytes, source, meta.clone(), limits) {
+        Some(run) => Ok(run),
+        None => read(bytes, source, meta, limits),
+    }
+}
+
+/// The borrowed path of [`read_slice`]; `None` hands the input to the streaming path.
+fn read_borrowed(bytes: &[u8], source: &str, meta: RunMeta, limits: &Limits) -> Option<Run> {
+    // What the byte layer refuses or repairs goes the streaming way.
+    if [[0xFF, 0xFE], [b'<', 0], [0xFE, 0xFF], [0, b'<']]
+        .iter()
+        .any(|m| bytes.starts_with(m))
+    {
+        return None;
+    }
+    let bytes = bytes.strip_prefix(&[0xEF, 0xBB, 0xBF]).unwrap_or(bytes);
+    let text = std::str::from_utf8(bytes).ok()?;
+    let mut reader = Reader::from_str(text);
+    configure(&mut reader);
+    let lines = LineIndex::new(bytes);
+    let mut parser = Parser::new(source, meta, limits);
+    loop {
+        let start = reader.buffer_position();
+        let event = reader.read_event().ok()?;
+        if reader.buffer_position() - start > limits.max_token {
+            return None;
+        }
+        if !parser.handle(event, || lines.pos(start)).ok()? {
+            break;
+        }
+    }
+    parser.finish().ok()
+}
+
+/// Line and column of byte offsets in an in-memory input, for the few events that need one.
+/// Queries mostly move forward, so the last answer is kept and the scan resumes from it.
+struct LineIndex<'a> {
+    bytes: &'a [u8],
+    /// Offset scanned to, the line there and the offset that line starts at.
+    cursor: std::cell::Cell<(u64, u64, u64)>,
+}
+
+impl<'a> LineIndex<'a> {
+    fn new(bytes: &'a [u8]) -> LineIndex<'a> {
+        LineIndex {
+            bytes,
+            cursor: std::cell::Cell::new((0, 1, 0)),
+        }
+    }
+
+    fn pos(&self, offset: u64) -> Pos {
+        let (mut at, mut line, mut line_start) = self.cursor.get();
+        if offset < at {
+            (at, line, line_start) = (0, 1, 0);
+        }
+        let seen = &self.bytes[at as usize..(offset as usize).min(self.bytes.len())];
+        for nl in memchr::memchr_iter(b'\n', seen) {
+            line += 1;
+            line_start = at + nl as u64 + 1;
+        }
+        self.cursor.set((offset, line, line_start));
+        Pos {
+            line,
+            column: offset - line_start + 1,
+        }
+    }
+}
+
+fn configure<R>(reader: &mut Reader<R>) {
+    let config = reader.config_mut();
+    config.allow_dangling_amp = true;
+    config.check_end_names = true;
+    config.expand_empty_elements = false;
+    config.trim_text(false);
+}
+
+/// Puts the position of the event at fault into an error raised while handling it.
+fn placed(mut err: IngestError, pos: Pos) -> IngestError {
+    if let IngestError::TooDeep { line, column, .. } | IngestError::NotJunit { line, column, .. } =
+        &mut err
+    {
+        *line = pos.line;
+        *column = pos.column;
+    }
+    err
+}
+
+fn xml_error<R: Read>(
+    err: quick_xml::Error,
+    reader: &Reader<Input<R>>,
+    source: &str,
+    limits: &Limits,
+) -> IngestError {
+    let input = reader.get_ref();
+    match input.fault() {
+        Some(Fault::Utf16(encoding)) => {
+            return IngestError::UnsupportedEncoding {
+                file: source.to_owned(),
+                encoding,
+            };
+        }
+        Some(Fault::TokenTooLarge) => {
+            let pos = input.mark_pos();
+            return IngestError::TokenTooLarge {
+                file: source.to_owned(),
+                line: pos.line,
+                column: pos.column,
+                limit: limits.max_token,
+            };
+        }
+        None => {}
+    }
+    if let quick_xml::Error::Io(io) = &err {
+        return IngestError::Io {
+            file: source.to_owned(),
+            source: std::io::Error::new(io.kind(), io.to_string()),
+        };
+    }
+    let pos = input.pos_of(reader.error_position());
+    IngestError::Xml {
+        file: source.to_owned(),
+        line: pos.line,
+        column: pos.column,
+        source: err,
+    }
+}
+
+/// What an open element is, for routing its text and its end.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+enum Kind {
+    Testsuites,
+    Testsuite,
+    Testcase,
+    Result,
+    Retry,
+    SystemOut,
+    SystemErr,
+    StackTrace,
+    Property,
+    Other,
+}
+
+impl Kind {
+    fn collects_text(self) -> bool {
+        matches!(
+            self,
+            Kind::Result
+                | Kind::Retry
+                | Kind::SystemOut
+                | Kind::SystemErr
+                | Kind::StackTrace
+                | Kind::Property
+        )
+    }
+}
+
+struct Frame {
+    kind: Kind,
+    name: Box<str>,
+    text: TextBuf,
+}
+
+struct SuiteCtx {
+    index: usize,
+    path: Arc<[String]>,
+    path_id: u32,
+}
+
+#[derive(Default)]
+struct Case {
+    name: Option<String>,
+    classname: Option<String>,
+    file: Option<String>,
+    line: Option<u32>,
+    time: Option<f64>,
+    timestamp: Option<String>,
+    flaky_attr: bool,
+    skip_attr: bool,
+    properties: Vec<(String, String)>,
+    results: Vec<Detail>,
+    retries: Vec<Attempt>,
+    stdout: Option<String>,
+    stderr: Option<String>,
+}
+
+struct RetryCtx {
+    attempt: Attempt,
+    stack: Option<String>,
+}
+
+/// The test index's hasher: keys are hashed once by [`key_hash`], the map only passes them on.
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        self.0 = mix(self.0, bytes);
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+const MIX: u64 = 0x9E37_79B9_7F4A_7C15;
+
+/// Folds `bytes` into `h` eight at a time (a multiply-rotate hash; collisions only cost a
+/// comparison, see `Parser::finish_case`).
+fn mix(mut h: u64, bytes: &[u8]) -> u64 {
+    let mut words = bytes.chunks_exact(8);
+    for w in &mut words {
+        let w = u64::from_le_bytes(w.try_into().expect("eight bytes"));
+        h = (h.rotate_left(23) ^ w).wrapping_mul(MIX);
+    }
+    let mut tail = [0u8; 8];
+    let rest = words.remainder();
+    tail[..rest.len()].copy_from_slice(rest);
+    let w = u64::from_le_bytes(tail) ^ ((bytes.len() as u64) << 56);
+    (h.rotate_left(23) ^ w).wrapping_mul(MIX)
+}
+
+fn key_hash(path_id: u32, classname: &str, name: &str) -> u64 {
+    let h = mix(u64::from(path_id).wrapping_mul(MIX), classname.as_bytes());
+    let h = mix(h, name.as_bytes());
+    // The map takes its bucket from the low bits: fold the well-mixed high bits down.
+    h ^ (h >> 31)
+}
+
+struct Parser<'l> {
+    limits: &'l Limits,
+    source: String,
+    run: Run,
+    /// Warnings raised by the current event, placed at its position after it.
+    pending: Vec<WarningKind>,
+    /// Position of the root element.
+    root_pos: Option<Pos>,
+    stack: Vec<Frame>,
+    suites: Vec<SuiteCtx>,
+    case: Option<Case>,
+    result: Option<Detail>,
+    retry: Option<RetryCtx>,
+    property: Option<(String, Option<String>)>,
+    paths: HashMap<Arc<[String]>, u32>,
+    root_path: Arc<[String]>,
+    /// Test index: key hash → most recent test with that hash; `next` chains collisions.
+    heads: HashMap<u64, usize, BuildHasherDefault<IdHasher>>,
+    next: Vec<Option<usize>>,
+    test_path: Vec<u32>,
+    /// Suite entries seen per path id.
+    suite_count: Vec<u32>,
+    root_seen: bool,
+}
+
+impl<'l> Parser<'l> {
+    fn new(source: &str, meta: RunMeta, limits: &'l Limits) -> Parser<'l> {
+        let root_path: Arc<[String]> = Arc::from(Vec::new());
+        let mut paths = HashMap::new();
+        paths.insert(root_path.clone(), 0);
+        Parser {
+            limits,
+            source: source.to_owned(),
+            run: Run::new(source, Format::Junit, meta),
+            pending: Vec::new(),
+            root_pos: None,
+            stack: Vec::new(),
+            suites: Vec::new(),
+            case: None,
+            result: None,
+            retry: None,
+            property: None,
+            paths,
+            root_path,
+            heads: HashMap::default(),
+            next: Vec::new(),
+            test_path: Vec::new(),
+            suite_count: vec![0],
+            root_seen: false,
+        }
+    }
+
+    /// Takes one event; `here` resolves the position where it starts. `Ok(false)` at the end.
+    fn handle(&mut self, event: Event<'_>, here: impl Fn() -> Pos) -> Result<bool, IngestError> {
+        match event {
+            Event::Start(e) => self.start(&e).map_err(|err| placed(err, here()))?,
+            Event::Empty(e) => {
+                self.start(&e).map_err(|err| placed(err, here()))?;
+                self.end();
+            }
+            Event::End(_) => self.end(),
+            Event::Text(t) => {
+                if self.collecting() {
+                    self.push_text(&t.xml10_content());
+                }
+            }
+            Event::CData(c) => {
+                if self.collecting() {
+                    self.push_text(&c.xml10_content());
+                }
+            }
+            Event::GeneralRef(r) => self.entity(&r),
+            Event::Eof => return Ok(false),
+            Event::Decl(_) | Event::PI(_) | Event::Comment(_) | Event::DocType(_) => {}
+        }
+        if self.root_pos.is_none() && !self.stack.is_empty() {
+            self.root_pos = Some(here());
+        }
+        if !self.pending.is_empty() {
+            let pos = here();
+            for kind in std::mem::take(&mut self.pending) {
+                self.warn_at(pos, kind);
+            }
+        }
+        Ok(true)
+    }
+
+    fn warn_at(&mut self, pos: Pos, kind: WarningKind) {
+        if self.run.warnings.len() < self.limits.max_warnings {
+            self.run.warnings.push(Warning {
+                line: pos.line,
+                column: pos.column,
+                kind,
+            });
+        } else {
+            self.run.warnings_dropped += 1;
+        }
+    }
+
+    fn warn(&mut self, kind: WarningKind) {
+        self.pending.push(kind);
+    }
+
+    fn collecting(&self) -> bool {
+        self.stack.last().is_some_and(|f| f.kind.collects_text())
+    }
+
+    fn push_text(&mut self, text: &str) {
+        let limit = self.limits.max_text;
+        if let Some(frame) = self.stack.last_mut()
+            && frame.kind.collects_text()
+        {
+            frame.text.push(text, limit);
+        }
+    }
+
+    fn entity(&mut self, r: &BytesRef<'_>) {
+        let mut tmp = [0u8; 4];
+        let text: Cow<'_, str> = if r.is_char_ref() {
+            match r.resolve_char_ref() {
+                Ok(Some(c)) => Cow::Borrowed(c.encode_utf8(&mut tmp)),
+                _ => {
+                    self.warn(WarningKind::InvalidCharRef(truncate(r, 32)));
+                    Cow::Borrowed("\u{FFFD}")
+                }
+            }
+        } else {
+            match predefined(r) {
+                Some(s) => Cow::Borrowed(s),
+                None => {
+                    self.warn(WarningKind::UnknownEntity(truncate(r, 32)));
+                    Cow::Owned(format!("&{};", &**r))
+                }
+            }
+        };
+        self.push_text(&text);
+    }
+
+    fn start(&mut self, e: &BytesStart<'_>) -> Result<(), IngestError> {
+        if self.stack.len() >= self.limits.max_depth {
+            return Err(IngestError::TooDeep {
+                file: self.source.clone(),
+                line: 0,
+                column: 0,
+                limit: self.limits.max_depth,
+            });
+        }
+        let local = e.local_name();
+        let name: &str = local.as_ref();
+        if !self.root_seen {
+            self.root_seen = true;
+            if name != "testsuites" && name != "testsuite" {
+                return Err(IngestError::NotJunit {
+                    file: self.source.clone(),
+                    line: 0,
+                    column: 0,
+                    found: name.chars().take(64).collect(),
+                });
+            }
+        }
+        let kind = match name {
+            "testsuites" => {
+                self.start_testsuites(e);
+                Kind::Testsuites
+            }
+            "testsuite" => {
+                self.start_testsuite(e);
+                Kind::Testsuite
+            }
+            "testcase" if self.case.is_none() => {
+                self.start_testcase(e);
+                Kind::Testcase
+            }
+            "failure" | "error" | "skipped"
+                if self.case.is_some() && self.retry.is_none() && self.result.is_none() =>
+            {
+                let status = match name {
+                    "failure" => Status::Fail,
+                    "error" => Status::Error,
+                    _ => Status::Skip,
+                };
+                let mut detail = Detail {
+                    status,
+                    message: None,
+                    kind: None,
+                    text: None,
+                };
+                self.attributes(e, |key, value| match key {
+                    "message" => detail.message = Some(value.into_owned()),
+                    "type" => detail.kind = Some(value.into_owned()),
+                    _ => {}
+                });
+                self.result = Some(detail);
+                Kind::Result
+            }
+            "flakyFailure" | "flakyError" | "rerunFailure" | "rerunError"
+                if self.case.is_some() && self.retry.is_none() && self.result.is_none() =>
+            {
+                let (status, origin) = match name {
+                    "flakyFailure" => (Status::Fail, Origin::FlakyFailure),
+                    "flakyError" => (Status::Error, Origin::FlakyError),
+                    "rerunFailure" => (Status::Fail, Origin::RerunFailure),
+                    _ => (Status::Error, Origin::RerunError),
+                };
+                let mut attempt = Attempt::new(status, origin);
+                let mut bad_time = None;
+                self.attributes(e, |key, value| match key {
+                    "message" => attempt.info_mut().message = Some(value.into_owned()),
+                    "type" => attempt.info_mut().kind = Some(value.into_owned()),
+                    "timestamp" => attempt.info_mut().timestamp = Some(value.into_owned()),
+                    "time" => match parse_seconds(&value) {
+                        Some(t) => attempt.duration = Some(t),
+                        None => bad_time = Some(value.into_owned()),
+                    },
+                    _ => {}
+                });
+                if let Some(value) = bad_time {
+                    self.bad_number("time", &value);
+                }
+                self.retry = Some(RetryCtx {
+                    attempt,
+                    stack: None,
+                });
+                Kind::Retry
+            }
+            "system-out" => Kind::SystemOut,
+            "system-err" => Kind::SystemErr,
+            "stackTrace" if self.retry.is_some() || self.result.is_some() => Kind::StackTrace,
+            "property" => {
+                let mut prop = (String::new(), None);
+                self.attributes(e, |key, value| match key {
+                    "name" => prop.0 = value.into_owned(),
+                    "value" => prop.1 = Some(value.into_owned()),
+                    _ => {}
+                });
+                self.property = Some(prop);
+                Kind::Property
+            }
+            _ => Kind::Other,
+        };
+        let name: Box<str> = if kind == Kind::Other {
+            name.chars().take(64).collect::<String>().into()
+        } else {
+            Box::from("")
+        };
+        self.stack.push(Frame {
+            kind,
+            name,
+            text: TextBuf::default(),
+        });
+        Ok(())
+    }
+
+    /// Calls `f(local name, unescaped value)` for each attribute; a malformed attribute stops
+    /// the walk with a warning.
+    fn attributes<'e>(&mut self, e: &'e BytesStart<'_>, mut f: impl FnMut(&str, Cow<'e, str>)) {
+        let mut bad = false;
+        for attr in e.attributes().with_checks(false) {
+            match attr {
+                Ok(attr) => {
+                    let key = attr.key.local_name();
+                    f(key.as_ref(), unescape_attr(attr.value));
+                }
+                Err(_) => {
+                    bad = true;
+                    break;
+                }
+            }
+        }
+        if bad {
+            let name = e.local_name().as_ref().chars().take(64).collect();
+            self.warn(WarningKind::BadAttributes(name));
+        }
+    }
+
+    fn bad_number(&mut self, attribute: &'static str, value: &str) {
+        let value = value.chars().take(64).collect();
+        self.warn(WarningKind::BadNumber { attribute, value });
+    }
+
+    fn set_dialect(&mut self, dialect: Dialect) {
+        if self.run.dialect == Dialect::Generic {
+            self.run.dialect = dialect;
+        }
+    }
+
+    fn start_testsuites(&mut self, e: &BytesStart<'_>) {
+        let mut name = None;
+        let mut uuid = false;
+        self.attributes(e, |key, value| match key {
+            "name" => name = Some(value.into_owned()),
+            "uuid" => uuid = true,
+            _ => {}
+        });
+        match name.as_deref() {
+            Some("nextest-run") => self.set_dialect(Dialect::Nextest),
+            Some("pytest tests") => self.set_dialect(Dialect::Pytest),
+            Some("jest tests") => self.set_dialect(Dialect::Jest),
+            Some("AllTests") => self.set_dialect(Dialect::Googletest),
+            _ if uuid => self.set_dialect(Dialect::Nextest),
+            _ => {}
+        }
+        if self.run.name.is_none() {
+            self.run.name = name;
+        }
+    }
+
+    fn intern(&mut self, path: Vec<String>) -> (Arc<[String]>, u32) {
+        if let Some((arc, id)) = self.paths.get_key_value(path.as_slice()) {
+            return (arc.clone(), *id);
+        }
+        let id = self.paths.len() as u32;
+        let arc: Arc<[String]> = Arc::from(path);
+        self.paths.insert(arc.clone(), id);
+        (arc, id)
+    }
+
+    fn start_testsuite(&mut self, e: &BytesStart<'_>) {
+        let mut name = String::new();
+        let mut result = SuiteResult::new(SuiteKind::Suite, self.root_path.clone());
+        let mut dialect = None;
+        let mut bad_time = None;
+        self.attributes(e, |key, value| match key {
+            "name" => name = value.into_owned(),
+            "timestamp" => result.timestamp = Some(value.into_owned()),
+            "hostname" => result.hostname = Some(value.into_owned()),
+            "time" => match parse_seconds(&value) {
+                Some(t) => result.duration = Some(t),
+                None => bad_time = Some(value.into_owned()),
+            },
+            "version" if value == "3.0" => dialect = Some(Dialect::Surefire),
+            "noNamespaceSchemaLocation" if value.contains("surefire") => {
+                dialect = Some(Dialect::Surefire);
+            }
+            "flakes" => dialect = Some(Dialect::Flank),
+            _ => {}
+        });
+        if let Some(value) = bad_time {
+            self.bad_number("time", &value);
+        }
+        match name.as_str() {
+            "pytest" => self.set_dialect(Dialect::Pytest),
+            "Mocha Tests" => self.set_dialect(Dialect::Mocha),
+            _ => {}
+        }
+        if let Some(d) = dialect {
+            self.set_dialect(d);
+        }
+        let parent = self
+            .suites
+            .last()
+            .map_or(&self.root_path, |s| &s.path)
+            .clone();
+        let mut path = Vec::with_capacity(parent.len() + 1);
+        path.extend(parent.iter().cloned());
+        path.push(name);
+        let (path, path_id) = self.intern(path);
+        let slot = path_id as usize;
+        if self.suite_count.len() <= slot {
+            self.suite_count.resize(slot + 1, 0);
+        }
+        self.suite_count[slot] += 1;
+        result.path = path.clone();
+        result.attempt = self.suite_count[slot];
+        self.suites.push(SuiteCtx {
+            index: self.run.suites.len(),
+            path,
+            path_id,
+        });
+        self.run.suites.push(result);
+    }
+
+    fn start_testcase(&mut self, e: &BytesStart<'_>) {
+        let mut case = Case::default();
+        let mut dialect = None;
+        let mut bad: Vec<(&'static str, String)> = Vec::new();
+        let mut has_duration = false;
+        let mut status_run = false;
+        self.attributes(e, |key, value| match key {
+            "name" => case.name = Some(value.into_owned()),
+            "classname" => case.classname = Some(value.into_owned()),
+            "file" => case.file = Some(value.into_owned()),
+            "line" => match value.trim().parse::<u32>() {
+                Ok(n) => case.line = Some(n),
+                Err(_) => bad.push(("line", value.into_owned())),
+            },
+            "time" => match parse_seconds(&value) {
+                Some(t) => case.time = Some(t),
+                None => bad.push(("time", value.into_owned())),
+            },
+            "duration" => has_duration = true,
+            "timestamp" => case.timestamp = Some(value.into_owned()),
+            "flaky" => {
+                case.flaky_attr = value.trim().eq_ignore_ascii_case("true");
+                dialect = Some(Dialect::Flank);
+            }
+            "status" => {
+                status_run = value == "run";
+                if value == "notrun" {
+                    case.skip_attr = true;
+                }
+            }
+            "result" => {
+                if value == "skipped" || value == "suppressed" {
+                    case.skip_attr = true;
+                }
+                dialect = Some(Dialect::Googletest);
+            }
+            "lifecycle" => {
+                case.properties
+                    .push(("lifecycle".to_owned(), value.into_owned()));
+                dialect = Some(Dialect::Openshift);
+            }
+            "url" => case.properties.push(("url".to_owned(), value.into_owned())),
+            _ => {}
+        });
+        for (attribute, value) in bad {
+            self.bad_number(attribute, &value);
+        }
+        if status_run && has_duration && dialect.is_none() {
+            dialect = Some(Dialect::Bazel);
+        }
+        if let Some(d) = dialect {
+            self.set_dialect(d);
+        }
+        self.case = Some(case);
+    }
+
+    fn end(&mut self) {
+        let Some(frame) = self.stack.pop() else {
+            return;
+        };
+        let limit = self.limits.max_text;
+        let text = |frame: Frame, this: &mut Parser<'_>| -> Option<String> {
+            if frame.text.is_empty() {
+                return None;
+            }
+            let total = frame.text.total();
+            let (text, cut) = frame.text.finish(limit);
+            if cut > 0 {
+                this.warn(WarningKind::Truncated(total));
+            }
+            Some(text)
+        };
+        match frame.kind {
+            Kind::Testsuites | Kind::Other => {}
+            Kind::Testsuite => {
+                self.suites.pop();
+            }
+            Kind::Testcase => {
+                if let Some(case) = self.case.take() {
+                    self.finish_case(case);
+                }
+            }
+            Kind::Result => {
+                let body = text(frame, self).map(trim_body).filter(|s| !s.is_empty());
+                if let (Some(mut detail), Some(case)) = (self.result.take(), self.case.as_mut()) {
+                    detail.text = match (detail.text.take(), body) {
+                        (Some(stack), Some(body)) => Some(format!("{body}\n{stack}")),
+                        (a, b) => a.or(b),
+                    };
+                    case.results.push(detail);
+                }
+            }
+            Kind::Retry => {
+                let body = text(frame, self).map(trim_body).filter(|s| !s.is_empty());
+                if let (Some(mut retry), Some(case)) = (self.retry.take(), self.case.as_mut()) {
+                    let trace = match (body, retry.stack) {
+                        (Some(body), Some(stack)) => Some(format!("{body}\n{stack}")),
+                        (a, b) => a.or(b),
+                    };
+                    if trace.is_some() {
+                        retry.attempt.info_mut().trace = trace;
+                    }
+                    case.retries.push(retry.attempt);
+                }
+            }
+            Kind::StackTrace => {
+                let Some(body) = text(frame, self).map(trim_body) else {
+                    return;
+                };
+                if let Some(retry) = self.retry.as_mut() {
+                    append(&mut retry.stack, body);
+                } else if let Some(result) = self.result.as_mut() {
+                    append(&mut result.text, body);
+                }
+            }
+            Kind::SystemOut | Kind::SystemErr => {
+                let out = frame.kind == Kind::SystemOut;
+                let Some(body) = text(frame, self) else {
+                    return;
+                };
+                let slot = if let Some(retry) = self.retry.as_mut() {
+                    let info = retry.attempt.info_mut();
+                    if out {
+                        &mut info.stdout
+                    } else {
+                        &mut info.stderr
+                    }
+                } else if let Some(case) = self.case.as_mut() {
+                    if out {
+                        &mut case.stdout
+                    } else {
+                        &mut case.stderr
+                    }
+                } else if let Some(suite) = self.suites.last() {
+                    let result = &mut self.run.suites[suite.index];
+                    if out {
+                        &mut result.stdout
+                    } else {
+                        &mut result.stderr
+                    }
+                } else {
+                    return;
+                };
+                append(slot, body);
+            }
+            Kind::Property => {
+                let body = text(frame, self);
+                let Some((name, value)) = self.property.take() else {
+                    return;
+                };
+                let value = value.or(body).unwrap_or_default();
+                if name == "go.version" {
+                    self.set_dialect(Dialect::Go);
+                }
+                if let Some(case) = self.case.as_mut() {
+                    case.properties.push((name, value));
+                } else if let Some(suite) = self.suites.last() {
+                    self.run.suites[suite.index].properties.push((name, value));
+                }
+            }
+        }
+    }
+
+    fn finish_case(&mut self, case: Case) {
+        let primary = [Status::Fail, Status::Error, Status::Skip]
+            .into_iter()
+            .find_map(|s| case.results.iter().position(|d| d.status == s));
+        let mut results = case.results;
+        let (status, mut info) = match primary {
+            Some(i) => {
+                let detail = results.remove(i);
+                let info = AttemptInfo {
+                    message: detail.message,
+                    kind: detail.kind,
+                    trace: detail.text,
+                    ..AttemptInfo::default()
+                };
+                (detail.status, info)
+            }
+            None if case.skip_attr => (Status::Skip, AttemptInfo::default()),
+            None => (Status::Pass, AttemptInfo::default()),
+        };
+        let mut main = Attempt::new(status, Origin::Testcase);
+        main.extra = results;
+        main.duration = case.time;
+        info.timestamp = case.timestamp;
+        info.stdout = case.stdout;
+        info.stderr = case.stderr;
+        if status == Status::Skip
+            && let Some(kind) = &info.kind
+            && kind.starts_with("pytest.")
+        {
+            info.raw_status = Some(kind.clone());
+        }
+
+        let has_flaky = case
+            .retries
+            .iter()
+            .any(|a| matches!(a.origin, Origin::FlakyFailure | Origin::FlakyError));
+        let has_rerun = case
+            .retries
+            .iter()
+            .any(|a| matches!(a.origin, Origin::RerunFailure | Origin::RerunError));
+        let mut reported = None;
+        let main_last = has_flaky && !has_rerun;
+        if main_last && main.status.is_failure() {
+            // nextest flaky-fail: the failure is a policy verdict, the last try passed.
+            reported = Some(Reported {
+                status: main.status,
+                message: info.message.take(),
+            });
+            main.status = Status::Pass;
+            main.expected = true;
+            info.kind = None;
+            info.trace = None;
+        }
+        if !info.is_empty() {
+            main.info = Some(Box::new(info));
+        }
+        let mut retries = case.retries;
+        let retry_count = retries.len();
+
+        let (suite, path_id) = match self.suites.last() {
+            Some(s) => (s.path.clone(), s.path_id),
+            None => (self.root_path.clone(), 0),
+        };
+        // A test case without a name is its own test: nameless cases are not retries.
+        let named = case.name.is_some();
+        let name = case.name.unwrap_or_default();
+        let classname = case.classname.filter(|c| !c.is_empty());
+        let hash = key_hash(path_id, classname.as_deref().unwrap_or(""), &name);
+        let mut found = None;
+        let mut cursor = if named {
+            self.heads.get(&hash).copied()
+        } else {
+            None
+        };
+        while let Some(i) = cursor {
+            let t = &self.run.tests[i];
+            if self.test_path[i] == path_id && t.name == name && t.classname == classname {
+                found = Some(i);
+                break;
+            }
+            cursor = self.next[i];
+        }
+        let test = match found {
+            Some(i) => {
+                let t = &mut self.run.tests[i];
+                t.flaky_marked |= case.flaky_attr;
+                if t.reported.is_none() {
+                    t.reported = reported;
+                }
+                for (k, v) in case.properties {
+                    if !t.properties.iter().any(|(k2, v2)| *k2 == k && *v2 == v) {
+                        t.properties.push((k, v));
+                    }
+                }
+                t
+            }
+            None => {
+                let i = self.run.tests.len();
+                self.run.tests.push(Test {
+                    suite,
+                    classname,
+                    name,
+                    file: case.file,
+                    line: case.line,
+                    properties: case.properties,
+                    flaky_marked: case.flaky_attr,
+                    reported,
+                    attempts: Vec::with_capacity(retry_count + 1),
+                });
+                self.test_path.push(path_id);
+                self.next.push(if named {
+                    self.heads.insert(hash, i)
+                } else {
+                    None
+                });
+                &mut self.run.tests[i]
+            }
+        };
+        // Attempts go straight into the test (an attempt is large: no temporary vector).
+        let first = test.attempts.len();
+        if retry_count == 0 {
+            test.attempts.push(main);
+        } else if main_last {
+            test.attempts.append(&mut retries);
+            test.attempts.push(main);
+        } else {
+            test.attempts.reserve(retry_count + 1);
+            test.attempts.push(main);
+            let is_rerun =
+                |a: &Attempt| matches!(a.origin, Origin::RerunFailure | Origin::RerunError);
+            test.attempts
+                .extend(retries.extract_if(.., |a| is_rerun(a)));
+            test.attempts.append(&mut retries);
+        }
+        for (k, attempt) in test.attempts[first..].iter_mut().enumerate() {
+            attempt.index = (first + k) as u32 + 1;
+        }
+    }
+
+    fn finish(mut self) -> Result<Run, IngestError> {
+        if let Some(frame) = self.stack.first() {
+            let element = match frame.kind {
+                Kind::Testsuites => "testsuites",
+                Kind::Testsuite => "testsuite",
+                Kind::Testcase => "testcase",
+                Kind::Result => "failure",
+                Kind::Retry => "flakyFailure",
+                Kind::SystemOut => "system-out",
+                Kind::SystemErr => "system-err",
+                Kind::StackTrace => "stackTrace",
+                Kind::Property => "property",
+                Kind::Other => &frame.name,
+            };
+            return Err(IngestError::Unclosed {
+                file: self.source.clone(),
+                line: self.root_pos.unwrap_or_default().line,
+                column: self.root_pos.unwrap_or_default().column,
+                element: element.to_owned(),
+            });
+        }
+        if !self.root_seen {
+            return Err(IngestError::NoRecords {
+                file: self.source.clone(),
+                format: Format::Junit,
+            });
+        }
+        if self.run.dialect == Dialect::Pytest {
+            infer_pytest_reruns(&mut self.run.tests);
+        }
+        Ok(self.run)
+    }
+}
+
+/// pytest-rerunfailures records re-run attempts as passing `<testcase>` duplicates: every
+/// passing attempt but the last of a repeated test was in fact a failure.
+fn infer_pytest_reruns(tests: &mut [Test]) {
+    for test in tests.iter_mut().filter(|t| t.attempts.len() > 1) {
+        let last = test.attempts.len() - 1;
+        for attempt in &mut test.attempts[..last] {
+            if attempt.status == Status::Pass && attempt.origin == Origin::Testcase {
+                attempt.status = Status::Fail;
+                attempt.expected = false;
+                attempt.origin = Origin::InferredRerun;
+                attempt.info_mut().message = Some(
+                    "re-run by pytest-rerunfailures, which records no failure details".to_owned(),
+                );
+            }
+        }
+    }
+}
+
+fn append(slot: &mut Option<String>, text: String) {
+    match slot {
+        Some(existing) => {
+            if !existing.ends_with('\n') {
+                existing.push('\n');
+            }
+            existing.push_str(&text);
+        }
+        None => *slot = Some(text),
+    }
+}
+
+fn trim_body(text: String) -> String {
+    let trimmed = text.trim();
+    if trimmed.len() == text.len() {
+        text
+    } else {
+        trimmed.to_owned()
+    }
+}
+
+fn truncate(s: &str, n: usize) -> String {
+    s.chars().take(n).collect()
+}
+
+fn predefined(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "lt" => "<",
+        "gt" => ">",
+        "amp" => "&",
+        "apos" => "'",
+        "quot" => "\"",
+        _ => return None,
+    })
+}
+
+/// Unescapes an attribute value leniently: the five XML entities and character references are
+/// resolved; anything else (unknown entities, a lone `&`) is kept as written, and a reference
+/// to an impossible character becomes U+FFFD.
+pub(crate) fn unescape_attr(raw: Cow<'_, str>) -> Cow<'_, str> {
+    if !raw.contains('&') {
+        return raw;
+    }
+    let mut out = String::with_capacity(raw.len());
+    let mut rest: &str = &raw;
+    while let Some(amp) = rest.find('&') {
+        out.push_str(&rest[..amp]);
+        let after = &rest[amp + 1..];
+        let end = after
+            .char_indices()
+            .take(12)
+            .find(|&(_, c)| c == ';')
+            .map(|(i, _)| i);
+        let Some(end) = end else {
+            out.push('&');
+            rest = after;
+            continue;
+        };
+        let name = &after[..end];
+        if let Some(num) = name.strip_prefix('#') {
+            let code = match num.strip_prefix(['x', 'X']) {
+                Some(hex) => u32::from_str_radix(hex, 16).ok(),
+                None => num.parse::<u32>().ok(),
+            };
+            match code {
+                Some(0) | None => out.push('\u{FFFD}'),
+                Some(c) => out.push(char::from_u32(c).unwrap_or('\u{FFFD}')),
+            }
+        } else if let Some(s) = predefined(name) {
+            out.push_str(s);
+        } else {
+            out.push('&');
+            out.push_str(name);
+            out.push(';');
+        }
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    Cow::Owned(out)
+}
+
+/// Parses a duration in seconds leniently: surrounding spaces, a trailing `s`, thousands
+/// separators (`1,234.5`) and a decimal comma (`0,5`) are accepted; negative, infinite and
+/// non-numeric values are not.
+pub(crate) fn parse_seconds(value: &str) -> Option<f64> {
+    let v = value.trim();
+    let v = v.strip_suffix('s').unwrap_or(v).trim_end();
+    if v.is_empty() {
+        return None;
+    }
+    let parsed = if v.contains(',') {
+        let cleaned: String = if v.contains('.') {
+            v.chars().filter(|&c| c != ',').collect()
+        } else {
+            // A single comma followed by exactly three digits after a non-zero integer part is
+            // a thousands separator; otherwise it is a decimal comma.
+            let (int, frac) = v.rsplit_once(',')?;
+            let thousands = frac.len() == 3 && int.trim_start_matches('0').chars().count() > 0;
+            if thousands {
+                v.chars().filter(|&c| c != ',').collect()
+            } else if int.contains(',') {
+                return None;
+            } else {
+                format!("{int}.{frac}")
+            }
+        };
+        cleaned.parse::<f64>().ok()?
+    } else {
+        v.parse::<f64>().ok()?
+    };
+    (parsed.is_finite() && parsed >= 0.0).then_some(parsed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(xml: &str) -> Result<Run, IngestError> {
+        read(
+            xml.as_bytes(),
+            "t.xml",
+            RunMeta::default(),
+            &Limits::default(),
+        )
+    }
+
+    #[test]
+    fn lenient_numbers() {
+        assert_eq!(parse_seconds("1,234.5"), Some(1234.5));
+        assert_eq!(parse_seconds(" 0.25 "), Some(0.25));
+        assert_eq!(parse_seconds("0,5"), Some(0.5));
+        assert_eq!(parse_seconds("1,234"), Some(1234.0));
+        assert_eq!(parse_seconds("3s"), Some(3.0));
+        assert_eq!(parse_seconds("whatever"), None);
+        assert_eq!(parse_seconds("-1"), None);
+        assert_eq!(parse_seconds("NaN"), None);
+        assert_eq!(parse_seconds(""), None);
+    }
+
+    #[test]
+    fn attribute_unescaping_is_lenient() {
+        let u = |s: &str| unescape_attr(Cow::Borrowed(s)).into_owned();
+        assert_eq!(
+            u("a &lt;b&gt; &amp; &quot;c&quot; &apos;"),
+            "a <b> & \"c\" '"
+        );
+        assert_eq!(u("&#65;&#x42;&#10;"), "AB\n");
+        assert_eq!(u("AT&T &nbsp; &#0;"), "AT&T &nbsp; \u{FFFD}");
+    }
+
+    /// quick-xml 0.42 splits `&lt;` and `&#65;` out of text as `GeneralRef` events; a reader
+    /// that ignored them would lose those characters.
+    #[test]
+    fn entity_references_in_text_are_kept() {
+        let run = parse(
+            "<testsuite name=\"s\"><testcase name=\"t\"><failure>a &lt; b &amp;&amp; \
+             &#65;&#x42; &quot;q&quot; &apos;x&apos; &gt; &unknown; AT&T</failure>\
+             </testcase></testsuite>",
+        )
+        .unwrap();
+        let attempt = &run.tests[0].attempts[0];
+        assert_eq!(
+            attempt.trace(),
+            Some("a < b && AB \"q\" 'x' > &unknown; AT&T")
+        );
+        assert!(
+            run.warnings
+                .iter()
+                .any(|w| w.kind == WarningKind::UnknownEntity("unknown".into()))
+        );
+    }
+
+    #[test]
+    fn error_is_a_failure_and_all_results_are_kept() {
+        let run = parse(
+            "<testsuite name=\"s\"><testcase name=\"t\"><skipped/><error message=\"e\"/>\
+             <failure message=\"f\"/></testcase></testsuite>",
+        )
+        .unwrap();
+        let a = &run.tests[0].attempts[0];
+        assert_eq!(a.status, Status::Fail);
+        assert_eq!(a.message(), Some("f"));
+        assert_eq!(a.extra.len(), 2);
+        let run = parse("<testsuite><testcase name=\"t\"><error/></testcase></testsuite>").unwrap();
+        assert_eq!(run.tests[0].attempts[0].status, Status::Error);
+        assert!(run.tests[0].attempts[0].is_failure());
+    }
+
+    #[test]
+    fn flaky_and_rerun_elements_become_attempts() {
+        let run = parse(
+            "<testsuite name=\"s\">\
+             <testcase name=\"flaky\" time=\"2\"><flakyFailure time=\"1\" message=\"m1\">\
+             <stackTrace>st</stackTrace><system-out>o</system-out></flakyFailure>\
+             <flakyError/></testcase>\
+             <testcase name=\"broken\"><failure/><rerunFailure/><rerunError/></testcase>\
+             </testsuite>",
+        )
+        .unwrap();
+        let flaky = &run.tests[0];
+        let statuses: Vec<_> = flaky.attempts.iter().map(|a| a.status).collect();
+        assert_eq!(statuses, [Status::Fail, Status::Error, Status::Pass]);
+        assert_eq!(flaky.attempts[0].trace(), Some("st"));
+        assert_eq!(flaky.attempts[0].stdout(), Some("o"));
+        assert_eq!(flaky.attempts[0].duration, Some(1.0));
+        assert_eq!(flaky.attempts[2].duration, Some(2.0));
+        assert_eq!(flaky.verdict(), crate::Verdict::Flaky);
+        let broken = &run.tests[1];
+        let statuses: Vec<_> = broken.attempts.iter().map(|a| a.status).collect();
+        assert_eq!(statuses, [Status::Fail, Status::Fail, Status::Error]);
+        assert_eq!(broken.verdict(), crate::Verdict::Fail);
+        let indexes: Vec<_> = broken.attempts.iter().map(|a| a.index).collect();
+        assert_eq!(indexes, [1, 2, 3]);
+    }
+
+    #[test]
+    fn duplicates_merge_and_nested_suites_make_paths() {
+        let run = parse(
+            "<testsuites><testsuite name=\"a\"><testsuite name=\"b\">\
+             <testcase classname=\"c\" name=\"t\"><failure/></testcase>\
+             <testcase classname=\"c\" name=\"t\"/></testsuite>\
+             <testcase classname=\"c\" name=\"t\"/></testsuite></testsuites>",
+        )
+        .unwrap();
+        assert_eq!(run.tests.len(), 2);
+        assert_eq!(&*run.tests[0].suite, ["a".to_owned(), "b".to_owned()]);
+        assert_eq!(run.tests[0].attempts.len(), 2);
+        assert_eq!(run.tests[0].id(), "a::b::c::t");
+        assert_eq!(&*run.tests[1].suite, ["a".to_owned()]);
+    }
+
+    #[test]
+    fn broken_documents_give_positioned_errors() {
+        let err =
+            parse("<testsuites>\n  <testsuite name=\"x\">\n    <testcase name=\"t\">").unwrap_err();
+        match &err {
+            IngestError::Unclosed { line, element, .. } => {
+                assert_eq!((*line, element.as_str()), (1, "testsuites"));
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        let err = parse("<testsuite>\n<testcase></testsuite>").unwrap_err();
+        assert!(matches!(err, IngestError::Xml { line: 2, .. }), "{err}");
+        assert!(err.to_string().starts_with("t.xml:2:"), "{err}");
+        let err = parse("<html/>").unwrap_err();
+        assert!(matches!(err, IngestError::NotJunit { .. }));
+        let deep = "<testsuite>".repeat(10_000);
+        let err = parse(&deep).unwrap_err();
+        assert!(
+            matches!(err, IngestError::TooDeep { limit: 256, .. }),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,50 @@
+//! The watchflakes triage pipeline: obvious-flake filter, coalescing, snippets, assignment,
+//! new-issue and comment text, de-duplication by mentioned build URLs.
+//!
+//! The building blocks are data in, data out: no I/O. [`run`] and [`query`] drive them over
+//! the [backends](crate::backend) that talk to CI systems and issue trackers; [`engine`] and
+//! [`patterns`] turn issue bodies into a compiled pattern set.
+//!
+//! | module | spec | what |
+//! |---|---|---|
+//! | [`dashboard`] | §6.3, §4.4 | [`Dashboard`], [`BuildResult`], the broken-commit and broken-builder passes |
+//! | [`testid`] | §6.4 | [`split_test_id`] |
+//! | [`coalesce`] | §6.6 | [`coalesce_failures`] |
+//! | [`failure`] | §6.5 | [`Failure`], [`TestStatus`]: a failed test as ResultDB reports it |
+//! | [`post`] | §6.5, §7.2 | [`FailurePost`]: record, header, Markdown |
+//! | [`text`] | §5.3, §7.1, §7.2 | new-issue text, comments, error comments, cap and signature |
+//! | [`mentions`] | §7.3 | signed comments and the build URLs they mention |
+//! | [`source`] | §6.1 | dashboards assembled from a failure source's build results |
+//! | [`run`] | §4.3–§4.4, §5, §7 | one triage cycle: [`plan`](run::plan) and [`apply`](run::apply) |
+//! | [`query`] | §7.7 | query mode: the failures a script captures, and who owns them |
+//! | [`backend`] | | the capabilities triage needs: [`IssueTracker`](backend::IssueTracker), [`FailureSource`](backend::FailureSource) |
+//! | [`engine`] | | one interface over the three engines (`interp`, `plan`, `jit`) |
+//! | [`patterns`] | | issues → scripts extracted and parsed → compiled engine |
+
+pub mod backend;
+pub mod coalesce;
+pub mod dashboard;
+pub mod engine;
+pub mod failure;
+pub mod mentions;
+pub mod patterns;
+pub mod post;
+pub mod query;
+pub mod run;
+pub mod source;
+pub mod testid;
+pub mod text;
+
+pub use coalesce::{MAX_FAIL_PER_BUILD, coalesce_failures};
+pub use dashboard::{
+    BuildResult, BuildStatus, Builder, Commit, Dashboard, SkipEvent, skip_broken_builders,
+    skip_broken_commits,
+};
+pub use failure::{Failure, TestStatus};
+pub use mentions::{Mentions, build_url_mentions, is_signed, scan_comments};
+pub use post::{FailurePost, build_posts};
+pub use testid::split_test_id;
+pub use text::{
+    NO_SCRIPT_COMMENT, NewIssue, SIGNATURE, failures_comment, parse_errors_comment, sign_comment,
+    sign_issue_body,
+};
