@@ -6,12 +6,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use flakewatch_plugin_sdk::model::{
-    self as wire, AddCommentRequest, BuildPage, Capability, CommentPage, CommentsRequest, Config,
-    CreateIssueRequest, CreatedIssue, IssuePage, IssueState, ListBuildsRequest, ListIssuesRequest,
-    ReopenIssueRequest,
+    self as wire, AddCommentRequest, BuildPage, Capability, CloseIssueRequest, CommentPage,
+    CommentsRequest, Config, CreateIssueRequest, CreatedIssue, IssuePage, IssueState,
+    ListBuildsRequest, ListIssuesRequest, ReopenIssueRequest,
 };
 
-use super::{Operation, PluginError, PluginInstance, PluginLibrary};
+use super::{InstanceOperation as Operation, PluginError, PluginInstance, PluginLibrary};
 use flakewatch_core::time::Timestamp;
 use flakewatch_triage::backend::{
     BackendError, BuildSet, FailureSource, Issue, IssueComment, IssueTracker,
@@ -315,6 +315,17 @@ impl IssueTracker for PluginBackend {
         let () = self
             .instance
             .call(Operation::ReopenIssue, &ReopenIssueRequest { issue })?;
+        Ok(())
+    }
+
+    fn close_issue(&self, issue: u64, at: Timestamp) -> Result<(), BackendError> {
+        let () = self.instance.call(
+            Operation::CloseIssue,
+            &CloseIssueRequest {
+                issue,
+                closed_at: at.format_rfc3339(),
+            },
+        )?;
         Ok(())
     }
 }

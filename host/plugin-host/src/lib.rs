@@ -23,42 +23,7 @@ pub use adapter::PluginBackend;
 pub use discover::{PLUGIN_PATH_ENV, PluginRegistry, PluginSearch};
 pub use loader::{PluginInstance, PluginLibrary};
 
-/// An operation of the plugin table.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub enum Operation {
-    /// `describe`.
-    Describe,
-    /// `create`.
-    Create,
-    /// `list_issues`.
-    ListIssues,
-    /// `issue_comments`.
-    IssueComments,
-    /// `create_issue`.
-    CreateIssue,
-    /// `add_comment`.
-    AddComment,
-    /// `reopen_issue`.
-    ReopenIssue,
-    /// `list_builds`.
-    ListBuilds,
-}
-
-impl Operation {
-    /// The table entry's name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Operation::Describe => "describe",
-            Operation::Create => "create",
-            Operation::ListIssues => "list_issues",
-            Operation::IssueComments => "issue_comments",
-            Operation::CreateIssue => "create_issue",
-            Operation::AddComment => "add_comment",
-            Operation::ReopenIssue => "reopen_issue",
-            Operation::ListBuilds => "list_builds",
-        }
-    }
-}
+pub use flakewatch_plugin_sdk::abi::{InstanceOperation, LibraryOperation};
 
 /// How a call into a plugin failed.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -116,6 +81,14 @@ pub enum PluginError {
     BadTable {
         /// The library's path.
         path: PathBuf,
+    },
+    /// A required (version-1) entry of the table is null.
+    #[error("plugin {}: its table has no `{entry}` function (version-1 entries are required)", path.display())]
+    NullEntry {
+        /// The library's path.
+        path: PathBuf,
+        /// The entry's name.
+        entry: &'static str,
     },
     /// The plugin speaks another ABI version.
     #[error(

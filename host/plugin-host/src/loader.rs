@@ -1,51 +1,107 @@
 //! Loading plugin libraries and calling through their C table: `dlopen` via libloading, the
-//! entry symbol, the ABI checks (version first, then table size), and every call into the
-//! plugin. This is the only `unsafe` code of the host (one of flakewatch's three islands).
+//! entry symbol, the ABI checks (version first, then table size, then the required entries),
+//! and every call into the plugin. This is the only `unsafe` code of the host (one of
+//! flakewatch's three islands).
+//!
+//! The table is read once, at load: each entry by its pinned offset, the entries appended
+//! after version 1 only when the plugin's `table_size` covers them. No reference to the whole
+//! table is ever made, so a plugin built against an older, shorter table is never read past
+//! its end.
 //!
 //! Lifetimes: a [`PluginLibrary`] owns the loaded library; every [`PluginInstance`] holds an
-//! `Arc` of it, so the code and the table stay mapped until the last instance is destroyed.
+//! `Arc` of it, so the code stays mapped until the last instance is destroyed. Response
+//! buffers are freed by a guard on every path, and an instance is owned (destroyed on drop)
+//! from the moment `create` hands it over.
 #![allow(
     unsafe_code,
     reason = "the plugin loader: dlopen, the entry symbol, and calls through the C table"
 )]
 
 use std::ffi::c_void;
+use std::mem::offset_of;
 use std::path::{Path, PathBuf};
 use std::ptr::NonNull;
 use std::sync::Arc;
 
 use flakewatch_plugin_sdk::abi::{
-    ABI_VERSION, CallFn, ENTRY_SYMBOL, ENTRY_SYMBOL_NUL, EntryFn, FfiBuffer, FfiSlice, PluginTable,
-    TABLE_SIZE_V1, encoding, status,
+    ABI_VERSION, CallFn, CreateFn, DescribeFn, DestroyFn, ENTRY_SYMBOL, ENTRY_SYMBOL_NUL, EntryFn,
+    FfiBuffer, FfiSlice, FreeFn, PluginTable, TABLE_SIZE_V1, encoding, status,
 };
 use flakewatch_plugin_sdk::model::{Config, PluginInfo};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::{CallFailure, Operation, PluginError};
+use super::{CallFailure, InstanceOperation, LibraryOperation, PluginError};
+
+/// The entries of a plugin's table, read once at load.
+#[derive(Debug, Clone, Copy)]
+struct Entries {
+    describe: DescribeFn,
+    create: CreateFn,
+    destroy: DestroyFn,
+    free_buffer: FreeFn,
+    /// Per [`InstanceOperation`] (in [`InstanceOperation::ALL`] order); `None` when the
+    /// plugin's table is too short for it or the optional entry is null.
+    calls: [Option<CallFn>; InstanceOperation::ALL.len()],
+}
 
 /// A loaded plugin library whose table passed the ABI checks.
 #[derive(Debug)]
 pub struct PluginLibrary {
     path: PathBuf,
     info: PluginInfo,
-    /// Points into `library`'s static data; valid as long as `library` is loaded.
-    table: NonNull<PluginTable>,
+    table_size: u32,
+    entries: Entries,
     /// The loaded library: never used after loading, but declared last so that it is
     /// dropped (unloaded) last.
     _library: libloading::Library,
 }
 
-// SAFETY: the table is immutable static data of the loaded library, and the ABI contract
-// makes `describe`, `create`, `free_buffer` and the instance calls safe to use from any
-// thread (the SDK requires plugin types to be `Send + Sync`).
-unsafe impl Send for PluginLibrary {}
-// SAFETY: as for `Send`: nothing in the library handle or the table is mutated through `&self`.
-unsafe impl Sync for PluginLibrary {}
+/// Reads the entry at `offset` of a table the plugin says is `size` bytes long: `None` when
+/// the table ends before it, or when it is null.
+///
+/// # Safety
+/// `table` must point to at least `size` readable bytes of a plugin table whose entries are
+/// function pointers of type `F` at pointer-aligned offsets.
+unsafe fn read_entry<F: Copy>(table: NonNull<PluginTable>, size: u32, offset: usize) -> Option<F> {
+    if offset + size_of::<Option<F>>() > size as usize {
+        return None;
+    }
+    // SAFETY: inside the `size` bytes the caller vouches for, aligned (offsets are multiples
+    // of the pointer size from an aligned table); `Option<F>` of a function pointer is valid
+    // for every bit pattern a C function pointer can have (null is `None`).
+    unsafe { table.cast::<u8>().add(offset).cast::<Option<F>>().read() }
+}
+
+/// A response buffer from the plugin, handed back to the plugin's allocator when dropped:
+/// on every path, early returns included.
+struct Response {
+    buffer: FfiBuffer,
+    free: FreeFn,
+}
+
+impl Response {
+    fn bytes(&self) -> &[u8] {
+        if self.buffer.ptr.is_null() || self.buffer.len == 0 {
+            return &[];
+        }
+        // SAFETY: the plugin returned this buffer for us to read: `len` initialised bytes at
+        // `ptr`, untouched until we free it in `drop`.
+        unsafe { std::slice::from_raw_parts(self.buffer.ptr, self.buffer.len) }
+    }
+}
+
+impl Drop for Response {
+    fn drop(&mut self) {
+        let buffer = std::mem::replace(&mut self.buffer, FfiBuffer::EMPTY);
+        // SAFETY: the buffer came from this plugin's table and is freed exactly once, here.
+        unsafe { (self.free)(buffer) };
+    }
+}
 
 impl PluginLibrary {
-    /// Loads the library at `path`, finds the entry symbol, checks the ABI version and the
-    /// table size, and asks the plugin to describe itself.
+    /// Loads the library at `path`, finds the entry symbol, checks the ABI version, the
+    /// table size and the required entries, and asks the plugin to describe itself.
     pub fn load(path: &Path) -> Result<Arc<PluginLibrary>, PluginError> {
         let path_buf = path.to_path_buf();
         // SAFETY: loading a library runs its initialisers. We only load files the user named
@@ -92,24 +148,75 @@ impl PluginLibrary {
                 expected: TABLE_SIZE_V1,
             });
         }
+        let entries = Self::read_entries(table, size, &path_buf)?;
         let mut library = PluginLibrary {
             path: path_buf,
             info: PluginInfo::default(),
-            table,
+            table_size: size,
+            entries,
             _library: library,
         };
         let mut out = FfiBuffer::EMPTY;
-        // SAFETY: the table passed the version and size checks; `out` is a valid local.
-        let code = unsafe { (library.table().describe)(&mut out) };
-        let bytes = library.take(out, Operation::Describe)?;
+        // SAFETY: the entry was read from a checked table; `out` is a valid local.
+        let code = unsafe { (library.entries.describe)(&mut out) };
+        let response = library.response(out);
         // Until it has described itself, the plugin is named by its file.
         let file_name = library
             .path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        library.info = library.decode(code, &bytes, Operation::Describe, &file_name)?;
+        let info = library.decode(
+            code,
+            &response,
+            LibraryOperation::Describe.name(),
+            &file_name,
+        )?;
+        drop(response);
+        library.info = info;
         Ok(Arc::new(library))
+    }
+
+    /// Reads every entry of a table that passed the version and size checks.
+    fn read_entries(
+        table: NonNull<PluginTable>,
+        size: u32,
+        path: &Path,
+    ) -> Result<Entries, PluginError> {
+        fn required<F>(
+            entry: Option<F>,
+            name: &'static str,
+            path: &Path,
+        ) -> Result<F, PluginError> {
+            entry.ok_or_else(|| PluginError::NullEntry {
+                path: path.to_path_buf(),
+                entry: name,
+            })
+        }
+        // SAFETY (all reads below): the table is at least `size` bytes (the plugin states
+        // it, and it is at least the version-1 size), and each offset is that entry's.
+        let describe = unsafe { read_entry(table, size, offset_of!(PluginTable, describe)) };
+        let create = unsafe { read_entry(table, size, offset_of!(PluginTable, create)) };
+        let destroy = unsafe { read_entry(table, size, offset_of!(PluginTable, destroy)) };
+        let free_buffer = unsafe { read_entry(table, size, offset_of!(PluginTable, free_buffer)) };
+        let mut calls = [None; InstanceOperation::ALL.len()];
+        for (slot, op) in calls.iter_mut().zip(InstanceOperation::ALL) {
+            // SAFETY: as above; the read is skipped when the table ends before the entry.
+            *slot = unsafe { read_entry::<CallFn>(table, size, op.offset()) };
+            if op.is_v1() && slot.is_none() {
+                return Err(PluginError::NullEntry {
+                    path: path.to_path_buf(),
+                    entry: op.name(),
+                });
+            }
+        }
+        Ok(Entries {
+            describe: required(describe, LibraryOperation::Describe.name(), path)?,
+            create: required(create, LibraryOperation::Create.name(), path)?,
+            destroy: required(destroy, LibraryOperation::Destroy.name(), path)?,
+            free_buffer: required(free_buffer, LibraryOperation::FreeBuffer.name(), path)?,
+            calls,
+        })
     }
 
     /// Where the library was loaded from.
@@ -122,47 +229,53 @@ impl PluginLibrary {
         &self.info
     }
 
-    fn table(&self) -> &PluginTable {
-        // SAFETY: checked non-null, aligned, of ABI version 1 and at least the size of a
-        // version-1 table in `load`; it lives in `self.library`, which outlives `&self`.
-        unsafe { self.table.as_ref() }
+    /// The size of the table the plugin exports, in bytes.
+    pub fn table_size(&self) -> u32 {
+        self.table_size
     }
 
-    /// Copies a response buffer and hands it back to the plugin's allocator.
-    fn take(&self, buffer: FfiBuffer, operation: Operation) -> Result<(u32, Vec<u8>), PluginError> {
-        let encoding = buffer.encoding;
-        let bytes = if buffer.ptr.is_null() || buffer.len == 0 {
-            Vec::new()
-        } else {
-            // SAFETY: the plugin returned this buffer for us to read: `len` initialised bytes
-            // at `ptr`, untouched until we free it below.
-            unsafe { std::slice::from_raw_parts(buffer.ptr, buffer.len) }.to_vec()
-        };
-        // SAFETY: the buffer came from this plugin's table and is freed exactly once.
-        unsafe { (self.table().free_buffer)(buffer) };
-        if !bytes.is_empty() && encoding != encoding::JSON && encoding != encoding::UTF8 {
-            return Err(self.call_error(
-                operation,
-                CallFailure::BadResponse,
-                format!("unknown encoding tag {encoding}"),
-            ));
+    /// Whether the plugin's table has an entry for `operation` (every version-1 operation;
+    /// an appended one only when the plugin was built with it).
+    pub fn has_entry(&self, operation: InstanceOperation) -> bool {
+        self.call_entry(operation).is_some()
+    }
+
+    fn call_entry(&self, operation: InstanceOperation) -> Option<CallFn> {
+        let index = InstanceOperation::ALL
+            .iter()
+            .position(|op| *op == operation)?;
+        self.entries.calls[index]
+    }
+
+    /// Takes ownership of a response buffer: freed when the guard drops.
+    fn response(&self, buffer: FfiBuffer) -> Response {
+        Response {
+            buffer,
+            free: self.entries.free_buffer,
         }
-        Ok((encoding, bytes))
     }
 
     /// Interprets a status code and response: the decoded document, or a typed error.
     fn decode<R: DeserializeOwned>(
         &self,
         code: i32,
-        response: &(u32, Vec<u8>),
-        operation: Operation,
+        response: &Response,
+        operation: &'static str,
         plugin: &str,
     ) -> Result<R, PluginError> {
-        let (encoding, bytes) = response;
+        let (encoding, bytes) = (response.buffer.encoding, response.bytes());
+        if !bytes.is_empty() && encoding != encoding::JSON && encoding != encoding::UTF8 {
+            return Err(self.call_error_named(
+                plugin,
+                operation,
+                CallFailure::BadResponse,
+                format!("unknown encoding tag {encoding}"),
+            ));
+        }
         let text = || String::from_utf8_lossy(bytes).into_owned();
         let failure = match code {
             status::OK => {
-                if *encoding != encoding::JSON {
+                if encoding != encoding::JSON {
                     return Err(self.call_error_named(
                         plugin,
                         operation,
@@ -190,7 +303,7 @@ impl PluginLibrary {
 
     fn call_error(
         &self,
-        operation: Operation,
+        operation: &'static str,
         failure: CallFailure,
         message: String,
     ) -> PluginError {
@@ -200,7 +313,7 @@ impl PluginLibrary {
     fn call_error_named(
         &self,
         plugin: &str,
-        operation: Operation,
+        operation: &'static str,
         failure: CallFailure,
         message: String,
     ) -> PluginError {
@@ -211,7 +324,7 @@ impl PluginLibrary {
                 plugin.to_owned()
             },
             path: self.path.clone(),
-            operation: operation.name(),
+            operation,
             failure,
             message,
         }
@@ -219,41 +332,48 @@ impl PluginLibrary {
 
     /// Creates an instance with `config`.
     pub fn instantiate(self: &Arc<Self>, config: &Config) -> Result<PluginInstance, PluginError> {
-        let request = serde_json::to_vec(config).map_err(|e| {
-            self.call_error(Operation::Create, CallFailure::BadRequest, e.to_string())
-        })?;
+        let create = LibraryOperation::Create.name();
+        let request = serde_json::to_vec(config)
+            .map_err(|e| self.call_error(create, CallFailure::BadRequest, e.to_string()))?;
         let mut handle: *mut c_void = std::ptr::null_mut();
         let mut out = FfiBuffer::EMPTY;
         // SAFETY: `request` outlives the call; `handle` and `out` are valid locals.
         let code = unsafe {
-            (self.table().create)(
+            (self.entries.create)(
                 FfiSlice::new(&request, encoding::JSON),
                 &mut handle,
                 &mut out,
             )
         };
-        let response = self.take(out, Operation::Create)?;
+        let response = self.response(out);
+        // Own the instance before anything else can fail: an error below destroys it.
+        let instance = NonNull::new(handle).map(|handle| PluginInstance {
+            library: Arc::clone(self),
+            handle,
+        });
         if code != status::OK {
-            let error = self.decode::<serde::de::IgnoredAny>(
-                code,
-                &response,
-                Operation::Create,
-                &self.info.name,
-            );
+            let error =
+                self.decode::<serde::de::IgnoredAny>(code, &response, create, &self.info.name);
             return Err(error.err().unwrap_or_else(|| {
-                self.call_error(Operation::Create, CallFailure::BadResponse, String::new())
+                self.call_error(create, CallFailure::BadResponse, String::new())
             }));
         }
-        let handle = NonNull::new(handle).ok_or_else(|| {
+        if !response.bytes().is_empty()
+            && response.buffer.encoding != encoding::JSON
+            && response.buffer.encoding != encoding::UTF8
+        {
+            return Err(self.call_error(
+                create,
+                CallFailure::BadResponse,
+                format!("unknown encoding tag {}", response.buffer.encoding),
+            ));
+        }
+        instance.ok_or_else(|| {
             self.call_error(
-                Operation::Create,
+                create,
                 CallFailure::BadResponse,
                 "create succeeded but returned no instance".to_owned(),
             )
-        })?;
-        Ok(PluginInstance {
-            library: Arc::clone(self),
-            handle,
         })
     }
 }
@@ -278,29 +398,28 @@ impl PluginInstance {
     }
 
     /// Calls one operation: encodes `request`, calls the table entry, decodes the response.
+    /// An operation the plugin's table has no entry for (an optional entry appended after
+    /// the SDK it was built with) is [`CallFailure::Unsupported`], without calling anything.
     pub fn call<Q: Serialize, R: DeserializeOwned>(
         &self,
-        operation: Operation,
+        operation: InstanceOperation,
         request: &Q,
     ) -> Result<R, PluginError> {
         let library = &self.library;
-        let entry: CallFn = match operation {
-            Operation::ListIssues => library.table().list_issues,
-            Operation::IssueComments => library.table().issue_comments,
-            Operation::CreateIssue => library.table().create_issue,
-            Operation::AddComment => library.table().add_comment,
-            Operation::ReopenIssue => library.table().reopen_issue,
-            Operation::ListBuilds => library.table().list_builds,
-            Operation::Describe | Operation::Create => {
-                return Err(library.call_error(
-                    operation,
-                    CallFailure::BadRequest,
-                    "not an instance operation".to_owned(),
-                ));
-            }
+        let name = operation.name();
+        let Some(entry) = library.call_entry(operation) else {
+            return Err(library.call_error(
+                name,
+                CallFailure::Unsupported,
+                format!(
+                    "the plugin's table ({} bytes) has no {name} entry; rebuild it with a newer \
+                     flakewatch-plugin-sdk to support it",
+                    library.table_size
+                ),
+            ));
         };
         let request = serde_json::to_vec(request)
-            .map_err(|e| library.call_error(operation, CallFailure::BadRequest, e.to_string()))?;
+            .map_err(|e| library.call_error(name, CallFailure::BadRequest, e.to_string()))?;
         let mut out = FfiBuffer::EMPTY;
         // SAFETY: the handle is a live instance of this library (destroyed only in `Drop`);
         // `request` outlives the call; `out` is a valid local.
@@ -311,8 +430,8 @@ impl PluginInstance {
                 &mut out,
             )
         };
-        let response = library.take(out, operation)?;
-        library.decode(code, &response, operation, &library.info.name)
+        let response = library.response(out);
+        library.decode(code, &response, name, &library.info.name)
     }
 }
 
@@ -320,6 +439,6 @@ impl Drop for PluginInstance {
     fn drop(&mut self) {
         // SAFETY: the handle was made by this library's `create` and is destroyed once, here;
         // the library stays loaded because `self.library` is dropped after this body.
-        unsafe { (self.library.table().destroy)(self.handle.as_ptr()) };
+        unsafe { (self.library.entries.destroy)(self.handle.as_ptr()) };
     }
 }

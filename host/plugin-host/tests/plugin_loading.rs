@@ -206,3 +206,100 @@ fn plugins_are_found_by_name_in_search_directories() {
     let err = registry.find("github").expect_err("absent").to_string();
     assert!(err.contains("flakewatch_plugin_github"), "{err}");
 }
+
+/// A plugin built before `close_issue` was appended exports the shorter version-1 table: it
+/// loads, its version-1 operations work, and the appended one is "not supported" without the
+/// host reading past the table's end. The files plugin, built with this SDK, has the entry.
+#[test]
+fn a_v1_plugin_loads_after_an_optional_entry_was_appended() {
+    use flakewatch_plugin_sdk::abi::{InstanceOperation, TABLE_SIZE, TABLE_SIZE_V1};
+
+    const { assert!(TABLE_SIZE > TABLE_SIZE_V1, "this SDK has appended entries") };
+    let old = PluginLibrary::load(&plugin("flakewatch-test-plugin-v1-table")).expect("loads");
+    assert_eq!(old.table_size(), TABLE_SIZE_V1);
+    assert!(old.has_entry(InstanceOperation::ListIssues));
+    assert!(!old.has_entry(InstanceOperation::CloseIssue));
+    let backend = PluginBackend::new(&old, &Config::default()).expect("instance");
+    let issues = backend.list_issues().expect("a v1 operation works");
+    assert_eq!(issues.len(), 1);
+    let at = Timestamp::parse_rfc3339(DEMO_NOW).expect("valid");
+    let err = backend.close_issue(1, at).expect_err("not in a v1 table");
+    let text = err.to_string();
+    assert!(text.contains("close_issue is not supported"), "{text}");
+    assert!(text.contains(&format!("({TABLE_SIZE_V1} bytes)")), "{text}");
+
+    let files = PluginLibrary::load(&plugin("flakewatch-plugin-files")).expect("loads");
+    assert_eq!(files.table_size(), TABLE_SIZE);
+    assert!(files.has_entry(InstanceOperation::CloseIssue));
+    let data = demo_copy();
+    let backend = PluginBackend::new(
+        &files,
+        &config(&[("data", data.path().to_str().expect("utf-8 path"))]),
+    )
+    .expect("instance");
+    let open = backend
+        .list_issues()
+        .expect("issues")
+        .into_iter()
+        .find(|i| !i.closed)
+        .expect("an open issue");
+    backend.close_issue(open.number, at).expect("closes");
+    let closed = backend
+        .list_issues()
+        .expect("issues")
+        .into_iter()
+        .find(|i| i.number == open.number)
+        .expect("still listed");
+    assert!(closed.closed);
+    assert_eq!(closed.closed_at, Some(at));
+}
+
+/// What the v1-table fixture counted: (instances alive, non-empty buffers freed).
+fn fixture_counts(path: &std::path::Path) -> (i64, i64) {
+    #![allow(
+        unsafe_code,
+        reason = "reading the fixture's counters through its C symbol"
+    )]
+    type CountsFn = unsafe extern "C" fn(*mut i64, *mut i64);
+    // SAFETY: the fixture library is already loaded by the test (this only raises its
+    // reference count) and exports the symbol with this signature.
+    let library = unsafe { libloading::Library::new(path) }.expect("loads");
+    // SAFETY: as above.
+    let counts = unsafe { library.get::<CountsFn>(b"flakewatch_test_counts\0") }.expect("symbol");
+    let (mut live, mut freed) = (0, 0);
+    // SAFETY: two valid locals.
+    unsafe { counts(&mut live, &mut freed) };
+    (live, freed)
+}
+
+/// `create` succeeds but answers with a buffer of an unknown encoding: the host frees the
+/// buffer and destroys the instance it was handed before it reports the error.
+#[test]
+fn a_bad_create_answer_leaks_neither_buffer_nor_instance() {
+    let path = plugin("flakewatch-test-plugin-v1-table");
+    let library = PluginLibrary::load(&path).expect("loads");
+    let (live, freed) = fixture_counts(&path);
+    let err = library
+        .instantiate(&config(&[("bad_encoding", "1")]))
+        .expect_err("unknown encoding");
+    assert!(
+        matches!(
+            err,
+            PluginError::Call {
+                failure: CallFailure::BadResponse,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("unknown encoding tag 77"), "{err}");
+    assert_eq!(
+        fixture_counts(&path),
+        (live, freed + 1),
+        "buffer freed, instance destroyed"
+    );
+    let instance = library.instantiate(&Config::default()).expect("instance");
+    assert_eq!(fixture_counts(&path).0, live + 1);
+    drop(instance);
+    assert_eq!(fixture_counts(&path).0, live);
+}

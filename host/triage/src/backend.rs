@@ -106,6 +106,9 @@ pub trait IssueTracker {
 
     /// Reopens a closed issue.
     fn reopen_issue(&self, issue: u64) -> Result<(), BackendError>;
+
+    /// Closes an open issue at `at`.
+    fn close_issue(&self, issue: u64, at: Timestamp) -> Result<(), BackendError>;
 }
 
 /// A source of build results and test failures.
@@ -260,6 +263,17 @@ pub mod memory {
                 i.closed_at = None;
             }
             state.log.push(format!("reopen {issue}"));
+            Ok(())
+        }
+
+        fn close_issue(&self, issue: u64, at: Timestamp) -> Result<(), BackendError> {
+            let mut state = self.state();
+            Self::check(&state, "close_issue", issue)?;
+            if let Some(i) = state.issues.iter_mut().find(|i| i.number == issue) {
+                i.closed = true;
+                i.closed_at = Some(at);
+            }
+            state.log.push(format!("close {issue}"));
             Ok(())
         }
     }

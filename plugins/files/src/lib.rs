@@ -22,9 +22,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use flakewatch_plugin_sdk::model::{
-    AddCommentRequest, Build, BuildPage, Builder, Capability, Comment, CommentPage,
-    CommentsRequest, Config, CreateIssueRequest, CreatedIssue, Issue, IssuePage, ListBuildsRequest,
-    ListIssuesRequest, PluginInfo, ReopenIssueRequest, TestFailure,
+    AddCommentRequest, Build, BuildPage, Builder, Capability, CloseIssueRequest, Comment,
+    CommentPage, CommentsRequest, Config, CreateIssueRequest, CreatedIssue, Issue, IssuePage,
+    ListBuildsRequest, ListIssuesRequest, PluginInfo, ReopenIssueRequest, TestFailure,
 };
 use flakewatch_plugin_sdk::{Plugin, PluginError, export_plugin};
 use serde_json::{Map, Value};
@@ -212,6 +212,18 @@ impl Plugin for FilesBackend {
         let issue = self.find_issue(&mut lines, request.issue)?;
         issue.insert("state".to_owned(), Value::from("open"));
         issue.insert("closed_at".to_owned(), Value::Null);
+        self.write(ISSUES_FILE, &lines)
+    }
+
+    fn close_issue(&self, request: &CloseIssueRequest) -> Result<(), PluginError> {
+        let _lock = DirLock::acquire(&self.dir).map_err(PluginError::failed)?;
+        let mut lines = self.read(ISSUES_FILE)?;
+        let issue = self.find_issue(&mut lines, request.issue)?;
+        issue.insert("state".to_owned(), Value::from("closed"));
+        issue.insert(
+            "closed_at".to_owned(),
+            Value::from(request.closed_at.clone()),
+        );
         self.write(ISSUES_FILE, &lines)
     }
 

@@ -4,10 +4,14 @@
 //! Rules of the contract (see `docs/plugin-abi.md`):
 //!
 //! * The host reads [`PluginTable::abi_version`] first and stops unless it equals
-//!   [`ABI_VERSION`]. Then it reads [`PluginTable::table_size`] and stops if the table is
-//!   smaller than the one it knows. Only then does it touch the function pointers.
-//! * Fields are only ever appended. A new field bumps nothing; a changed field bumps
-//!   [`ABI_VERSION`] and the entry symbol's suffix.
+//!   [`ABI_VERSION`]. Then it reads [`PluginTable::table_size`] and stops if it is below
+//!   [`TABLE_SIZE_V1`], the frozen size of the version-1 table. Only then does it touch the
+//!   function pointers, at the offsets pinned below.
+//! * The version-1 entries are required: none may be null. Entries are only ever appended,
+//!   after them, as nullable [`OptionalCallFn`]s; the host reads an appended entry only when
+//!   the plugin's `table_size` covers it ([`InstanceOperation::entry_end`]), so a plugin built
+//!   against an older SDK keeps loading, and its missing entries are "not supported". A new
+//!   entry bumps nothing; a changed entry bumps [`ABI_VERSION`] and the entry symbol's suffix.
 //! * Data crosses as byte buffers with an encoding tag ([`encoding`]). Requests are borrowed
 //!   from the host ([`FfiSlice`]); responses are allocated by the plugin ([`FfiBuffer`]) and
 //!   handed back to the plugin's own [`PluginTable::free_buffer`].
@@ -20,11 +24,16 @@ use std::ffi::c_void;
 /// The ABI version this SDK speaks. The host refuses any other.
 pub const ABI_VERSION: u32 = 1;
 
-/// The name of the exported entry function (without a trailing NUL).
-pub const ENTRY_SYMBOL: &str = "flakewatch_plugin_v1";
-
-/// [`ENTRY_SYMBOL`] with a trailing NUL, as dynamic loaders want it.
+/// [`ENTRY_SYMBOL`] with a trailing NUL, as dynamic loaders want it; the one place the name
+/// is written (the export macro's function carries the same name, checked by a test).
 pub const ENTRY_SYMBOL_NUL: &[u8] = b"flakewatch_plugin_v1\0";
+
+/// The name of the exported entry function (without a trailing NUL).
+pub const ENTRY_SYMBOL: &str =
+    match std::str::from_utf8(ENTRY_SYMBOL_NUL.split_last().expect("not empty").1) {
+        Ok(name) => name,
+        Err(_) => panic!("the entry symbol is ASCII"),
+    };
 
 /// Encoding tags of the payloads.
 pub mod encoding {
@@ -119,13 +128,20 @@ pub type FreeFn = unsafe extern "C" fn(buffer: FfiBuffer);
 pub type CallFn =
     unsafe extern "C" fn(instance: *mut c_void, request: FfiSlice, out: *mut FfiBuffer) -> i32;
 
-/// The table a plugin exports. Version 1 layout; fields are only ever appended.
+/// An entry appended after version 1: a [`CallFn`] or null (C's `NULL` function pointer)
+/// when the plugin does not implement it. Same size and layout as [`CallFn`].
+pub type OptionalCallFn = Option<CallFn>;
+
+/// The table a plugin exports. Version 1 layout up to `list_builds` (frozen:
+/// [`TABLE_SIZE_V1`], offsets pinned by const asserts), then the entries appended since, each
+/// optional.
 #[repr(C)]
 #[derive(Debug)]
 pub struct PluginTable {
     /// Must equal [`ABI_VERSION`]. Read before anything else.
     pub abi_version: u32,
-    /// `size_of::<PluginTable>()` as the plugin was built; read second.
+    /// The size of the table the plugin exports, in bytes: at least [`TABLE_SIZE_V1`]; the
+    /// host reads no entry beyond it. Read second.
     pub table_size: u32,
     /// Describes the plugin: name, version, capabilities.
     pub describe: DescribeFn,
@@ -151,11 +167,175 @@ pub struct PluginTable {
     /// Failure source: one page of build results ([`ListBuildsRequest`](crate::model::ListBuildsRequest)
     /// → [`BuildPage`](crate::model::BuildPage)).
     pub list_builds: CallFn,
+    // ---- Appended after version 1: optional, read only when `table_size` covers them. ----
+    /// Issue tracker: close an open issue ([`CloseIssueRequest`](crate::model::CloseIssueRequest)
+    /// → `null`). Appended in SDK 0.2.
+    pub close_issue: OptionalCallFn,
 }
 
-/// The size of the version-1 table, as [`PluginTable::table_size`] must state at least.
-pub const TABLE_SIZE_V1: u32 = {
+/// The size of a function pointer in the table.
+const PTR: usize = std::mem::size_of::<CallFn>();
+
+/// The size of the version-1 table, frozen: the two `u32` header fields and ten function
+/// pointers (88 bytes on 64-bit targets). [`PluginTable::table_size`] must state at least this.
+pub const TABLE_SIZE_V1: u32 = (8 + 10 * PTR) as u32;
+
+/// The size of the table this SDK exports (every entry it knows).
+pub const TABLE_SIZE: u32 = {
     let size = std::mem::size_of::<PluginTable>();
     assert!(size <= u32::MAX as usize);
     size as u32
 };
+
+// The version-1 layout is frozen: every entry where it has always been, and the optional
+// entries only after it.
+const _: () = {
+    use std::mem::{offset_of, size_of};
+    assert!(size_of::<OptionalCallFn>() == PTR);
+    assert!(offset_of!(PluginTable, abi_version) == 0);
+    assert!(offset_of!(PluginTable, table_size) == 4);
+    assert!(offset_of!(PluginTable, describe) == 8);
+    assert!(offset_of!(PluginTable, create) == 8 + PTR);
+    assert!(offset_of!(PluginTable, destroy) == 8 + 2 * PTR);
+    assert!(offset_of!(PluginTable, free_buffer) == 8 + 3 * PTR);
+    assert!(offset_of!(PluginTable, list_issues) == 8 + 4 * PTR);
+    assert!(offset_of!(PluginTable, issue_comments) == 8 + 5 * PTR);
+    assert!(offset_of!(PluginTable, create_issue) == 8 + 6 * PTR);
+    assert!(offset_of!(PluginTable, add_comment) == 8 + 7 * PTR);
+    assert!(offset_of!(PluginTable, reopen_issue) == 8 + 8 * PTR);
+    assert!(offset_of!(PluginTable, list_builds) == 8 + 9 * PTR);
+    assert!(offset_of!(PluginTable, close_issue) == TABLE_SIZE_V1 as usize);
+    assert!(TABLE_SIZE as usize == TABLE_SIZE_V1 as usize + PTR);
+};
+
+/// The operations of the library itself (not of an instance), in table order.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum LibraryOperation {
+    /// `describe`.
+    Describe,
+    /// `create`.
+    Create,
+    /// `destroy`.
+    Destroy,
+    /// `free_buffer`.
+    FreeBuffer,
+}
+
+impl LibraryOperation {
+    /// The table entry's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            LibraryOperation::Describe => "describe",
+            LibraryOperation::Create => "create",
+            LibraryOperation::Destroy => "destroy",
+            LibraryOperation::FreeBuffer => "free_buffer",
+        }
+    }
+}
+
+/// The operations on an instance: each a [`CallFn`] entry of the table, a request document
+/// in and a response document out. The one list of them.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum InstanceOperation {
+    /// `list_issues`.
+    ListIssues,
+    /// `issue_comments`.
+    IssueComments,
+    /// `create_issue`.
+    CreateIssue,
+    /// `add_comment`.
+    AddComment,
+    /// `reopen_issue`.
+    ReopenIssue,
+    /// `list_builds`.
+    ListBuilds,
+    /// `close_issue` (optional, appended after version 1).
+    CloseIssue,
+}
+
+impl InstanceOperation {
+    /// Every instance operation, in table order.
+    pub const ALL: [InstanceOperation; 7] = [
+        InstanceOperation::ListIssues,
+        InstanceOperation::IssueComments,
+        InstanceOperation::CreateIssue,
+        InstanceOperation::AddComment,
+        InstanceOperation::ReopenIssue,
+        InstanceOperation::ListBuilds,
+        InstanceOperation::CloseIssue,
+    ];
+
+    /// The table entry's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            InstanceOperation::ListIssues => "list_issues",
+            InstanceOperation::IssueComments => "issue_comments",
+            InstanceOperation::CreateIssue => "create_issue",
+            InstanceOperation::AddComment => "add_comment",
+            InstanceOperation::ReopenIssue => "reopen_issue",
+            InstanceOperation::ListBuilds => "list_builds",
+            InstanceOperation::CloseIssue => "close_issue",
+        }
+    }
+
+    /// Where the entry is in the table, in bytes.
+    pub const fn offset(self) -> usize {
+        use std::mem::offset_of;
+        match self {
+            InstanceOperation::ListIssues => offset_of!(PluginTable, list_issues),
+            InstanceOperation::IssueComments => offset_of!(PluginTable, issue_comments),
+            InstanceOperation::CreateIssue => offset_of!(PluginTable, create_issue),
+            InstanceOperation::AddComment => offset_of!(PluginTable, add_comment),
+            InstanceOperation::ReopenIssue => offset_of!(PluginTable, reopen_issue),
+            InstanceOperation::ListBuilds => offset_of!(PluginTable, list_builds),
+            InstanceOperation::CloseIssue => offset_of!(PluginTable, close_issue),
+        }
+    }
+
+    /// The table size a plugin must state for the host to read this entry.
+    pub const fn entry_end(self) -> usize {
+        self.offset() + PTR
+    }
+
+    /// Whether the entry belongs to the version-1 table (required, never null).
+    pub const fn is_v1(self) -> bool {
+        self.entry_end() <= TABLE_SIZE_V1 as usize
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn operations_know_their_entries() {
+        let v1: Vec<&str> = InstanceOperation::ALL
+            .iter()
+            .filter(|op| op.is_v1())
+            .map(|op| op.name())
+            .collect();
+        assert_eq!(
+            v1,
+            [
+                "list_issues",
+                "issue_comments",
+                "create_issue",
+                "add_comment",
+                "reopen_issue",
+                "list_builds"
+            ]
+        );
+        assert!(!InstanceOperation::CloseIssue.is_v1());
+        assert_eq!(
+            InstanceOperation::CloseIssue.entry_end(),
+            TABLE_SIZE as usize
+        );
+        let mut offsets: Vec<usize> = InstanceOperation::ALL
+            .iter()
+            .map(|op| op.offset())
+            .collect();
+        offsets.dedup();
+        assert_eq!(offsets.len(), InstanceOperation::ALL.len());
+        assert_eq!(ENTRY_SYMBOL, "flakewatch_plugin_v1");
+    }
+}

@@ -15,7 +15,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::abi::{ABI_VERSION, FfiBuffer, FfiSlice, PluginTable, TABLE_SIZE_V1, encoding, status};
+use crate::abi::{ABI_VERSION, FfiBuffer, FfiSlice, PluginTable, TABLE_SIZE, encoding, status};
 use crate::model::{Config, PluginInfo};
 use crate::plugin::{ErrorKind, Plugin, PluginError};
 
@@ -23,7 +23,7 @@ use crate::plugin::{ErrorKind, Plugin, PluginError};
 pub const fn table<T: Plugin>() -> PluginTable {
     PluginTable {
         abi_version: ABI_VERSION,
-        table_size: TABLE_SIZE_V1,
+        table_size: TABLE_SIZE,
         describe: describe::<T>,
         create: create::<T>,
         destroy: destroy::<T>,
@@ -34,6 +34,7 @@ pub const fn table<T: Plugin>() -> PluginTable {
         add_comment: add_comment::<T>,
         reopen_issue: reopen_issue::<T>,
         list_builds: list_builds::<T>,
+        close_issue: Some(close_issue::<T>),
     }
 }
 
@@ -288,6 +289,10 @@ call_entry!(
     /// The `list_builds` entry.
     list_builds => list_builds
 );
+call_entry!(
+    /// The `close_issue` entry (appended after version 1).
+    close_issue => close_issue
+);
 
 #[cfg(test)]
 mod tests {
@@ -331,11 +336,27 @@ mod tests {
         (encoding, bytes)
     }
 
+    /// The symbol `export_plugin!` defines is the one the host looks for.
+    #[test]
+    fn the_export_macro_defines_the_entry_symbol() {
+        mod exported {
+            crate::export_plugin!(super::Probe);
+        }
+        let name = std::any::type_name_of_val(&exported::flakewatch_plugin_v1);
+        assert!(
+            name.ends_with(&format!("::{}", crate::abi::ENTRY_SYMBOL)),
+            "{name}"
+        );
+        let table = exported::flakewatch_plugin_v1();
+        // SAFETY: the exported function returns a pointer to a static table.
+        assert_eq!(unsafe { (*table).table_size }, TABLE_SIZE);
+    }
+
     #[test]
     fn round_trip_through_the_table() {
         let table = table::<Probe>();
         assert_eq!(table.abi_version, ABI_VERSION);
-        assert_eq!(table.table_size, TABLE_SIZE_V1);
+        assert_eq!(table.table_size, TABLE_SIZE);
 
         let mut out = FfiBuffer::EMPTY;
         // SAFETY: `out` is a valid local.

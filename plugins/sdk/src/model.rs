@@ -187,6 +187,15 @@ pub struct ReopenIssueRequest {
     pub issue: u64,
 }
 
+/// Request to close an issue.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CloseIssueRequest {
+    /// The issue number.
+    pub issue: u64,
+    /// When it is closed (RFC 3339, the host's clock), for trackers that record it.
+    pub closed_at: String,
+}
+
 /// Request for one page of build results.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ListBuildsRequest {

@@ -2,8 +2,9 @@
 //! [`PluginError`] their methods return.
 
 use crate::model::{
-    AddCommentRequest, BuildPage, CommentPage, CommentsRequest, Config, CreateIssueRequest,
-    CreatedIssue, IssuePage, ListBuildsRequest, ListIssuesRequest, PluginInfo, ReopenIssueRequest,
+    AddCommentRequest, BuildPage, CloseIssueRequest, CommentPage, CommentsRequest, Config,
+    CreateIssueRequest, CreatedIssue, IssuePage, ListBuildsRequest, ListIssuesRequest, PluginInfo,
+    ReopenIssueRequest,
 };
 
 /// What kind of failure a [`PluginError`] is; it decides the status code on the wire.
@@ -99,6 +100,13 @@ pub trait Plugin: Send + Sync + Sized + 'static {
     fn reopen_issue(&self, request: &ReopenIssueRequest) -> Result<(), PluginError> {
         let _ = request;
         Err(PluginError::unsupported("reopen_issue"))
+    }
+
+    /// Issue tracker: closes an open issue (optional; a plugin built before SDK 0.2 has no
+    /// such entry, and the host treats the operation as not supported).
+    fn close_issue(&self, request: &CloseIssueRequest) -> Result<(), PluginError> {
+        let _ = request;
+        Err(PluginError::unsupported("close_issue"))
     }
 
     /// Failure source: one page of build results in the time window, successes included.

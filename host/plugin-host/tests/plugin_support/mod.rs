@@ -19,6 +19,7 @@ pub const PACKAGES: &[&str] = &[
     "flakewatch-test-plugin-wrong-abi",
     "flakewatch-test-plugin-no-entry",
     "flakewatch-test-plugin-panicky",
+    "flakewatch-test-plugin-v1-table",
 ];
 
 /// The workspace root.
