@@ -1,12 +1,12 @@
 //! Lowers a [`Plan`] to Cranelift IR: functions that, for the current record, run the rules of
 //! a list of issues in order with short-circuit control flow and record the cross-issue
-//! decision in the [`Ctx`](crate::runtime). A function holds either a chunk of the issues that
+//! decision in the `Ctx` (`runtime.rs`). A function holds either a chunk of the issues that
 //! run for every record or several dispatch groups behind a `br_table` ([`crate::dispatch`]).
 //!
 //! Leaves: an equality predicate is one load and compare against the per-field winner the host
 //! computed with the equality index; an order comparison one load and compare of its literal's
 //! rank against the record's bound; a regexp reads its memo byte inline and calls back into
-//! [`crate::runtime::eval_pred`] only when the result is not known yet.
+//! `runtime::eval_pred` only when the result is not known yet.
 
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{

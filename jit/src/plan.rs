@@ -16,7 +16,7 @@
 //! * **Cost order.** `And`/`Or` operands are evaluated cheapest first (predicates are pure, so
 //!   the order does not change results): comparisons, then regexps on short fields, then
 //!   `output`, then `log`.
-//! * **Result reuse** ([`Reuse`]). A `log` regexp's result is carried over to the next record
+//! * **Result reuse** (`Reuse`). A `log` regexp's result is carried over to the next record
 //!   while the log stays the same (failures of one build share their log); on the short fields
 //!   results are remembered per value seen (a package's records recur between others'); on
 //!   `output` and `snippet`, which differ from failure to failure, nothing is kept (keeping

@@ -48,23 +48,23 @@ impl Op {
 /// Go's parse flags (`syntax.Flags`), as bits.
 pub(super) mod flags {
     /// Case-insensitive matching.
-    pub const FOLD_CASE: u16 = 1;
+    pub(crate) const FOLD_CASE: u16 = 1;
     /// `[^a]` and `[[:space:]]` may match a newline.
-    pub const CLASS_NL: u16 = 1 << 2;
+    pub(crate) const CLASS_NL: u16 = 1 << 2;
     /// `.` matches a newline.
-    pub const DOT_NL: u16 = 1 << 3;
+    pub(crate) const DOT_NL: u16 = 1 << 3;
     /// `^` and `$` match only at the beginning and end of text.
-    pub const ONE_LINE: u16 = 1 << 4;
+    pub(crate) const ONE_LINE: u16 = 1 << 4;
     /// Repetitions are non-greedy by default.
-    pub const NON_GREEDY: u16 = 1 << 5;
+    pub(crate) const NON_GREEDY: u16 = 1 << 5;
     /// Perl extensions.
-    pub const PERL_X: u16 = 1 << 6;
+    pub(crate) const PERL_X: u16 = 1 << 6;
     /// `\p{Han}` and friends.
-    pub const UNICODE_GROUPS: u16 = 1 << 7;
+    pub(crate) const UNICODE_GROUPS: u16 = 1 << 7;
     /// An end-of-text node came from `$`.
-    pub const WAS_DOLLAR: u16 = 1 << 8;
+    pub(crate) const WAS_DOLLAR: u16 = 1 << 8;
     /// Go's `syntax.Perl`, the flags `regexp.Compile` uses.
-    pub const PERL: u16 = CLASS_NL | ONE_LINE | PERL_X | UNICODE_GROUPS;
+    pub(crate) const PERL: u16 = CLASS_NL | ONE_LINE | PERL_X | UNICODE_GROUPS;
 }
 use flags::*;
 

@@ -21,9 +21,9 @@ use flakewatch_aggregate::{
 use flakewatch_core::time::Timestamp;
 
 /// Exit code for insufficient data.
-pub const EXIT_INSUFFICIENT: u8 = 2;
+pub(crate) const EXIT_INSUFFICIENT: u8 = 2;
 /// Exit code for configuration and infrastructure errors.
-pub const EXIT_CONFIG: u8 = 3;
+pub(crate) const EXIT_CONFIG: u8 = 3;
 
 /// The `--mode` choices.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
@@ -45,7 +45,7 @@ impl From<ModeArg> for Mode {
 
 /// Arguments of `flakewatch aggregate`.
 #[derive(Debug, Args)]
-pub struct AggregateArgs {
+pub(crate) struct AggregateArgs {
     /// The job whose runs are aggregated.
     #[arg(long)]
     pub job: String,
@@ -225,7 +225,7 @@ fn resolve(args: &AggregateArgs) -> anyhow::Result<(Request, Settings)> {
 }
 
 /// Runs `flakewatch aggregate`.
-pub fn run(args: &AggregateArgs) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(args: &AggregateArgs) -> anyhow::Result<ExitCode> {
     let (request, settings) = match resolve(args) {
         Ok(resolved) => resolved,
         Err(err) => {

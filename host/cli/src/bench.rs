@@ -18,7 +18,7 @@ use flakewatch_triage::engine::{Engine, EngineKind};
 
 /// Arguments of `flakewatch bench`.
 #[derive(Debug, Args)]
-pub struct BenchArgs {
+pub(crate) struct BenchArgs {
     /// Issues in GitHub's JSON shape, one per line.
     #[arg(long)]
     pub issues: PathBuf,
@@ -40,7 +40,7 @@ pub struct BenchArgs {
 }
 
 /// Runs `flakewatch bench`.
-pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
     let records = load_records(&args.failures, args.limit)?;
     if records.is_empty() {
         // Rates and ratios of nothing are not figures.

@@ -15,7 +15,7 @@ use crate::script_file::{self, ScriptFile};
 
 /// Arguments of `flakewatch check`.
 #[derive(Debug, Args)]
-pub struct CheckArgs {
+pub(crate) struct CheckArgs {
     /// The script or issue body to check (`-` for standard input).
     pub file: String,
     /// Print the diagnostics as a JSON array instead of text.
@@ -49,7 +49,7 @@ impl Finding {
 }
 
 /// Runs `flakewatch check`.
-pub fn run(args: &CheckArgs) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(args: &CheckArgs) -> anyhow::Result<ExitCode> {
     let file = script_file::load(&args.file)?;
     let findings = findings(&file);
     let mut stdout = std::io::stdout().lock();

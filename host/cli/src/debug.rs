@@ -16,7 +16,7 @@ use crate::script_file;
 
 /// Which form to show.
 #[derive(Copy, Clone, Debug, ValueEnum)]
-pub enum Form {
+pub(crate) enum Form {
     /// The token stream, one token per line with its position.
     Tokens,
     /// The syntax tree of each rule, with positions.
@@ -29,7 +29,7 @@ pub enum Form {
 
 /// Arguments of `flakewatch debug`.
 #[derive(Debug, Args)]
-pub struct DebugArgs {
+pub(crate) struct DebugArgs {
     /// The form to show.
     pub form: Form,
     /// The script or issue body (`-` for standard input).
@@ -37,7 +37,7 @@ pub struct DebugArgs {
 }
 
 /// Runs `flakewatch debug`.
-pub fn run(args: &DebugArgs) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(args: &DebugArgs) -> anyhow::Result<ExitCode> {
     let file = script_file::load(&args.file)?;
     let mut out = String::new();
     let mut failed = false;

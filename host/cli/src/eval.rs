@@ -15,7 +15,7 @@ use flakewatch_ingest::records::read_records;
 
 /// Arguments of `flakewatch eval`.
 #[derive(Debug, Args)]
-pub struct EvalArgs {
+pub(crate) struct EvalArgs {
     /// The script or issue body (`-` for standard input).
     #[arg(long)]
     pub script: String,
@@ -25,7 +25,7 @@ pub struct EvalArgs {
 }
 
 /// Runs `flakewatch eval`: prints `{"action":"NAME"}` (or `null` when no rule matches) per record.
-pub fn run(args: &EvalArgs) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(args: &EvalArgs) -> anyhow::Result<ExitCode> {
     let file = script_file::load(&args.script)?;
     if !file.parsed.is_ok() {
         for diagnostic in &file.parsed.diagnostics {

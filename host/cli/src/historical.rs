@@ -21,7 +21,7 @@ use flakewatch_aggregate::{AggregateError, Mode};
 
 /// The `--data-type` choices.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
-pub enum DataTypeArg {
+pub(crate) enum DataTypeArg {
     /// Allowed backend disruption (`BackendDisruptionPercentilesByDate`).
     Disruptions,
     /// Allowed alert durations (`Alerts_Unified_LastWeek_P95`).
@@ -32,7 +32,7 @@ pub enum DataTypeArg {
 
 /// Arguments of `flakewatch analyze-historical-data`.
 #[derive(Debug, Args)]
-pub struct HistoricalArgs {
+pub(crate) struct HistoricalArgs {
     /// Which table.
     #[arg(long, value_enum)]
     pub data_type: DataTypeArg,
@@ -175,7 +175,7 @@ fn analyze(args: &HistoricalArgs) -> anyhow::Result<String> {
 }
 
 /// Runs `flakewatch analyze-historical-data`.
-pub fn run(args: &HistoricalArgs) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(args: &HistoricalArgs) -> anyhow::Result<ExitCode> {
     match analyze(args) {
         Ok(report) => {
             writeln!(io::stdout(), "{report}")?;

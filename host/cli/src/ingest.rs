@@ -19,7 +19,7 @@ const WARNINGS_SHOWN: usize = 10;
 
 /// The `--format` choices.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
-pub enum FormatArg {
+pub(crate) enum FormatArg {
     /// Decide from the content.
     Auto,
     /// JUnit XML, any dialect.
@@ -36,7 +36,7 @@ pub enum FormatArg {
 
 /// Arguments of `flakewatch ingest`.
 #[derive(Debug, Args)]
-pub struct IngestArgs {
+pub(crate) struct IngestArgs {
     /// Input files (`-` reads standard input).
     #[arg(required = true, value_name = "FILES")]
     pub files: Vec<PathBuf>,
@@ -129,7 +129,7 @@ fn read_one(path: &Path, config: &Config) -> Result<ingest::Run, ingest::IngestE
 }
 
 /// Runs `flakewatch ingest`.
-pub fn run(args: &IngestArgs) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(args: &IngestArgs) -> anyhow::Result<ExitCode> {
     let config = resolve(args)?;
     let sink: Box<dyn Write> = match &args.out {
         Some(path) => {

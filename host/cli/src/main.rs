@@ -4,6 +4,12 @@
 //! 2 usage error (clap), 3 an I/O or other operational failure; `aggregate` has its own
 //! (0 pass, 1 regression, 2 insufficient data, 3 configuration or infrastructure error).
 
+#![allow(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "the command line is the one place that prints"
+)]
+
 use std::io::{self, Write};
 use std::process::ExitCode;
 

@@ -20,7 +20,7 @@ const BATCH: usize = 1024;
 
 /// Arguments of `flakewatch match`.
 #[derive(Debug, Args)]
-pub struct MatchArgs {
+pub(crate) struct MatchArgs {
     /// Issues in GitHub's JSON shape, one per line (`number`, `body`, ...).
     #[arg(long)]
     pub issues: PathBuf,
@@ -62,7 +62,7 @@ pub(crate) fn result_line(assignment: &Assignment, numbers: &[u64]) -> String {
 }
 
 /// Runs `flakewatch match`.
-pub fn run(args: &MatchArgs) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(args: &MatchArgs) -> anyhow::Result<ExitCode> {
     let compiled = compile_issue_file(&args.issues, args.engine)?;
     let unusable = compiled.statuses.iter().filter(|s| !s.is_usable()).count();
     for (number, status) in compiled.numbers.iter().zip(&compiled.statuses) {

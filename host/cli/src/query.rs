@@ -18,7 +18,7 @@ use flakewatch_triage::text::SIGNATURE;
 
 /// Arguments of `flakewatch query`.
 #[derive(Debug, Args)]
-pub struct QueryArgs {
+pub(crate) struct QueryArgs {
     /// The script text, e.g. 'post <- pkg == "net/http" && `i/o timeout`'.
     #[arg(required_unless_present = "file", conflicts_with = "file")]
     pub script: Option<String>,
@@ -48,7 +48,7 @@ fn owner_text(owner: &Owner) -> String {
 }
 
 /// Runs `flakewatch query`.
-pub fn run(args: &QueryArgs) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(args: &QueryArgs) -> anyhow::Result<ExitCode> {
     let (name, parsed) = match (&args.script, &args.file) {
         (_, Some(path)) => (path.clone(), script_file::load(path)?.parsed),
         (Some(text), None) => ("script".to_owned(), parse_script(text)),

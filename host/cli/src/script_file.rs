@@ -8,7 +8,7 @@ use flakewatch_dsl::{Extracted, Parsed, find_script, parse_script};
 
 /// A script read for checking or evaluation.
 #[derive(Debug)]
-pub struct ScriptFile {
+pub(crate) struct ScriptFile {
     /// The path as given (`-` for standard input).
     pub path: String,
     /// The script text that was parsed (extracted from the body if the file was an issue body).
@@ -20,7 +20,7 @@ pub struct ScriptFile {
 }
 
 /// Reads the file's bytes; invalid UTF-8 becomes U+FFFD, as Go's unquoting would decode it.
-pub fn read_input(path: &str) -> anyhow::Result<String> {
+pub(crate) fn read_input(path: &str) -> anyhow::Result<String> {
     let mut bytes = Vec::new();
     if path == "-" {
         std::io::stdin()
@@ -34,7 +34,7 @@ pub fn read_input(path: &str) -> anyhow::Result<String> {
 }
 
 /// Loads and parses a script file.
-pub fn load(path: &str) -> anyhow::Result<ScriptFile> {
+pub(crate) fn load(path: &str) -> anyhow::Result<ScriptFile> {
     let content = read_input(path)?;
     let (text, from_issue_body) = match find_script(&content) {
         Ok(Extracted::Script(text)) => (text, true),

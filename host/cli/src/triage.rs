@@ -24,14 +24,14 @@ use flakewatch_triage::run::{
 use flakewatch_triage::text::{sign_comment, sign_issue_body};
 
 /// Exit code when the guard rail stopped `--apply` (too many new issues pending).
-pub const EXIT_GUARD_RAIL: u8 = 4;
+pub(crate) const EXIT_GUARD_RAIL: u8 = 4;
 
 /// The backend used when none is named.
-pub const DEFAULT_BACKEND: &str = "files";
+pub(crate) const DEFAULT_BACKEND: &str = "files";
 
 /// Where failures and issues come from (shared by `triage` and `query`).
 #[derive(Debug, Args)]
-pub struct BackendArgs {
+pub(crate) struct BackendArgs {
     /// The plugin providing both the issue tracker and the failure source [default: the
     /// first --plugin, else "files"].
     #[arg(long, value_name = "NAME")]
@@ -62,7 +62,7 @@ pub struct BackendArgs {
 
 /// The backends of a run, resolved from [`BackendArgs`].
 #[derive(Debug)]
-pub struct Backends {
+pub(crate) struct Backends {
     /// The issue tracker, when one was asked for.
     pub tracker: Option<Arc<PluginBackend>>,
     /// The failure source.
@@ -91,7 +91,7 @@ impl BackendArgs {
     }
 
     /// The start of the time window.
-    pub fn options(&self) -> anyhow::Result<TriageOptions> {
+    pub(crate) fn options(&self) -> anyhow::Result<TriageOptions> {
         let now = match &self.now {
             Some(text) => Timestamp::parse_rfc3339(text).context("--now")?,
             None => Timestamp::now().context("the system clock is before 1970")?,
@@ -103,7 +103,7 @@ impl BackendArgs {
 
     /// Loads the plugins and creates the instances: the failure source, and the issue
     /// tracker if `with_tracker`.
-    pub fn resolve(&self, with_tracker: bool) -> anyhow::Result<Backends> {
+    pub(crate) fn resolve(&self, with_tracker: bool) -> anyhow::Result<Backends> {
         let mut registry =
             PluginRegistry::open(PluginSearch::from_environment(self.plugins.clone()))?;
         let default = match (&self.backend, registry.explicit().first()) {
@@ -139,7 +139,7 @@ impl BackendArgs {
 
 /// Arguments of `flakewatch triage`.
 #[derive(Debug, Args)]
-pub struct TriageArgs {
+pub(crate) struct TriageArgs {
     /// Where issues and failures come from.
     #[command(flatten)]
     pub backend: BackendArgs,
@@ -159,7 +159,7 @@ pub struct TriageArgs {
 }
 
 /// Runs `flakewatch triage`.
-pub fn run(args: &TriageArgs) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(args: &TriageArgs) -> anyhow::Result<ExitCode> {
     let mut options = args.backend.options()?;
     options.max_new_issues = args.max_new_issues;
     let backends = args.backend.resolve(true)?;
@@ -344,7 +344,7 @@ fn failure_json(p: &FailurePost) -> Value {
 }
 
 /// The plan (and result) document; its schema is in `docs/triage.md`.
-pub fn plan_json(
+pub(crate) fn plan_json(
     plan: &Plan,
     report: Option<&ApplyReport>,
     options: &TriageOptions,

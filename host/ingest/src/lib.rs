@@ -7,7 +7,7 @@
 //! | [`junit`] | streaming quick-xml JUnit reader, every retry encoding → attempts |
 //! | [`gotest`] | `go test -json` reader (Go 1.19 → current) |
 //! | [`mozlog`] | mozlog raw and errorsummary readers |
-//! | [`detect`] | format detection by content |
+//! | [`mod@detect`] | format detection by content |
 //! | [`jsonl`] | the results JSON-lines schema (`docs/ingest.md`) |
 //! | [`failures`] | from test results to watchflakes failure records |
 //! | [`records`] | failure records keyed by [`flakewatch_dsl::Field`] names: reading and writing their JSON lines |

@@ -83,7 +83,7 @@ pub fn parse_record(text: &str) -> Result<FailureRecord, String> {
 /// path for matching: values go straight into the record's slots, nothing else is kept.
 ///
 /// Lines of the usual shape (a flat object whose values are strings or `null`, plain keys,
-/// strings with the short escapes) are read by [`flat_record`], a few times faster than
+/// strings with the short escapes) are read by a flat-object reader, a few times faster than
 /// serde_json on escape-heavy logs; anything else, and every malformed line, goes through
 /// serde_json, so results and error messages are serde_json's.
 pub fn parse_record_fields(text: &str) -> Result<Record, String> {

@@ -193,11 +193,15 @@ impl PluginLibrary {
                 entry: name,
             })
         }
-        // SAFETY (all reads below): the table is at least `size` bytes (the plugin states
-        // it, and it is at least the version-1 size), and each offset is that entry's.
+        // The table is at least `size` bytes (the plugin states it, and it is at least the
+        // version-1 size), and each offset is that entry's.
+        // SAFETY: as just said, for `describe`.
         let describe = unsafe { read_entry(table, size, offset_of!(PluginTable, describe)) };
+        // SAFETY: as just said, for `create`.
         let create = unsafe { read_entry(table, size, offset_of!(PluginTable, create)) };
+        // SAFETY: as just said, for `destroy`.
         let destroy = unsafe { read_entry(table, size, offset_of!(PluginTable, destroy)) };
+        // SAFETY: as just said, for `free_buffer`.
         let free_buffer = unsafe { read_entry(table, size, offset_of!(PluginTable, free_buffer)) };
         let mut calls = [None; InstanceOperation::ALL.len()];
         for (slot, op) in calls.iter_mut().zip(InstanceOperation::ALL) {

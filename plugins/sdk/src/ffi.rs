@@ -339,6 +339,10 @@ mod tests {
     /// The symbol `export_plugin!` defines is the one the host looks for.
     #[test]
     fn the_export_macro_defines_the_entry_symbol() {
+        #[allow(
+            unreachable_pub,
+            reason = "the macro exports its entry from a test module"
+        )]
         mod exported {
             crate::export_plugin!(super::Probe);
         }

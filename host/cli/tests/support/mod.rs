@@ -13,10 +13,10 @@ mod plugin_support;
 use std::path::PathBuf;
 use std::process::Command;
 
-pub use plugin_support::{DEMO_NOW, demo_copy, plugin, workspace};
+pub(crate) use plugin_support::{DEMO_NOW, demo_copy, plugin, workspace};
 
 /// The `flakewatch` binary, with the files plugin built beside it.
-pub fn flakewatch() -> Command {
+pub(crate) fn flakewatch() -> Command {
     let files = plugin("flakewatch-plugin-files");
     let exe = PathBuf::from(env!("CARGO_BIN_EXE_flakewatch"));
     assert_eq!(

@@ -13,7 +13,7 @@ use std::process::Command;
 use std::sync::OnceLock;
 
 /// The plugin packages the tests load.
-pub const PACKAGES: &[&str] = &[
+pub(super) const PACKAGES: &[&str] = &[
     "flakewatch-plugin-files",
     "flakewatch-plugin-example",
     "flakewatch-test-plugin-wrong-abi",
@@ -23,7 +23,7 @@ pub const PACKAGES: &[&str] = &[
 ];
 
 /// The workspace root.
-pub fn workspace() -> PathBuf {
+pub(crate) fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../..")
         .canonicalize()
@@ -31,7 +31,7 @@ pub fn workspace() -> PathBuf {
 }
 
 /// Builds every plugin package and returns its dynamic library, by package name.
-pub fn plugins() -> &'static BTreeMap<String, PathBuf> {
+pub(super) fn plugins() -> &'static BTreeMap<String, PathBuf> {
     static BUILT: OnceLock<BTreeMap<String, PathBuf>> = OnceLock::new();
     BUILT.get_or_init(|| {
         let mut cmd = Command::new(env!("CARGO"));
@@ -80,12 +80,12 @@ pub fn plugins() -> &'static BTreeMap<String, PathBuf> {
 }
 
 /// The library of one plugin package.
-pub fn plugin(package: &str) -> PathBuf {
+pub(crate) fn plugin(package: &str) -> PathBuf {
     plugins()[package].clone()
 }
 
 /// A copy of the demo data set in a fresh temporary directory.
-pub fn demo_copy() -> tempfile::TempDir {
+pub(crate) fn demo_copy() -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("temp dir");
     for entry in std::fs::read_dir(workspace().join("demo")).expect("demo/") {
         let entry = entry.expect("entry");
@@ -98,4 +98,4 @@ pub fn demo_copy() -> tempfile::TempDir {
 }
 
 /// The clock the demo data is meant for.
-pub const DEMO_NOW: &str = "2025-10-01T00:00:00Z";
+pub(crate) const DEMO_NOW: &str = "2025-10-01T00:00:00Z";

@@ -7,6 +7,12 @@
 //! `coalesce`, `dashboard`, `new_issue`, `post_format`, `mentions`). A kind nobody handles is
 //! reported as skipped.
 
+#![allow(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "the command line is the one place that prints"
+)]
+
 use std::collections::BTreeMap;
 use std::fmt;
 use std::io::Write;
