@@ -3,13 +3,13 @@
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
+use crate::schema::CheckFinding;
 use clap::Args;
 use codespan_reporting::diagnostic::{Diagnostic as Report, Label};
 use codespan_reporting::files::SimpleFile;
 use codespan_reporting::term::{self, termcolor};
 use flakewatch_dsl::ir::PatternSetBuilder;
 use flakewatch_dsl::{Diagnostic, Limits};
-use serde_json::json;
 
 use crate::script_file::{self, ScriptFile};
 
@@ -54,17 +54,15 @@ pub(crate) fn run(args: &CheckArgs) -> anyhow::Result<ExitCode> {
     let findings = findings(&file);
     let mut stdout = std::io::stdout().lock();
     if args.json {
-        let items: Vec<_> = findings
+        let items: Vec<CheckFinding> = findings
             .iter()
-            .map(|f| {
-                json!({
-                    "line": f.position.0,
-                    "column": f.position.1,
-                    "offset": f.offset,
-                    "code": f.code,
-                    "message": f.message,
-                    "text": f.line,
-                })
+            .map(|f| CheckFinding {
+                code: f.code,
+                column: f.position.1,
+                line: f.position.0,
+                message: f.message.clone(),
+                offset: f.offset,
+                text: f.line.clone(),
             })
             .collect();
         writeln!(stdout, "{}", serde_json::to_string_pretty(&items)?)?;

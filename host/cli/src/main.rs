@@ -24,8 +24,10 @@ mod debug;
 mod eval;
 mod historical;
 mod ingest;
+mod logging;
 pub(crate) mod match_cmd;
 mod query;
+mod schema;
 mod script_file;
 mod triage;
 
@@ -44,6 +46,19 @@ pub const EXIT_FAILURE: u8 = 3;
 #[derive(Debug, Parser)]
 #[command(name = "flakewatch", version, about, long_about = None)]
 pub struct Cli {
+    /// More detail: -v lists every decision and logs progress to stderr; -vv and -vvv log
+    /// debug and trace events.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+    /// How log events are written to stderr.
+    #[arg(
+        long,
+        value_enum,
+        default_value_t,
+        global = true,
+        value_name = "FORMAT"
+    )]
+    log_format: logging::LogFormat,
     #[command(subcommand)]
     command: Command,
 }
@@ -82,6 +97,7 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(err) => return usage_error(&err),
     };
+    logging::init(cli.verbose, cli.log_format, true);
     let result = match &cli.command {
         Command::Check(args) => check::run(args),
         Command::Eval(args) => eval::run(args),
@@ -89,7 +105,7 @@ fn main() -> ExitCode {
         Command::Match(args) => match_cmd::run(args),
         Command::Bench(args) => bench::run(args),
         Command::Ingest(args) => ingest::run(args),
-        Command::Triage(args) => triage::run(args),
+        Command::Triage(args) => triage::run(args, cli.verbose),
         Command::Query(args) => query::run(args),
         Command::Aggregate(args) => aggregate::run(args),
         Command::AnalyzeHistoricalData(args) => historical::run(args),

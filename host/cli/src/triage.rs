@@ -9,19 +9,17 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use crate::schema::TriageDocument;
 use anyhow::{Context, bail};
 use clap::Args;
 use flakewatch_plugin_sdk::model::{Capability, Config};
-use serde_json::{Value, json};
 
 use flakewatch_core::time::Timestamp;
 use flakewatch_plugin_host::{PluginBackend, PluginLibrary, PluginRegistry, PluginSearch};
 use flakewatch_triage::engine::EngineKind;
-use flakewatch_triage::post::FailurePost;
 use flakewatch_triage::run::{
     self, ApplyReport, DEFAULT_MAX_NEW_ISSUES, Decision, IssueRef, Plan, TriageOptions,
 };
-use flakewatch_triage::text::{sign_comment, sign_issue_body};
 
 /// Exit code when the guard rail stopped `--apply` (too many new issues pending).
 pub(crate) const EXIT_GUARD_RAIL: u8 = 4;
@@ -153,13 +151,12 @@ pub(crate) struct TriageArgs {
     /// The guard rail: with this many new issues pending or more, nothing is posted.
     #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_NEW_ISSUES)]
     pub max_new_issues: usize,
-    /// Also list every failure examined and the decision about it.
-    #[arg(long, short)]
-    pub verbose: bool,
 }
 
 /// Runs `flakewatch triage`.
-pub(crate) fn run(args: &TriageArgs) -> anyhow::Result<ExitCode> {
+/// `verbose` (the global `-v` count) above 0 lists every failure examined and the decision
+/// about it.
+pub(crate) fn run(args: &TriageArgs, verbose: u8) -> anyhow::Result<ExitCode> {
     let mut options = args.backend.options()?;
     options.max_new_issues = args.max_new_issues;
     let backends = args.backend.resolve(true)?;
@@ -168,14 +165,23 @@ pub(crate) fn run(args: &TriageArgs) -> anyhow::Result<ExitCode> {
         .as_deref()
         .context("no issue tracker resolved")?;
     let plan = run::plan(tracker, &*backends.source, &options)?;
+    if plan.stats.failed_builds_before_filter > 0 && plan.stats.failed_builds == 0 {
+        eprintln!(
+            "flakewatch triage: warning: the obvious-flake filter skipped all {} failed builds \
+             (-v lists each and the rule that skipped it). A failure source without passing \
+             builds makes every commit look broken; see \"Failures without passing builds\" in \
+             docs/triage.md.",
+            plan.stats.failed_builds_before_filter
+        );
+    }
     let report = args.apply.then(|| run::apply(&plan, tracker, &options));
     let mut out = io::stdout().lock();
     if args.json {
-        let doc = plan_json(&plan, report.as_ref(), &options, args.apply);
+        let doc = TriageDocument::new(&plan, report.as_ref(), &options, args.apply);
         serde_json::to_writer_pretty(&mut out, &doc)?;
         writeln!(out)?;
     } else {
-        write_plan(&mut out, &plan, &options, args)?;
+        write_plan(&mut out, &plan, &options, args, verbose > 0)?;
         if let Some(report) = &report {
             write_report(&mut out, &plan, report)?;
         }
@@ -193,6 +199,7 @@ fn write_plan(
     plan: &Plan,
     options: &TriageOptions,
     args: &TriageArgs,
+    every_failure: bool,
 ) -> io::Result<()> {
     let s = &plan.stats;
     if args.apply {
@@ -215,6 +222,15 @@ fn write_plan(
         s.skipped_by_filter,
         s.failures
     )?;
+    if every_failure {
+        for f in &plan.filtered {
+            writeln!(
+                out,
+                " - skipped {} {} {}: {}",
+                f.url, f.builder, f.commit, f.rule
+            )?;
+        }
+    }
     for (issue, message) in &plan.over_limits {
         writeln!(out, " - #{issue} script unusable: {message}")?;
     }
@@ -227,7 +243,7 @@ fn write_plan(
             e.title
         )?;
     }
-    if args.verbose {
+    if every_failure {
         for o in &plan.outcomes {
             write!(
                 out,
@@ -318,116 +334,4 @@ fn write_report(out: &mut impl Write, plan: &Plan, report: &ApplyReport) -> io::
         )?;
     }
     Ok(())
-}
-
-/// An issue reference in JSON: `{"issue": N}` or `{"new_issue": K}` (1-based).
-fn ref_json(r: IssueRef) -> Value {
-    match r {
-        IssueRef::Existing(n) => json!({ "issue": n }),
-        IssueRef::New(k) => json!({ "new_issue": k + 1 }),
-    }
-}
-
-fn failure_json(p: &FailurePost) -> Value {
-    json!({
-        "url": p.url,
-        "header": p.header(),
-        "test_id": p.test_id,
-        "pkg": p.pkg,
-        "test": p.test,
-        "builder": p.builder,
-        "repo": p.repo,
-        "date": p.time.format_rfc3339(),
-        "status": p.status.name(),
-        "top": p.top,
-    })
-}
-
-/// The plan (and result) document; its schema is in `docs/triage.md`.
-pub(crate) fn plan_json(
-    plan: &Plan,
-    report: Option<&ApplyReport>,
-    options: &TriageOptions,
-    apply: bool,
-) -> Value {
-    let s = &plan.stats;
-    let updates: Vec<Value> = plan
-        .updates
-        .iter()
-        .map(|u| {
-            let mut v = ref_json(u.target);
-            v["title"] = json!(u.title);
-            v["closed"] = json!(u.closed);
-            v["reopen"] = json!(u.reopen);
-            v["failures"] = u.posts.iter().map(failure_json).collect();
-            v["comment"] = json!(sign_comment(&u.comment()));
-            if let Some(new) = &u.new_issue {
-                v["body"] = json!(sign_issue_body(&new.body));
-                v["pattern"] = json!(new.pattern);
-            }
-            v
-        })
-        .collect();
-    let failures: Vec<Value> = plan
-        .outcomes
-        .iter()
-        .map(|o| {
-            let mut v = failure_json(&o.post);
-            v["decision"] = json!(o.decision.name());
-            if let Decision::Skip(by) = o.decision {
-                v["skipped_by"] = ref_json(by);
-            }
-            v["queued"] = o.queued.iter().map(|r| ref_json(*r)).collect();
-            v["already_mentioned"] = json!(o.already_mentioned);
-            v
-        })
-        .collect();
-    let result = report.map(|r| {
-        json!({
-            "error_comments": r.error_comments,
-            "stopped_by_guard_rail": r.stopped_by_guard_rail,
-            "created": r.created.iter().map(|(k, n)| json!({ "new_issue": k + 1, "issue": n })).collect::<Vec<_>>(),
-            "reopened": r.reopened,
-            "commented": r.commented,
-            "failures": r.failures.iter().map(|f| {
-                let mut v = ref_json(f.target);
-                v["operation"] = json!(f.operation);
-                v["message"] = json!(f.message);
-                v
-            }).collect::<Vec<_>>(),
-        })
-    });
-    json!({
-        "schema": "flakewatch.triage/1",
-        "mode": if apply { "apply" } else { "dry_run" },
-        "engine": options.engine.name(),
-        "since": options.since.format_rfc3339(),
-        "stats": {
-            "issues": s.issues,
-            "usable_scripts": s.usable_scripts,
-            "dashboards": s.dashboards,
-            "builds_placed": s.builds.placed,
-            "builds_superseded": s.builds.superseded,
-            "builds_too_old": s.builds.too_old,
-            "failed_builds_before_filter": s.failed_builds_before_filter,
-            "skipped_by_filter": s.skipped_by_filter,
-            "failed_builds": s.failed_builds,
-            "failures": s.failures,
-        },
-        "over_limits": plan.over_limits.iter().map(|(n, m)| json!({ "issue": n, "message": m })).collect::<Vec<_>>(),
-        "script_errors": plan.script_errors.iter().map(|e| json!({
-            "issue": e.issue,
-            "title": e.title,
-            "problem": e.problem.name(),
-            "comment": sign_comment(&e.body),
-        })).collect::<Vec<_>>(),
-        "updates": updates,
-        "failures": failures,
-        "guard_rail": {
-            "threshold": plan.max_new_issues,
-            "new_issues": plan.new_issues(),
-            "tripped": plan.guard_rail_tripped(),
-        },
-        "result": result,
-    })
 }

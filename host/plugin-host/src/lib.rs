@@ -95,7 +95,7 @@ pub enum PluginError {
         "plugin {}: it speaks plugin ABI version {found}, but this flakewatch speaks version \
          {expected}; rebuild it against flakewatch-plugin-sdk {}",
         path.display(),
-        env!("CARGO_PKG_VERSION")
+        flakewatch_plugin_sdk::SDK_VERSION
     )]
     AbiVersion {
         /// The library's path.

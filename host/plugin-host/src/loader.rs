@@ -174,6 +174,14 @@ impl PluginLibrary {
         )?;
         drop(response);
         library.info = info;
+        tracing::info!(
+            plugin = %library.info.name,
+            version = %library.info.version,
+            sdk = %library.info.sdk_version,
+            path = %library.path.display(),
+            table_size = library.table_size,
+            "plugin loaded"
+        );
         Ok(Arc::new(library))
     }
 
@@ -337,6 +345,9 @@ impl PluginLibrary {
     /// Creates an instance with `config`.
     pub fn instantiate(self: &Arc<Self>, config: &Config) -> Result<PluginInstance, PluginError> {
         let create = LibraryOperation::Create.name();
+        // Option names only: values may be credentials.
+        let keys: Vec<&str> = config.options.keys().map(String::as_str).collect();
+        tracing::debug!(plugin = %self.info.name, options = ?keys, "creating an instance");
         let request = serde_json::to_vec(config)
             .map_err(|e| self.call_error(create, CallFailure::BadRequest, e.to_string()))?;
         let mut handle: *mut c_void = std::ptr::null_mut();
@@ -435,6 +446,14 @@ impl PluginInstance {
             )
         };
         let response = library.response(out);
+        tracing::debug!(
+            plugin = %library.info.name,
+            operation = name,
+            status = code,
+            request_bytes = request.len(),
+            response_bytes = response.bytes().len(),
+            "plugin call"
+        );
         library.decode(code, &response, name, &library.info.name)
     }
 }

@@ -33,7 +33,7 @@ fn files_plugin_reads_the_demo_data() {
         info.capabilities,
         [Capability::IssueTracker, Capability::FailureSource]
     );
-    assert_eq!(info.sdk_version, env!("CARGO_PKG_VERSION"));
+    assert_eq!(info.sdk_version, flakewatch_plugin_sdk::SDK_VERSION);
     let data = demo_copy();
     let backend = PluginBackend::new(
         &library,

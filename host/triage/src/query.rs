@@ -65,7 +65,7 @@ pub fn query(
     options: &TriageOptions,
 ) -> Result<(Vec<QueryMatch>, PlanStats), TriageError> {
     let mut stats = PlanStats::default();
-    let builds = collect_failures(source, options.since, &mut stats)?;
+    let builds = collect_failures(source, options.since, &mut stats, &mut Vec::new())?;
     let (engine, _) = Engine::build(options.engine, [(0, Some(script))], options.limits)?;
     let mut scratch = engine.scratch();
     let owners = match tracker {

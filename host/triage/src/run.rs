@@ -14,7 +14,7 @@ use flakewatch_dsl::ast::Script;
 use flakewatch_dsl::{Assignment, Diagnostic, Extracted, Limits, find_script, parse_script_with};
 use flakewatch_jit::JitError;
 
-use super::dashboard::build_order;
+use super::dashboard::{BuildStatus, Dashboard, SkipEvent, build_order};
 use super::mentions::{Comment, CommentScan, scan_comments};
 use super::source::{AssemblyStats, dashboards};
 use super::text::{
@@ -23,6 +23,7 @@ use super::text::{
 };
 use crate::backend::{BackendError, FailureSource, Issue, IssueTracker};
 use crate::engine::{Engine, EngineKind, EngineScratch};
+use crate::failure::{build_url, short_hash};
 use crate::patterns::{CompiledIssues, ScriptStatus};
 use crate::post::{FailurePost, build_posts};
 use flakewatch_core::Timestamp;
@@ -243,11 +244,26 @@ pub struct PlanStats {
     pub failures: usize,
 }
 
+/// A failed build the obvious-flake filter skipped, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FilteredBuild {
+    /// The build's URL.
+    pub url: String,
+    /// Its builder.
+    pub builder: String,
+    /// Its commit (short hash).
+    pub commit: String,
+    /// The rule that skipped it, in words.
+    pub rule: String,
+}
+
 /// Everything one cycle would do, computed without changing anything.
 #[derive(Clone, Debug)]
 pub struct Plan {
     /// What was read.
     pub stats: PlanStats,
+    /// The failed builds the obvious-flake filter skipped, with the rule that skipped each.
+    pub filtered: Vec<FilteredBuild>,
     /// Issues whose script exceeds a flakewatch limit (usable upstream; here unusable, and
     /// no comment is posted about it).
     pub over_limits: Vec<(u64, String)>,
@@ -391,6 +407,7 @@ pub fn collect_failures(
     source: &dyn FailureSource,
     since: Timestamp,
     stats: &mut PlanStats,
+    filtered: &mut Vec<FilteredBuild>,
 ) -> Result<Vec<Vec<FailurePost>>, TriageError> {
     let set = source.builds(since)?;
     let (mut boards, assembly) = dashboards(set, since);
@@ -398,15 +415,62 @@ pub fn collect_failures(
     stats.builds = assembly;
     stats.failed_builds_before_filter = boards.iter().flat_map(|b| b.failed_builds()).count();
     for board in &mut boards {
-        board.filter_obvious_flakes();
+        let before = board.clone();
+        for event in board.filter_obvious_flakes() {
+            filtered.extend(explain_skip(&before, &event));
+        }
     }
     let mut failed: Vec<_> = boards.iter().flat_map(|b| b.failed_builds()).collect();
     failed.sort_by(|a, b| build_order(a, b));
     stats.failed_builds = failed.len();
     stats.skipped_by_filter = stats.failed_builds_before_filter - failed.len();
+    for skip in filtered.iter() {
+        tracing::debug!(build = %skip.url, builder = %skip.builder, commit = %skip.commit, rule = %skip.rule, "skipped as an obvious non-flake");
+    }
+    tracing::info!(
+        dashboards = stats.dashboards,
+        failed_builds = stats.failed_builds_before_filter,
+        skipped = stats.skipped_by_filter,
+        "obvious-flake filter"
+    );
     let builds: Vec<Vec<FailurePost>> = failed.into_iter().map(build_posts).collect();
     stats.failures = builds.iter().map(Vec::len).sum();
     Ok(builds)
+}
+
+/// The failed builds one filter event skipped (on the dashboard as it was before the
+/// filter), with the rule in words.
+fn explain_skip(board: &Dashboard, event: &SkipEvent) -> Vec<FilteredBuild> {
+    let (cells, rule): (Vec<(usize, usize)>, String) = match *event {
+        SkipEvent::BrokenCommit { commit, good, bad } => (
+            (0..board.builders().len()).map(|b| (b, commit)).collect(),
+            {
+                let builders = board.builders().len();
+                format!(
+                    "broken commit: {bad} of {builders} builders failed and {good} passed; a \
+                     commit counts with at most {q} failing and at least {q} passing",
+                    q = builders / 4
+                )
+            },
+        ),
+        SkipEvent::BrokenBuilder { builder, commit } => (
+            vec![(builder, commit)],
+            "broken builder: part of a run of failures at the builder's newest commits, or \
+             between a failure and its first later success"
+                .to_owned(),
+        ),
+    };
+    cells
+        .into_iter()
+        .filter_map(|(b, c)| board.result(b, c))
+        .filter(|r| r.status == BuildStatus::Failure)
+        .map(|r| FilteredBuild {
+            url: build_url(r.id),
+            builder: r.builder.clone(),
+            commit: short_hash(&r.commit).to_owned(),
+            rule: rule.clone(),
+        })
+        .collect()
 }
 
 /// Plans one triage cycle: reads the tracker and the failure source, changes nothing.
@@ -450,7 +514,8 @@ pub fn plan(
     }
 
     // Assignment (spec §4.4).
-    let builds = collect_failures(source, options.since, &mut stats)?;
+    let mut filtered = Vec::new();
+    let builds = collect_failures(source, options.since, &mut stats, &mut filtered)?;
     let existing = issues.list.len();
     let engine = &issues.compiled.engine;
     let mut scratch = engine.scratch();
@@ -574,6 +639,7 @@ pub fn plan(
     }
     Ok(Plan {
         stats,
+        filtered,
         over_limits,
         script_errors,
         outcomes,

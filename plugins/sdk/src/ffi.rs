@@ -154,7 +154,7 @@ unsafe fn decode<Q: DeserializeOwned>(request: FfiSlice) -> Result<Q, PluginErro
 pub unsafe extern "C" fn describe<T: Plugin>(out: *mut FfiBuffer) -> i32 {
     let outcome = guarded(|| {
         let info = PluginInfo {
-            sdk_version: env!("CARGO_PKG_VERSION").to_owned(),
+            sdk_version: crate::SDK_VERSION.to_owned(),
             ..T::info()
         };
         encode(&info)

@@ -42,6 +42,9 @@ pub mod plugin;
 
 pub use plugin::{ErrorKind, Plugin, PluginError};
 
+/// This SDK's version (a plugin reports the one it was built with in `describe`).
+pub const SDK_VERSION: &str = env!("CARGO_PKG_VERSION");
+
 /// Exports a [`Plugin`] type: defines the entry symbol
 /// ([`ENTRY_SYMBOL`](abi::ENTRY_SYMBOL)) that returns the plugin's static table.
 ///
