@@ -1079,6 +1079,29 @@ proptest! {
     }
 }
 
+/// Failures `matches_like_regex_syntax_on_shared_syntax` once found (kept in
+/// `proptest-regressions/goregex/tests.txt` too): alternations that Go's parser factors by
+/// common prefix must still match every branch.
+#[test]
+fn factored_alternations_match_like_regex_syntax() {
+    for (pattern, text) in [
+        ("((?:bca|ba))", "b"),
+        ("((?:bca|ba))", "ba"),
+        ("((?:bca|ba))", "bca"),
+        ("(?:(?:ab|[ab])|[^a]|(?:b|b))", "a"),
+        ("(?:(?:ab|[ab])|[^a]|(?:b|b))", "c"),
+        ("(?:(?:ab|[ab])|[^a]|(?:b|b))", ""),
+    ] {
+        let ours = compile(&format!("(?m){pattern}"));
+        let theirs = Regex::new(&format!("(?m){pattern}")).expect("valid");
+        assert_eq!(
+            ours.is_match(text),
+            theirs.is_match(text),
+            "{pattern:?} on {text:?}"
+        );
+    }
+}
+
 #[test]
 fn unicode_data_is_unicode_15_0() {
     let cases: &[(&str, &str, bool)] = &[

@@ -48,8 +48,9 @@ impl Finding {
     }
 }
 
-/// Runs `flakewatch check`.
-pub(crate) fn run(args: &CheckArgs) -> anyhow::Result<ExitCode> {
+/// Runs `flakewatch check`: diagnostics rendered with source snippets on a terminal (or with
+/// `--color always`), upstream's one-line form otherwise.
+pub(crate) fn run(args: &CheckArgs, color: crate::Color) -> anyhow::Result<ExitCode> {
     let file = script_file::load(&args.file)?;
     let findings = findings(&file);
     let mut stdout = std::io::stdout().lock();
@@ -66,15 +67,23 @@ pub(crate) fn run(args: &CheckArgs) -> anyhow::Result<ExitCode> {
             })
             .collect();
         writeln!(stdout, "{}", serde_json::to_string_pretty(&items)?)?;
-    } else if std::io::stdout().is_terminal() {
-        render_rich(&file, &findings)?;
+    } else if color != crate::Color::Never
+        && (color == crate::Color::Always || std::io::stdout().is_terminal())
+    {
+        let choice = if color.enabled(std::io::stdout().is_terminal()) {
+            termcolor::ColorChoice::Always
+        } else {
+            termcolor::ColorChoice::Never
+        };
+        let mut out = termcolor::StandardStream::stdout(choice);
+        render_rich(&mut out, &file, &findings)?;
     } else {
         for finding in &findings {
             writeln!(stdout, "{}", finding.line)?;
         }
     }
     if findings.is_empty() {
-        if !args.json && std::io::stderr().is_terminal() {
+        if !args.json {
             let rules = file.parsed.script.rules.len();
             eprintln!(
                 "{}: ok, {rules} rule{}",
@@ -115,14 +124,17 @@ fn findings(file: &ScriptFile) -> Vec<Finding> {
     findings
 }
 
-fn render_rich(file: &ScriptFile, findings: &[Finding]) -> anyhow::Result<()> {
+fn render_rich(
+    out: &mut impl termcolor::WriteColor,
+    file: &ScriptFile,
+    findings: &[Finding],
+) -> anyhow::Result<()> {
     let name = if file.from_issue_body {
         format!("{} (script in issue body)", file.path)
     } else {
         file.path.clone()
     };
     let source = SimpleFile::new(name, file.text.as_str());
-    let mut out = termcolor::StandardStream::stdout(termcolor::ColorChoice::Auto);
     let config = term::Config::default();
     for finding in findings {
         let end = next_char_boundary(&file.text, finding.end.max(finding.offset + 1));
@@ -135,7 +147,7 @@ fn render_rich(file: &ScriptFile, findings: &[Finding]) -> anyhow::Result<()> {
         if let Some(help) = &finding.help {
             report = report.with_notes(vec![format!("help: {help}")]);
         }
-        term::emit_to_write_style(&mut out, &config, &source, &report)?;
+        term::emit_to_write_style(out, &config, &source, &report)?;
     }
     Ok(())
 }
@@ -145,4 +157,26 @@ fn next_char_boundary(text: &str, at: usize) -> usize {
     (at.min(text.len())..=text.len())
         .find(|&i| text.is_char_boundary(i))
         .unwrap_or(text.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The rich rendering of every diagnostic of the broken example, without colors.
+    #[test]
+    fn rich_diagnostics_are_pinned() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../examples/broken-script.txt"
+        );
+        let mut file = script_file::load(path).expect("example");
+        file.path = "examples/broken-script.txt".to_owned();
+        let findings = findings(&file);
+        assert!(findings.len() >= 2);
+        let mut out = termcolor::NoColor::new(Vec::new());
+        render_rich(&mut out, &file, &findings).expect("renders");
+        let text = String::from_utf8(out.into_inner()).expect("UTF-8");
+        insta::assert_snapshot!(text);
+    }
 }

@@ -3,8 +3,6 @@
 //! own output. Events never carry credentials: the libraries log plugin option *names*, never
 //! their values.
 
-use std::io::IsTerminal;
-
 use tracing::level_filters::LevelFilter;
 
 /// How log events are written.
@@ -27,7 +25,7 @@ pub(crate) fn level(verbose: u8) -> LevelFilter {
     }
 }
 
-/// Installs the stderr subscriber for the process.
+/// Installs the stderr subscriber for the process; `color` says whether stderr is colored.
 pub(crate) fn init(verbose: u8, format: LogFormat, color: bool) {
     let builder = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
@@ -35,10 +33,7 @@ pub(crate) fn init(verbose: u8, format: LogFormat, color: bool) {
         .with_target(verbose >= 2);
     // A second initialisation (tests calling `main` twice) keeps the first subscriber.
     let _ = match format {
-        LogFormat::Text => builder
-            .with_ansi(color && std::io::stderr().is_terminal())
-            .without_time()
-            .try_init(),
+        LogFormat::Text => builder.with_ansi(color).without_time().try_init(),
         LogFormat::Json => builder.json().with_ansi(false).try_init(),
     };
 }

@@ -39,6 +39,29 @@ fn engine_parser() -> impl clap::builder::TypedValueParser<Value = EngineKind> {
         .map(|name| EngineKind::from_name(&name).unwrap_or_default())
 }
 
+/// When output is colored (`--color`).
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Color {
+    /// On a terminal only.
+    #[default]
+    Auto,
+    /// Always, also in pipes and files.
+    Always,
+    /// Never.
+    Never,
+}
+
+impl Color {
+    /// Whether output going to a stream that `is_terminal` or not is colored.
+    pub(crate) fn enabled(self, is_terminal: bool) -> bool {
+        match self {
+            Color::Auto => is_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+            Color::Always => true,
+            Color::Never => false,
+        }
+    }
+}
+
 /// Exit code for operational failures (I/O, unreadable input).
 pub const EXIT_FAILURE: u8 = 3;
 
@@ -59,6 +82,9 @@ pub struct Cli {
         value_name = "FORMAT"
     )]
     log_format: logging::LogFormat,
+    /// When to use colors and rich rendering: auto (on a terminal), always, never.
+    #[arg(long, value_enum, default_value_t, global = true, value_name = "WHEN")]
+    color: Color,
     #[command(subcommand)]
     command: Command,
 }
@@ -97,9 +123,14 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(err) => return usage_error(&err),
     };
-    logging::init(cli.verbose, cli.log_format, true);
+    logging::init(
+        cli.verbose,
+        cli.log_format,
+        cli.color
+            .enabled(std::io::IsTerminal::is_terminal(&std::io::stderr())),
+    );
     let result = match &cli.command {
-        Command::Check(args) => check::run(args),
+        Command::Check(args) => check::run(args, cli.color),
         Command::Eval(args) => eval::run(args),
         Command::Debug(args) => debug::run(args),
         Command::Match(args) => match_cmd::run(args),

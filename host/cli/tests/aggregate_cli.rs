@@ -114,7 +114,12 @@ fn historical_scenario(kind: &str) {
         String::from_utf8_lossy(&out.stderr)
     );
     let expected = jra(&format!("synthetic/historical/expected_{kind}"));
-    let read = |p: PathBuf| fs::read_to_string(&p).unwrap_or_default();
+    // A file the fixture does not have must not be written either.
+    let read = |p: PathBuf| fs::read_to_string(&p).ok();
+    assert!(
+        read(expected.join(format!("results_{kind}.json"))).is_some(),
+        "the fixture has its expected results"
+    );
     assert_eq!(
         read(output.clone()),
         read(expected.join(format!("results_{kind}.json"))),
