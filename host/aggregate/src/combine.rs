@@ -294,7 +294,7 @@ impl Combined {
 
 /// Per-test counts over distinct runs (spec §5.1).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Counts {
+pub struct RunCounts {
     /// Runs with at least one pass or failure entry.
     pub attempts: u32,
     /// Runs with at least one pass entry.
@@ -311,10 +311,10 @@ pub struct Counts {
     pub failure_entries: u32,
 }
 
-impl Counts {
-    /// Counts the entries of one test.
-    pub fn of(entries: &[Entry]) -> Counts {
-        let mut c = Counts::default();
+impl RunCounts {
+    /// RunCounts the entries of one test.
+    pub fn of(entries: &[Entry]) -> RunCounts {
+        let mut c = RunCounts::default();
         let mut passed: Vec<u32> = Vec::with_capacity(entries.len());
         let mut failed: Vec<u32> = Vec::with_capacity(entries.len());
         for e in entries {
@@ -357,7 +357,7 @@ mod tests {
 
     #[test]
     fn a_flake_counts_as_a_pass() {
-        let c = Counts::of(&[
+        let c = RunCounts::of(&[
             e(0, EntryKind::Failure),
             e(0, EntryKind::Pass),
             e(1, EntryKind::Failure),

@@ -10,7 +10,7 @@ use serde_json::Value as Json;
 
 use super::error::AggregateError;
 use super::stats::{RequiredPasses, with_pity};
-use super::verdict::Status;
+use super::verdict::CheckStatus;
 use flakewatch_core::time::Timestamp;
 
 /// The backends every job must report, exactly as upstream's `RequiredDisruptionTests` names
@@ -223,7 +223,7 @@ pub enum HistoryFile {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct CheckResult {
     /// Passed, failed or skipped.
-    pub status: Status,
+    pub status: CheckStatus,
     /// Upstream's message.
     pub message: String,
     /// Runs that failed the check (every run when skipped), sorted.
@@ -313,7 +313,7 @@ pub fn inner_percentile(
         let mut all: Vec<String> = runs.iter().map(|(id, _)| id.clone()).collect();
         all.sort();
         return CheckResult {
-            status: Status::Skipped,
+            status: CheckStatus::Skipped,
             message: format!(
                 "Current percentile is so low that we cannot latch, skipping (P{percentile}={threshold:.2}s successes={} failures={})",
                 go_list(&success_runs),
@@ -326,7 +326,7 @@ pub fn inner_percentile(
     }
     if passes == 0 {
         return result(
-            Status::Failed,
+            CheckStatus::Failed,
             format!(
                 "Zero successful runs, we require at least one success to pass  (P{percentile}={threshold:.2}s failures={})",
                 go_list(&failure_runs)
@@ -335,7 +335,7 @@ pub fn inner_percentile(
     }
     if attempts < 3 {
         return result(
-            Status::Failed,
+            CheckStatus::Failed,
             format!(
                 "We require at least three attempts to pass  (P{percentile}={threshold:.2}s successes={} failures={})",
                 go_list(&success_runs),
@@ -349,11 +349,11 @@ pub fn inner_percentile(
         String::new()
     };
     let (word, status) = if passes < required {
-        ("Failed", Status::Failed)
+        ("Failed", CheckStatus::Failed)
     } else {
-        ("Passed", Status::Passed)
+        ("Passed", CheckStatus::Passed)
     };
-    let pity_note = if status == Status::Passed && pity_applied && passes < i64::from(strict) {
+    let pity_note = if status == CheckStatus::Passed && pity_applied && passes < i64::from(strict) {
         format!(
             " (strict required number of passes is {strict} but {} failures are allowed as pity factor)",
             policy.pity_allowance
@@ -427,14 +427,14 @@ pub fn check_mean(
     );
     let (status, message) = if mean > threshold {
         (
-            Status::Failed,
+            CheckStatus::Failed,
             format!(
                 "{prefix}\nFailed: Mean disruption of {backend} is {mean:.2} seconds is more than the failureThreshold of the weekly historical mean from 10 days ago: {historical}"
             ),
         )
     } else {
         (
-            Status::Passed,
+            CheckStatus::Passed,
             format!(
                 "{prefix}\nPassed: Mean disruption of {backend} is {mean:.2} seconds is less than failureThreshold of the weekly historical mean from 10 days ago: {historical}"
             ),

@@ -16,20 +16,24 @@
 //! | [`yaml`] | yaml.v2's scalar styles and folding, byte for byte |
 //! | [`pipeline`] | one aggregation end to end and its outcome |
 //! | [`config`] | the compat/improved profiles and the TOML file |
-//! | [`historical`] | `analyze-historical-data` |
+//! | [`analyze_historical`] | `analyze-historical-data` |
 //! | [`godur`] | Go duration text |
 
+pub mod analyze_historical;
 pub mod combine;
 pub mod config;
 pub mod disruption;
+mod disruption_suite;
 mod error;
 pub mod godur;
-pub mod historical;
 pub mod history;
 pub mod output;
 pub mod pipeline;
+pub mod registry;
+pub mod request;
 pub mod runs;
 pub mod stats;
+pub mod summary;
 pub mod verdict;
 pub mod yaml;
 

@@ -4,8 +4,9 @@
 
 use std::fmt::Write as _;
 
-use super::verdict::Status;
+use super::verdict::{CheckStatus, HistorySource};
 use super::yaml::{self, Value};
+use crate::summary::{Outcome, Report, TestReport};
 
 /// A testcase of the output.
 #[derive(Clone, Debug, PartialEq)]
@@ -16,8 +17,8 @@ pub struct OutCase {
     pub lifecycle: Option<String>,
     /// `<properties>`.
     pub properties: Vec<(String, String)>,
-    /// Verdict.
-    pub status: Status,
+    /// Judgement.
+    pub status: CheckStatus,
     /// The `<failure message>` (failed) or `<skipped message>` (skipped).
     pub message: String,
     /// The YAML details (`<system-out>`, and the failure's text); empty means none.
@@ -112,7 +113,7 @@ pub fn junit_xml(suites: &[OutSuite]) -> String {
             .cases
             .iter()
             .map(|c| {
-                let failure = if c.status == Status::Failed {
+                let failure = if c.status == CheckStatus::Failed {
                     c.message.len() * 2 + c.system_out.len()
                 } else {
                     0
@@ -159,21 +160,21 @@ fn write_suite(out: &mut String, suite: &OutSuite) {
             out.push_str("</properties>");
         }
         match case.status {
-            Status::Skipped => {
+            CheckStatus::Skipped => {
                 out.push_str("<skipped");
                 if !case.message.is_empty() {
                     attr(out, "message", &case.message);
                 }
                 out.push_str("></skipped>");
             }
-            Status::Failed => {
+            CheckStatus::Failed => {
                 out.push_str("<failure");
                 attr(out, "message", &case.message);
                 out.push('>');
                 go_escape(&case.system_out, out);
                 out.push_str("</failure>");
             }
-            Status::Passed => {}
+            CheckStatus::Passed => {}
         }
         if !case.system_out.is_empty() {
             out.push_str("<system-out>");
@@ -363,6 +364,180 @@ pub fn md_table(out: &mut String, header: &[&str], rows: &[Vec<String>]) {
     }
 }
 
+/// `aggregation-summary.md`: the outcome, the failed and exempted tests, the disruption checks
+/// and the runs, as Markdown tables.
+pub fn markdown_summary(report: &Report) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "# Aggregation of `{}` for `{}`\n",
+        report.job, report.label
+    );
+    let _ = writeln!(
+        out,
+        "**Outcome: {}** (exit code {}, mode `{}`){}\n",
+        match report.outcome {
+            Outcome::Pass => "pass",
+            Outcome::Regression => "regression",
+            Outcome::InsufficientData => "insufficient data",
+        },
+        report.exit_code,
+        report.mode.name(),
+        report
+            .error
+            .as_ref()
+            .map(|e| format!(": {e}"))
+            .unwrap_or_default()
+    );
+    let finished = report.runs.iter().filter(|r| r.finished).count();
+    let _ = writeln!(
+        out,
+        "Runs: {finished} aggregated, {} unfinished and ignored. History: {}.\n",
+        report.runs.len() - finished,
+        report.history
+    );
+    let s = &report.settings;
+    let _ = writeln!(
+        out,
+        "Rule: one-sided Fisher exact test (α = {}, corpus {} runs, leniency {}), pity factor {} failures, minimum {} attempts; new tests {} %, history errors {} %.\n",
+        s.alpha,
+        s.corpus_size,
+        s.leniency,
+        s.pity_allowance,
+        s.min_attempts,
+        s.new_test_pass_rate,
+        s.history_error_pass_rate
+    );
+    let failed: Vec<Vec<String>> = report
+        .tests
+        .iter()
+        .filter(|t| t.verdict.status == CheckStatus::Failed)
+        .map(test_row)
+        .collect();
+    md_section(
+        &mut out,
+        &format!("Failed tests ({})", failed.len()),
+        &TEST_COLUMNS,
+        &failed,
+    );
+    let flaked: Vec<Vec<String>> = report
+        .tests
+        .iter()
+        .filter(|t| t.verdict.status == CheckStatus::Passed && t.verdict.flakes > 0)
+        .map(test_row)
+        .collect();
+    md_section(
+        &mut out,
+        &format!("Passed with flakes ({})", flaked.len()),
+        &TEST_COLUMNS,
+        &flaked,
+    );
+    let exempted: Vec<Vec<String>> = report
+        .tests
+        .iter()
+        .filter_map(|t| {
+            t.exempted.as_ref().filter(|e| e.failures > 0).map(|e| {
+                vec![
+                    t.suite.clone(),
+                    t.name.clone(),
+                    e.passes.to_string(),
+                    e.failures.to_string(),
+                    e.reason.clone(),
+                ]
+            })
+        })
+        .collect();
+    md_section(
+        &mut out,
+        &format!("Exemptions that hid failures ({})", exempted.len()),
+        &["suite", "test", "passes", "failures", "rule"],
+        &exempted,
+    );
+    if let Some(cases) = &report.disruption {
+        let rows: Vec<Vec<String>> = cases
+            .iter()
+            .filter(|c| c.result.status != CheckStatus::Passed)
+            .map(|c| {
+                vec![
+                    c.name.clone(),
+                    format!("{:?}", c.result.status).to_lowercase(),
+                    c.result.message.trim().to_owned(),
+                ]
+            })
+            .collect();
+        md_section(
+            &mut out,
+            &format!(
+                "Disruption ({} checks, {} not passed)",
+                cases.len(),
+                rows.len()
+            ),
+            &["check", "status", "message"],
+            &rows,
+        );
+    } else if let Some(why) = &report.disruption_skipped {
+        let _ = writeln!(out, "## Disruption\n\nSkipped: {why}.\n");
+    }
+    if !report.dropped_files.is_empty() {
+        let rows: Vec<Vec<String>> = report
+            .dropped_files
+            .iter()
+            .map(|d| vec![d.run.clone(), d.file.clone(), d.reason.clone()])
+            .collect();
+        md_section(
+            &mut out,
+            &format!("JUnit files not used ({})", rows.len()),
+            &["run", "file", "reason"],
+            &rows,
+        );
+    }
+    out
+}
+
+/// A Markdown section: the heading, then the table when there are rows.
+fn md_section(out: &mut String, heading: &str, header: &[&str], rows: &[Vec<String>]) {
+    out.push_str("## ");
+    out.push_str(heading);
+    out.push_str("\n\n");
+    if !rows.is_empty() {
+        md_table(out, header, rows);
+        out.push('\n');
+    }
+}
+
+/// The columns of [`test_row`].
+const TEST_COLUMNS: [&str; 8] = [
+    "suite",
+    "test",
+    "blocking",
+    "passes",
+    "failures",
+    "history %",
+    "required",
+    "summary",
+];
+
+fn test_row(t: &TestReport) -> Vec<String> {
+    vec![
+        t.suite.clone(),
+        t.name.clone(),
+        if t.blocking { "yes" } else { "no" }.to_owned(),
+        t.verdict.passes.to_string(),
+        t.verdict.failures.to_string(),
+        match (t.verdict.working_percentage, t.verdict.history) {
+            (Some(w), Some(HistorySource::Row)) => w.to_string(),
+            (Some(w), Some(_)) => format!("{w} (default)"),
+            _ => String::new(),
+        },
+        t.verdict
+            .required
+            .map(|r| r.to_string())
+            .unwrap_or_default(),
+        t.verdict.summary.trim_end().to_owned(),
+    ]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -377,7 +552,7 @@ mod tests {
                 name: "t \"q\"".into(),
                 lifecycle: Some("informing".into()),
                 properties: vec![],
-                status: Status::Failed,
+                status: CheckStatus::Failed,
                 message: "m\n".into(),
                 system_out: "a: b\n".into(),
             }],

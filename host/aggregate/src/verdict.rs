@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::combine::Counts;
+use super::combine::RunCounts;
 use super::stats::{RequiredPasses, with_pity};
 
 /// The prefix upstream puts before the failure message of a failed `informing` test.
@@ -13,7 +13,7 @@ pub const INFORMING_PREFIX: &str = "*** NON-BLOCKING FAILURE: This test failure 
 /// What a verdict says.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Status {
+pub enum CheckStatus {
     /// The test passed aggregation.
     Passed,
     /// The test failed aggregation.
@@ -173,9 +173,9 @@ pub enum History {
 /// The verdict on one test.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Verdict {
+pub struct Judgement {
     /// Passed or failed.
-    pub status: Status,
+    pub status: CheckStatus,
     /// The deciding rule.
     pub rule: Rule,
     /// Upstream's summary message.
@@ -224,11 +224,11 @@ impl Policy {
         job: &str,
         suite: &str,
         name: &str,
-        counts: &Counts,
+        counts: &RunCounts,
         history: impl FnOnce() -> History,
-    ) -> Verdict {
-        let mut v = Verdict {
-            status: Status::Passed,
+    ) -> Judgement {
+        let mut v = Judgement {
+            status: CheckStatus::Passed,
             rule: Rule::AlwaysPass,
             summary: String::new(),
             attempts: counts.attempts,
@@ -261,7 +261,7 @@ impl Policy {
         if counts.failure_entries > 0
             && let Some(rule) = self.never_fail.iter().find(|r| r.matches(job, suite, name))
         {
-            v.status = Status::Failed;
+            v.status = CheckStatus::Failed;
             v.rule = Rule::NeverFail;
             v.summary = rule.reason.clone();
             return v;
@@ -272,7 +272,7 @@ impl Policy {
             return v;
         }
         if counts.attempts < self.min_attempts {
-            v.status = Status::Failed;
+            v.status = CheckStatus::Failed;
             v.rule = Rule::TooFewAttempts;
             v.summary = format!(
                 "Passed {} times, failed {} times, skipped {} times: we require at least {} attempts to have a chance at success",
@@ -281,7 +281,7 @@ impl Policy {
             return v;
         }
         if counts.pass_entries == 0 {
-            v.status = Status::Failed;
+            v.status = CheckStatus::Failed;
             v.rule = Rule::NoPass;
             v.summary = format!(
                 "Passed {} times, failed {} times, skipped {} times: we require at least one pass to consider it a success",
@@ -302,16 +302,16 @@ impl Policy {
         v.required = Some(required);
         v.strict_required = Some(strict);
         let (word, status) = if counts.passes < required {
-            ("Failed", Status::Failed)
+            ("Failed", CheckStatus::Failed)
         } else {
-            ("Passed", Status::Passed)
+            ("Passed", CheckStatus::Passed)
         };
         v.status = status;
         let mut summary = format!(
             "{word}: Passed {} times, failed {} times.  The historical pass rate is {w}%.  The required number of passes is {required}",
             counts.passes, counts.failures
         );
-        if status == Status::Passed && counts.passes < strict {
+        if status == CheckStatus::Passed && counts.passes < strict {
             summary.push_str(&format!(
                 " (strict required number of passes is {strict} but {} failures are allowed as pity factor)",
                 self.pity_allowance

@@ -6,13 +6,13 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use flakewatch_aggregate::combine::Counts;
+use flakewatch_aggregate::combine::RunCounts;
 use flakewatch_aggregate::disruption::{BackendStats, PercentilePolicy, inner_percentile};
 use flakewatch_aggregate::runs::Selection;
 use flakewatch_aggregate::stats::{
     FisherParams, RequiredPasses, TableSource, compat_table, fisher_required,
 };
-use flakewatch_aggregate::verdict::{History, Policy, Status};
+use flakewatch_aggregate::verdict::{CheckStatus, History, Policy};
 use flakewatch_aggregate::{
     AggregateError, HistoryInput, Mode, Outcome, Request, Settings, aggregate,
 };
@@ -29,11 +29,11 @@ fn json(rel: &str) -> Value {
     serde_json::from_str(&fs::read_to_string(jra(rel)).expect("fixture")).expect("JSON")
 }
 
-fn status_of(name: &str) -> Status {
+fn status_of(name: &str) -> CheckStatus {
     match name {
-        "passed" => Status::Passed,
-        "failed" => Status::Failed,
-        "skipped" => Status::Skipped,
+        "passed" => CheckStatus::Passed,
+        "failed" => CheckStatus::Failed,
+        "skipped" => CheckStatus::Skipped,
         other => panic!("unknown status {other}"),
     }
 }
@@ -56,8 +56,8 @@ fn test_named<'a>(
         .unwrap_or_else(|| panic!("{prefix} not aggregated"))
 }
 
-fn counts(passes: u32, failures: u32) -> Counts {
-    Counts {
+fn counts(passes: u32, failures: u32) -> RunCounts {
+    RunCounts {
         attempts: passes + failures,
         passes,
         failures,
@@ -223,9 +223,9 @@ fn thirteen_twenty_and_fifty_attempts_follow_the_fisher_rule() {
                     assert_eq!(v.strict_required, Some(strict), "n={n} w={w}");
                     assert_eq!(v.required, Some(required), "n={n} w={w}");
                     let expect = if p >= required && p > 0 {
-                        Status::Passed
+                        CheckStatus::Passed
                     } else {
-                        Status::Failed
+                        CheckStatus::Failed
                     };
                     assert_eq!(v.status, expect, "n={n} w={w} p={p}: {}", v.summary);
                 }
@@ -325,7 +325,7 @@ fn the_synthetic_aggregation_gives_the_expected_verdicts() {
     let mut blocking: Vec<&str> = report
         .tests
         .iter()
-        .filter(|t| t.blocking && t.verdict.status == Status::Failed)
+        .filter(|t| t.blocking && t.verdict.status == CheckStatus::Failed)
         .map(|t| t.name.as_str())
         .collect();
     blocking.sort_unstable();
@@ -375,7 +375,12 @@ fn history_computed_from_stored_runs() {
     // 7 passing runs of 10: working 70 %, so 7 passes are enough.
     let t2 = test_named(&result.report, "[sig-b] fails three times");
     assert_eq!(t2.verdict.working_percentage, Some(70));
-    assert_eq!(t2.verdict.status, Status::Passed, "{}", t2.verdict.summary);
+    assert_eq!(
+        t2.verdict.status,
+        CheckStatus::Passed,
+        "{}",
+        t2.verdict.summary
+    );
     // Flakes count as working: 100 %.
     let t3 = test_named(&result.report, "[sig-c] flakes in three runs");
     assert_eq!(t3.verdict.working_percentage, Some(100));
@@ -448,7 +453,7 @@ fn the_aggregated_junit_reads_back_with_one_case_per_test() {
             .report
             .tests
             .iter()
-            .filter(|t| t.verdict.status == Status::Failed)
+            .filter(|t| t.verdict.status == CheckStatus::Failed)
             .count()
     );
 }
@@ -557,7 +562,7 @@ fn upstream_analyzer_scenarios() {
         .as_ref()
         .unwrap()
         .iter()
-        .filter(|d| d.result.status == Status::Failed)
+        .filter(|d| d.result.status == CheckStatus::Failed)
         .map(|d| d.name.as_str())
         .collect();
     assert!(
@@ -619,7 +624,7 @@ fn an_informing_failure_does_not_fail_the_aggregation() {
         .iter()
         .find(|t| t.name == "informing-test")
         .unwrap();
-    assert_eq!(test.verdict.status, Status::Failed);
+    assert_eq!(test.verdict.status, CheckStatus::Failed);
     assert!(!test.blocking);
     let message = test.failure_message.as_deref().unwrap();
     assert!(

@@ -18,11 +18,11 @@ use clap::{Parser, Subcommand};
 use flakewatch_triage::engine::EngineKind;
 
 mod aggregate;
+mod analyze_historical;
 mod bench;
 mod check;
 mod debug;
 mod eval;
-mod historical;
 mod ingest;
 mod logging;
 pub(crate) mod match_cmd;
@@ -114,7 +114,7 @@ enum Command {
     Aggregate(aggregate::AggregateArgs),
     /// Compare refreshed disruption or alert percentiles with the current ones and write the
     /// new rows, pr_message.md and require_review.
-    AnalyzeHistoricalData(historical::HistoricalArgs),
+    AnalyzeHistoricalData(analyze_historical::HistoricalArgs),
 }
 
 /// Parses the arguments, runs the subcommand and maps the outcome to an exit code.
@@ -139,7 +139,7 @@ fn main() -> ExitCode {
         Command::Triage(args) => triage::run(args, cli.verbose),
         Command::Query(args) => query::run(args),
         Command::Aggregate(args) => aggregate::run(args),
-        Command::AnalyzeHistoricalData(args) => historical::run(args),
+        Command::AnalyzeHistoricalData(args) => analyze_historical::run(args),
     };
     match result {
         Ok(code) => code,

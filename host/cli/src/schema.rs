@@ -6,7 +6,7 @@
 //! or removed field bumps the schema's version (`flakewatch.triage/2`).
 
 use flakewatch_triage::post::FailurePost;
-use flakewatch_triage::run::{ApplyReport, Decision, IssueRef, Plan, TriageOptions};
+use flakewatch_triage::run::{ApplyReport, Decision, IssueRef, TriageOptions, TriagePlan};
 use flakewatch_triage::text::{sign_comment, sign_issue_body};
 use serde::Serialize;
 
@@ -199,7 +199,7 @@ fn ref_fields(r: IssueRef) -> (Option<u64>, Option<usize>) {
 impl TriageDocument {
     /// The document of a plan and, after `--apply`, its report.
     pub(crate) fn new(
-        plan: &Plan,
+        plan: &TriagePlan,
         report: Option<&ApplyReport>,
         options: &TriageOptions,
         apply: bool,

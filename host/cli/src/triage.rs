@@ -18,7 +18,7 @@ use flakewatch_core::time::Timestamp;
 use flakewatch_plugin_host::{PluginBackend, PluginLibrary, PluginRegistry, PluginSearch};
 use flakewatch_triage::engine::EngineKind;
 use flakewatch_triage::run::{
-    self, ApplyReport, DEFAULT_MAX_NEW_ISSUES, Decision, IssueRef, Plan, TriageOptions,
+    self, ApplyReport, DEFAULT_MAX_NEW_ISSUES, Decision, IssueRef, TriageOptions, TriagePlan,
 };
 
 /// Exit code when the guard rail stopped `--apply` (too many new issues pending).
@@ -196,7 +196,7 @@ pub(crate) fn run(args: &TriageArgs, verbose: u8) -> anyhow::Result<ExitCode> {
 
 fn write_plan(
     out: &mut impl Write,
-    plan: &Plan,
+    plan: &TriagePlan,
     options: &TriageOptions,
     args: &TriageArgs,
     every_failure: bool,
@@ -301,7 +301,7 @@ fn write_plan(
     Ok(())
 }
 
-fn write_report(out: &mut impl Write, plan: &Plan, report: &ApplyReport) -> io::Result<()> {
+fn write_report(out: &mut impl Write, plan: &TriagePlan, report: &ApplyReport) -> io::Result<()> {
     for (k, number) in &report.created {
         writeln!(out, "created #{number} ({})", IssueRef::New(*k))?;
     }

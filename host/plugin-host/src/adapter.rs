@@ -11,7 +11,7 @@ use flakewatch_plugin_sdk::model::{
     ListBuildsRequest, ListIssuesRequest, ReopenIssueRequest,
 };
 
-use super::{InstanceOperation as Operation, PluginError, PluginInstance, PluginLibrary};
+use super::{HostError, InstanceOperation as Operation, PluginInstance, PluginLibrary};
 use flakewatch_core::time::Timestamp;
 use flakewatch_triage::backend::{
     BackendError, BuildSet, FailureSource, Issue, IssueComment, IssueTracker,
@@ -31,10 +31,7 @@ pub struct PluginBackend {
 
 impl PluginBackend {
     /// Creates an instance of `library` with `config`.
-    pub fn new(
-        library: &Arc<PluginLibrary>,
-        config: &Config,
-    ) -> Result<PluginBackend, PluginError> {
+    pub fn new(library: &Arc<PluginLibrary>, config: &Config) -> Result<PluginBackend, HostError> {
         let instance = library.instantiate(config)?;
         Ok(PluginBackend {
             name: library.info().name.clone(),
@@ -43,13 +40,13 @@ impl PluginBackend {
     }
 
     /// Fails unless the plugin declares `capability`.
-    pub fn require(&self, capability: Capability) -> Result<(), PluginError> {
+    pub fn require(&self, capability: Capability) -> Result<(), HostError> {
         let library = self.instance.library();
         let info = library.info();
         if info.capabilities.contains(&capability) {
             return Ok(());
         }
-        Err(PluginError::MissingCapability {
+        Err(HostError::MissingCapability {
             plugin: info.name.clone(),
             path: library.path().to_path_buf(),
             capability: capability.name(),

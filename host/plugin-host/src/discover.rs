@@ -9,7 +9,7 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use super::{PluginError, PluginLibrary};
+use super::{HostError, PluginLibrary};
 
 /// The environment variable listing plugin files and directories (`PATH` syntax).
 pub const PLUGIN_PATH_ENV: &str = "FLAKEWATCH_PLUGIN_PATH";
@@ -83,7 +83,7 @@ pub struct PluginRegistry {
 
 impl PluginRegistry {
     /// Loads the search's files; fails on the first that does not load.
-    pub fn open(search: PluginSearch) -> Result<PluginRegistry, PluginError> {
+    pub fn open(search: PluginSearch) -> Result<PluginRegistry, HostError> {
         let explicit = search
             .files
             .iter()
@@ -103,7 +103,7 @@ impl PluginRegistry {
 
     /// The plugin called `name`: one already loaded, or the first matching file in the
     /// search directories.
-    pub fn find(&mut self, name: &str) -> Result<Arc<PluginLibrary>, PluginError> {
+    pub fn find(&mut self, name: &str) -> Result<Arc<PluginLibrary>, HostError> {
         if let Some(library) = self.loaded.iter().find(|l| l.info().name == name) {
             return Ok(Arc::clone(library));
         }
@@ -116,7 +116,7 @@ impl PluginRegistry {
                 return Ok(library);
             }
         }
-        Err(PluginError::NotFound {
+        Err(HostError::NotFound {
             name: name.to_owned(),
             file,
             searched: self.search.dirs.clone(),

@@ -57,7 +57,7 @@ impl fmt::Display for CallFailure {
 
 /// Why a plugin could not be found, loaded or used.
 #[derive(Debug, thiserror::Error)]
-pub enum PluginError {
+pub enum HostError {
     /// The dynamic loader refused the file.
     #[error("plugin {}: cannot load it: {source}", path.display())]
     Open {
@@ -164,8 +164,8 @@ pub enum PluginError {
     },
 }
 
-impl From<PluginError> for BackendError {
-    fn from(err: PluginError) -> BackendError {
+impl From<HostError> for BackendError {
+    fn from(err: HostError) -> BackendError {
         BackendError::External(Box::new(err))
     }
 }

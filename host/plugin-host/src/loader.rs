@@ -31,7 +31,7 @@ use flakewatch_plugin_sdk::model::{Config, PluginInfo};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::{CallFailure, InstanceOperation, LibraryOperation, PluginError};
+use super::{CallFailure, HostError, InstanceOperation, LibraryOperation};
 
 /// The entries of a plugin's table, read once at load.
 #[derive(Debug, Clone, Copy)]
@@ -102,13 +102,13 @@ impl Drop for Response {
 impl PluginLibrary {
     /// Loads the library at `path`, finds the entry symbol, checks the ABI version, the
     /// table size and the required entries, and asks the plugin to describe itself.
-    pub fn load(path: &Path) -> Result<Arc<PluginLibrary>, PluginError> {
+    pub fn load(path: &Path) -> Result<Arc<PluginLibrary>, HostError> {
         let path_buf = path.to_path_buf();
         // SAFETY: loading a library runs its initialisers. We only load files the user named
         // (`--plugin`, `FLAKEWATCH_PLUGIN_PATH`) or that carry the plugin naming convention
         // beside the executable; running their code is what loading a plugin means.
         let library =
-            unsafe { libloading::Library::new(path) }.map_err(|source| PluginError::Open {
+            unsafe { libloading::Library::new(path) }.map_err(|source| HostError::Open {
                 path: path_buf.clone(),
                 source,
             })?;
@@ -116,7 +116,7 @@ impl PluginLibrary {
         // exports this name under another type breaks the contract the name stands for.
         let entry: EntryFn = unsafe { library.get::<EntryFn>(ENTRY_SYMBOL_NUL) }
             .map(|symbol| *symbol)
-            .map_err(|source| PluginError::MissingEntry {
+            .map_err(|source| HostError::MissingEntry {
                 path: path_buf.clone(),
                 symbol: ENTRY_SYMBOL,
                 source,
@@ -126,14 +126,14 @@ impl PluginLibrary {
         let raw = unsafe { entry() };
         let table = NonNull::new(raw.cast_mut())
             .filter(|p| p.as_ptr().is_aligned())
-            .ok_or_else(|| PluginError::BadTable {
+            .ok_or_else(|| HostError::BadTable {
                 path: path_buf.clone(),
             })?;
         // SAFETY: every ABI version starts its table with the `u32` version; the pointer is
         // non-null and aligned for the table, hence for a `u32`. Nothing else is read yet.
         let version = unsafe { table.cast::<u32>().read() };
         if version != ABI_VERSION {
-            return Err(PluginError::AbiVersion {
+            return Err(HostError::AbiVersion {
                 path: path_buf,
                 found: version,
                 expected: ABI_VERSION,
@@ -142,7 +142,7 @@ impl PluginLibrary {
         // SAFETY: version 1 tables have the `u32` size right after the version.
         let size = unsafe { table.cast::<u32>().add(1).read() };
         if size < TABLE_SIZE_V1 {
-            return Err(PluginError::TableTooSmall {
+            return Err(HostError::TableTooSmall {
                 path: path_buf,
                 found: size,
                 expected: TABLE_SIZE_V1,
@@ -190,13 +190,9 @@ impl PluginLibrary {
         table: NonNull<PluginTable>,
         size: u32,
         path: &Path,
-    ) -> Result<Entries, PluginError> {
-        fn required<F>(
-            entry: Option<F>,
-            name: &'static str,
-            path: &Path,
-        ) -> Result<F, PluginError> {
-            entry.ok_or_else(|| PluginError::NullEntry {
+    ) -> Result<Entries, HostError> {
+        fn required<F>(entry: Option<F>, name: &'static str, path: &Path) -> Result<F, HostError> {
+            entry.ok_or_else(|| HostError::NullEntry {
                 path: path.to_path_buf(),
                 entry: name,
             })
@@ -216,7 +212,7 @@ impl PluginLibrary {
             // SAFETY: as above; the read is skipped when the table ends before the entry.
             *slot = unsafe { read_entry::<CallFn>(table, size, op.offset()) };
             if op.is_v1() && slot.is_none() {
-                return Err(PluginError::NullEntry {
+                return Err(HostError::NullEntry {
                     path: path.to_path_buf(),
                     entry: op.name(),
                 });
@@ -274,7 +270,7 @@ impl PluginLibrary {
         response: &Response,
         operation: &'static str,
         plugin: &str,
-    ) -> Result<R, PluginError> {
+    ) -> Result<R, HostError> {
         let (encoding, bytes) = (response.buffer.encoding, response.bytes());
         if !bytes.is_empty() && encoding != encoding::JSON && encoding != encoding::UTF8 {
             return Err(self.call_error_named(
@@ -318,7 +314,7 @@ impl PluginLibrary {
         operation: &'static str,
         failure: CallFailure,
         message: String,
-    ) -> PluginError {
+    ) -> HostError {
         self.call_error_named(&self.info.name, operation, failure, message)
     }
 
@@ -328,8 +324,8 @@ impl PluginLibrary {
         operation: &'static str,
         failure: CallFailure,
         message: String,
-    ) -> PluginError {
-        PluginError::Call {
+    ) -> HostError {
+        HostError::Call {
             plugin: if plugin.is_empty() {
                 "?".to_owned()
             } else {
@@ -343,7 +339,7 @@ impl PluginLibrary {
     }
 
     /// Creates an instance with `config`.
-    pub fn instantiate(self: &Arc<Self>, config: &Config) -> Result<PluginInstance, PluginError> {
+    pub fn instantiate(self: &Arc<Self>, config: &Config) -> Result<PluginInstance, HostError> {
         let create = LibraryOperation::Create.name();
         // Option names only: values may be credentials.
         let keys: Vec<&str> = config.options.keys().map(String::as_str).collect();
@@ -419,7 +415,7 @@ impl PluginInstance {
         &self,
         operation: InstanceOperation,
         request: &Q,
-    ) -> Result<R, PluginError> {
+    ) -> Result<R, HostError> {
         let library = &self.library;
         let name = operation.name();
         let Some(entry) = library.call_entry(operation) else {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use flakewatch_core::time::Timestamp;
 use flakewatch_plugin_host::{
-    CallFailure, PluginBackend, PluginError, PluginLibrary, PluginRegistry, PluginSearch,
+    CallFailure, HostError, PluginBackend, PluginLibrary, PluginRegistry, PluginSearch,
 };
 use flakewatch_plugin_sdk::abi::ABI_VERSION;
 use flakewatch_plugin_sdk::model::{Capability, Config};
@@ -59,7 +59,7 @@ fn files_plugin_reports_bad_configuration_by_name() {
     assert!(
         matches!(
             err,
-            PluginError::Call {
+            HostError::Call {
                 failure: CallFailure::BadRequest,
                 ..
             }
@@ -116,7 +116,7 @@ fn wrong_abi_version_is_refused_before_any_call() {
     let path = plugin("flakewatch-test-plugin-wrong-abi");
     let err = PluginLibrary::load(&path).expect_err("wrong ABI");
     match &err {
-        PluginError::AbiVersion {
+        HostError::AbiVersion {
             path: p,
             found,
             expected,
@@ -136,7 +136,7 @@ fn wrong_abi_version_is_refused_before_any_call() {
 fn a_library_without_the_entry_symbol_is_not_a_plugin() {
     let path = plugin("flakewatch-test-plugin-no-entry");
     let err = PluginLibrary::load(&path).expect_err("no entry");
-    assert!(matches!(err, PluginError::MissingEntry { .. }), "{err}");
+    assert!(matches!(err, HostError::MissingEntry { .. }), "{err}");
     let text = err.to_string();
     assert!(text.contains(&path.display().to_string()), "{text}");
     assert!(
@@ -153,7 +153,7 @@ fn panics_become_errors_naming_the_plugin() {
     assert!(
         matches!(
             err,
-            PluginError::Call {
+            HostError::Call {
                 failure: CallFailure::Panicked,
                 ..
             }
@@ -285,7 +285,7 @@ fn a_bad_create_answer_leaks_neither_buffer_nor_instance() {
     assert!(
         matches!(
             err,
-            PluginError::Call {
+            HostError::Call {
                 failure: CallFailure::BadResponse,
                 ..
             }

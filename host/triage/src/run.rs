@@ -259,7 +259,7 @@ pub struct FilteredBuild {
 
 /// Everything one cycle would do, computed without changing anything.
 #[derive(Clone, Debug)]
-pub struct Plan {
+pub struct TriagePlan {
     /// What was read.
     pub stats: PlanStats,
     /// The failed builds the obvious-flake filter skipped, with the rule that skipped each.
@@ -277,7 +277,7 @@ pub struct Plan {
     pub max_new_issues: usize,
 }
 
-impl Plan {
+impl TriagePlan {
     /// New issues to create.
     pub fn new_issues(&self) -> usize {
         self.updates
@@ -478,7 +478,7 @@ pub fn plan(
     tracker: &dyn IssueTracker,
     source: &dyn FailureSource,
     options: &TriageOptions,
-) -> Result<Plan, TriageError> {
+) -> Result<TriagePlan, TriageError> {
     let mut stats = PlanStats::default();
     let issues = load_issues(tracker, options)?;
     let statuses = &issues.compiled.statuses;
@@ -637,7 +637,7 @@ pub fn plan(
             new_issue: Some(p.new),
         });
     }
-    Ok(Plan {
+    Ok(TriagePlan {
         stats,
         filtered,
         over_limits,
@@ -679,7 +679,11 @@ pub struct ApplyReport {
 /// Performs a plan against the tracker: script-error comments, then (unless the guard rail
 /// trips) for each update in order: create the issue if new, reopen it if needed, post its
 /// comment. A failed write is recorded and the run goes on.
-pub fn apply(plan: &Plan, tracker: &dyn IssueTracker, options: &TriageOptions) -> ApplyReport {
+pub fn apply(
+    plan: &TriagePlan,
+    tracker: &dyn IssueTracker,
+    options: &TriageOptions,
+) -> ApplyReport {
     let mut report = ApplyReport::default();
     for e in &plan.script_errors {
         match tracker.add_comment(e.issue, &sign_comment(&e.body)) {

@@ -22,8 +22,8 @@ use std::process::ExitCode;
 use flakewatch_conformance::{Case, CaseFile, CaseFileError};
 use serde_json::Value;
 
-mod lang;
-mod pipeline;
+mod language_kinds;
+mod triage_kinds;
 
 /// The verdict on one case.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -101,11 +101,11 @@ fn run_file(path: &Path, report: &mut Report) -> Result<(), CaseFileError> {
 fn check_case(case: &Case) -> Outcome {
     let fields = Value::Object(case.fields.clone());
     let result = match case.kind.as_str() {
-        "lex" => lang::check_lex(&fields),
-        "parse" => lang::check_parse(&fields),
-        "extract" => lang::check_extract(&fields),
-        "run" => lang::check_run(&fields),
-        other => match pipeline::check(other, &fields) {
+        "lex" => language_kinds::check_lex(&fields),
+        "parse" => language_kinds::check_parse(&fields),
+        "extract" => language_kinds::check_extract(&fields),
+        "run" => language_kinds::check_run(&fields),
+        other => match triage_kinds::check(other, &fields) {
             Some(result) => result,
             None => return Outcome::Skip,
         },

@@ -14,7 +14,7 @@ use anyhow::Context;
 use clap::{Args, ValueEnum};
 
 use super::aggregate::{EXIT_CONFIG, ModeArg};
-use flakewatch_aggregate::historical::{
+use flakewatch_aggregate::analyze_historical::{
     self, AnalysisOptions, DataType, pr_message, require_review, results_json,
 };
 use flakewatch_aggregate::{AggregateError, Mode};
@@ -72,7 +72,7 @@ fn release_order(release: &str) -> Option<(u64, u64)> {
 }
 
 /// The two highest releases named in `rows`, upstream's default pair (which it asks Sippy for).
-fn default_releases(rows: &[historical::Row]) -> Option<(String, String)> {
+fn default_releases(rows: &[analyze_historical::Row]) -> Option<(String, String)> {
     let mut releases: Vec<(u64, u64, &str)> = rows
         .iter()
         .filter_map(|r| release_order(&r.release).map(|(a, b)| (a, b, r.release.as_str())))
@@ -85,9 +85,9 @@ fn default_releases(rows: &[historical::Row]) -> Option<(String, String)> {
     Some((target.2.to_owned(), previous.2.to_owned()))
 }
 
-fn read_rows(path: &Path, data_type: DataType) -> anyhow::Result<Vec<historical::Row>> {
+fn read_rows(path: &Path, data_type: DataType) -> anyhow::Result<Vec<analyze_historical::Row>> {
     let text = fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    Ok(historical::parse_rows(
+    Ok(analyze_historical::parse_rows(
         &text,
         data_type,
         &path.display().to_string(),
@@ -141,7 +141,7 @@ fn analyze(args: &HistoricalArgs) -> anyhow::Result<String> {
         previous_release,
         mode: Mode::from(args.mode),
     };
-    let analysis = historical::analyze(&current, &new, &opts).map_err(|e| match e {
+    let analysis = analyze_historical::analyze(&current, &new, &opts).map_err(|e| match e {
         AggregateError::EmptyData(m) => anyhow::anyhow!(m),
         other => other.into(),
     })?;

@@ -10,7 +10,7 @@ use flakewatch_triage::backend::memory::{MemoryBackend, MemoryState};
 use flakewatch_triage::backend::{BuildSet, Issue, IssueComment};
 use flakewatch_triage::dashboard::{BuildResult, BuildStatus, Builder};
 use flakewatch_triage::failure::{Failure, TestStatus};
-use flakewatch_triage::run::{self, Decision, IssueRef, Plan, TriageOptions};
+use flakewatch_triage::run::{self, Decision, IssueRef, TriageOptions, TriagePlan};
 use flakewatch_triage::text::{
     NO_SCRIPT_COMMENT, NewIssue, SIGNATURE, failures_comment, parse_errors_comment, sign_comment,
     sign_issue_body,
@@ -109,12 +109,12 @@ fn options() -> TriageOptions {
     TriageOptions::new(t(T0 + DAY))
 }
 
-fn plan(b: &MemoryBackend) -> Plan {
+fn plan(b: &MemoryBackend) -> TriagePlan {
     run::plan(b, b, &options()).expect("plan")
 }
 
 /// (issue, [urls]) for each update, in posting order.
-fn targets(plan: &Plan) -> Vec<(IssueRef, Vec<String>)> {
+fn targets(plan: &TriagePlan) -> Vec<(IssueRef, Vec<String>)> {
     plan.updates
         .iter()
         .map(|u| (u.target, u.posts.iter().map(|p| p.url.clone()).collect()))
