@@ -1,5 +1,5 @@
-//! `analyze-historical-data` (spec §8): compare refreshed disruption or alert percentile rows
-//! with the current ones, write the new rows, `pr_message.md` and `require_review`.
+//! `analyze-historical-data`: compare refreshed disruption or alert percentile rows with the
+//! current ones, write the new rows, `pr_message.md` and `require_review`.
 //!
 //! Compat mode reproduces upstream, bugs included: `MasterNodesUpdated` is not part of the key
 //! (B8), P99 growth from 0 is never flagged (B5), missing keys are counted once per release

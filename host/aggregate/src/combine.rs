@@ -1,7 +1,7 @@
 //! Combining the JUnit of several runs into one tree of suites and tests, as upstream's
-//! `combineTestSuites` does (spec §4.3): suites merge by name at each level, a test is keyed
-//! by its suite path and name (the classname is ignored), and every `<testcase>` occurrence
-//! adds one pass, failure or skip entry for its run.
+//! `combineTestSuites` does: suites merge by name at each level, a test is keyed by its suite
+//! path and name (the classname is ignored), and every `<testcase>` occurrence adds one pass,
+//! failure or skip entry for its run.
 //!
 //! The JUnit itself is read by [`flakewatch_ingest::junit`]; this module only derives the
 //! aggregator's entries from the ingested attempts ([`EntryRule`]).
@@ -292,7 +292,7 @@ impl Combined {
     }
 }
 
-/// Per-test counts over distinct runs (spec §5.1).
+/// Per-test counts over distinct runs, as upstream's `CheckFailed` counts them.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct RunCounts {
     /// Runs with at least one pass or failure entry.

@@ -13,9 +13,9 @@ use super::verdict::{TestRule, upstream_always_pass, upstream_never_fail};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
-    /// Upstream's behaviour and outputs (spec §1, §11).
+    /// Upstream's behaviour and outputs (docs/aggregate.md, "Compat and improved").
     Compat,
-    /// The fixes of spec §11.
+    /// The fixes listed in docs/aggregate.md, "Compat and improved".
     Improved,
 }
 

@@ -1,5 +1,5 @@
-//! The `BackendDisruption` suite (spec §6): which backends, their history, the P70/P85 checks
-//! with grace seconds and the mean-plus-five-sigma check with its mulligan, and the testcases
+//! The `BackendDisruption` suite: which backends, their history, the P70/P85 checks with
+//! grace seconds and the mean-plus-five-sigma check with its mulligan, and the testcases
 //! upstream writes for them.
 
 use std::collections::{BTreeMap, BTreeSet};

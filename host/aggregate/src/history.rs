@@ -1,7 +1,6 @@
-//! Historical pass rates per test (spec §5.5): rows shaped like BigQuery's
-//! `TestRuns_Summary_Last200Runs`, read from a JSON file or computed from stored runs by the
-//! view chain upstream used (last N runs within D days per job, one result per run and test,
-//! sums and percentages).
+//! Historical pass rates per test: rows shaped like BigQuery's `TestRuns_Summary_Last200Runs`,
+//! read from a JSON file or computed from stored runs by the view chain upstream used (last N
+//! runs within D days per job, one result per run and test, sums and percentages).
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;

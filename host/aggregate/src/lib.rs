@@ -1,5 +1,5 @@
 //! Statistical aggregation of parallel CI job runs, after OpenShift's `job-run-aggregator`
-//! (`specs/job_run_aggregator.md`): combine the JUnit of ~10 runs of one job per test, judge
+//! (see docs/aggregate.md): combine the JUnit of ~10 runs of one job per test, judge
 //! each test's pass count against its history with a one-sided Fisher exact test, check
 //! backend disruption against history, write upstream's output files; and
 //! `analyze-historical-data`, which compares refreshed percentile tables.

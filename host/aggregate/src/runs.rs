@@ -15,7 +15,7 @@ use super::godur;
 use flakewatch_core::time::Timestamp;
 use flakewatch_ingest::{self as ingest, Format, Limits, RunMeta, WarningKind};
 
-/// Which runs belong to the aggregation (spec §3.3).
+/// Which runs belong to the aggregation (docs/aggregate.md, "Where the runs come from").
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Selection {
     /// Payload mode: the prow job annotation equals the job and `release.openshift.io/tag`

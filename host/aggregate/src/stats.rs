@@ -1,5 +1,5 @@
 //! The required-passes rule: how many of `n` attempts must pass for a test whose historical
-//! working percentage is `w`, from a one-sided Fisher exact test (spec §5.4).
+//! working percentage is `w`, from a one-sided Fisher exact test.
 //!
 //! Upstream hard-codes a table for `n ≤ 12` (rows 1 and 2 edited by hand) and panics beyond
 //! it. [`RequiredPasses`] holds either that table ([`TableSource::Compat`], computed beyond

@@ -1,4 +1,4 @@
-//! The per-test verdict (`CheckFailed`, spec §5.2): exemptions, the hard gates, the
+//! The per-test verdict (upstream's `CheckFailed`): exemptions, the hard gates, the
 //! historical working percentage and the required number of passes with the pity factor.
 //! Messages are upstream's, byte for byte; downstream tools parse them.
 
@@ -95,7 +95,7 @@ impl TestRule {
     }
 }
 
-/// Upstream's hard-coded always-pass list (§5.3), in upstream's order of checks.
+/// Upstream's hard-coded always-pass list, in upstream's order of checks.
 pub fn upstream_always_pass() -> Vec<TestRule> {
     vec![
         TestRule {

@@ -246,7 +246,7 @@ pub(crate) fn run(args: &AggregateArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(code));
         }
     };
-    let mut out = io::stdout().lock();
+    let mut out = crate::stdout();
     if args.json {
         serde_json::to_writer_pretty(&mut out, &result.report)?;
         writeln!(out)?;

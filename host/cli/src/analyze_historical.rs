@@ -178,7 +178,7 @@ fn analyze(args: &HistoricalArgs) -> anyhow::Result<String> {
 pub(crate) fn run(args: &HistoricalArgs) -> anyhow::Result<ExitCode> {
     match analyze(args) {
         Ok(report) => {
-            writeln!(io::stdout(), "{report}")?;
+            writeln!(crate::stdout(), "{report}")?;
             Ok(ExitCode::SUCCESS)
         }
         Err(err) => {

@@ -56,7 +56,7 @@ pub(crate) fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
     }
     let output_bytes: usize = records.iter().map(|r| r.get(Field::Output).len()).sum();
     let log_bytes: usize = records.iter().map(|r| r.get(Field::Log).len()).sum();
-    let mut out = std::io::stdout().lock();
+    let mut out = crate::stdout();
     writeln!(
         out,
         "{} failures, {:.1} MB output, {:.1} MB log",

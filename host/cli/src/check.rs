@@ -53,7 +53,7 @@ impl Finding {
 pub(crate) fn run(args: &CheckArgs, color: crate::Color) -> anyhow::Result<ExitCode> {
     let file = script_file::load(&args.file)?;
     let findings = findings(&file);
-    let mut stdout = std::io::stdout().lock();
+    let mut stdout = crate::stdout();
     if args.json {
         let items: Vec<CheckFinding> = findings
             .iter()
@@ -70,13 +70,13 @@ pub(crate) fn run(args: &CheckArgs, color: crate::Color) -> anyhow::Result<ExitC
     } else if color != crate::Color::Never
         && (color == crate::Color::Always || std::io::stdout().is_terminal())
     {
-        let choice = if color.enabled(std::io::stdout().is_terminal()) {
-            termcolor::ColorChoice::Always
+        let mut buffer = if color.enabled(std::io::stdout().is_terminal()) {
+            termcolor::Buffer::ansi()
         } else {
-            termcolor::ColorChoice::Never
+            termcolor::Buffer::no_color()
         };
-        let mut out = termcolor::StandardStream::stdout(choice);
-        render_rich(&mut out, &file, &findings)?;
+        render_rich(&mut buffer, &file, &findings)?;
+        stdout.write_all(buffer.as_slice())?;
     } else {
         for finding in &findings {
             writeln!(stdout, "{}", finding.line)?;

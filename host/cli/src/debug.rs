@@ -97,7 +97,7 @@ pub(crate) fn run(args: &DebugArgs) -> anyhow::Result<ExitCode> {
         eprintln!("{diagnostic}");
         failed = true;
     }
-    std::io::stdout().lock().write_all(out.as_bytes())?;
+    crate::stdout().write_all(out.as_bytes())?;
     Ok(if failed {
         ExitCode::from(1)
     } else {

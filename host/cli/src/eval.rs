@@ -1,6 +1,5 @@
 //! `flakewatch eval`: the first matching rule's action for each record of a JSON-lines file.
 
-use std::fs::File;
 use std::io::{BufReader, BufWriter, Write};
 use std::process::ExitCode;
 
@@ -19,7 +18,8 @@ pub(crate) struct EvalArgs {
     /// The script or issue body (`-` for standard input).
     #[arg(long)]
     pub script: String,
-    /// Failure records, one JSON object per line (watchflakes field names, string values).
+    /// Failure records, one JSON object per line (watchflakes field names, string values);
+    /// `-` reads standard input.
     #[arg(long)]
     pub records: String,
 }
@@ -40,8 +40,8 @@ pub(crate) fn run(args: &EvalArgs) -> anyhow::Result<ExitCode> {
     let set = builder.finish();
     let interp = Interpreter::new(&set);
     let mut scratch = interp.scratch();
-    let input = File::open(&args.records).with_context(|| format!("opening {}", args.records))?;
-    let mut out = BufWriter::new(std::io::stdout().lock());
+    let input = crate::open_input(std::path::Path::new(&args.records))?;
+    let mut out = BufWriter::new(crate::stdout());
     let mut bad_lines = 0usize;
     for item in read_records(BufReader::new(input), &args.records) {
         let line = match item {

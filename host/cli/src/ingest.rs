@@ -135,7 +135,7 @@ pub(crate) fn run(args: &IngestArgs) -> anyhow::Result<ExitCode> {
         Some(path) => {
             Box::new(File::create(path).with_context(|| format!("creating {}", path.display()))?)
         }
-        None => Box::new(io::stdout().lock()),
+        None => Box::new(crate::stdout()),
     };
     let mut out = BufWriter::new(sink);
     let mut failed_inputs = 0usize;

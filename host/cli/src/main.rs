@@ -62,6 +62,61 @@ impl Color {
     }
 }
 
+/// Standard output as every command writes it: a closed pipe (`flakewatch … | head`) ends
+/// the output quietly, and the command goes on to its real exit status.
+pub(crate) struct Stdout {
+    inner: io::StdoutLock<'static>,
+    closed: bool,
+}
+
+/// The command's standard output (see [`Stdout`]).
+pub(crate) fn stdout() -> Stdout {
+    Stdout {
+        inner: io::stdout().lock(),
+        closed: false,
+    }
+}
+
+impl Stdout {
+    fn quiet<T>(&mut self, result: io::Result<T>, done: T) -> io::Result<T> {
+        match result {
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
+                self.closed = true;
+                Ok(done)
+            }
+            other => other,
+        }
+    }
+}
+
+impl Write for Stdout {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.closed {
+            return Ok(buf.len());
+        }
+        let result = self.inner.write(buf);
+        self.quiet(result, buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        if self.closed {
+            return Ok(());
+        }
+        let result = self.inner.flush();
+        self.quiet(result, ())
+    }
+}
+
+/// Opens an input file, or standard input for `-`.
+pub(crate) fn open_input(path: &std::path::Path) -> anyhow::Result<Box<dyn io::Read>> {
+    use anyhow::Context as _;
+    if path.as_os_str() == "-" {
+        return Ok(Box::new(io::stdin().lock()));
+    }
+    let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    Ok(Box::new(file))
+}
+
 /// Exit code for operational failures (I/O, unreadable input).
 pub const EXIT_FAILURE: u8 = 3;
 
@@ -143,7 +198,6 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(code) => code,
-        Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
             let _ = writeln!(io::stderr(), "flakewatch: {err:#}");
             ExitCode::from(EXIT_FAILURE)
@@ -161,13 +215,4 @@ fn usage_error(err: &clap::Error) -> ExitCode {
         return ExitCode::from(aggregate::EXIT_CONFIG);
     }
     ExitCode::from(u8::try_from(code).unwrap_or(2))
-}
-
-/// A closed pipe (`flakewatch ... | head`) is not a failure.
-fn is_broken_pipe(err: &anyhow::Error) -> bool {
-    err.chain().any(|cause| {
-        cause
-            .downcast_ref::<io::Error>()
-            .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
-    })
 }

@@ -2,7 +2,7 @@
 //! set, streaming, on several threads, writing one JSON line per failure in input order.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::io::{BufReader, BufWriter, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -11,7 +11,9 @@ use clap::Args;
 use flakewatch_dsl::{Assignment, Limits};
 use serde_json::json;
 
-use flakewatch_ingest::records::parse_record_fields;
+use flakewatch_core::LineError;
+use flakewatch_core::jsonl::every_line;
+use flakewatch_ingest::records::{MAX_RECORD_LINE, parse_record_fields};
 use flakewatch_triage::engine::{EngineKind, EngineScratch};
 use flakewatch_triage::patterns::{CompiledIssues, ScriptStatus, read_issues};
 
@@ -21,10 +23,12 @@ const BATCH: usize = 1024;
 /// Arguments of `flakewatch match`.
 #[derive(Debug, Args)]
 pub(crate) struct MatchArgs {
-    /// Issues in GitHub's JSON shape, one per line (`number`, `body`, ...).
+    /// Issues in GitHub's JSON shape, one per line (`number`, `body`, ...); `-` reads
+    /// standard input.
     #[arg(long)]
     pub issues: PathBuf,
-    /// Failure records, one JSON object per line (watchflakes field names).
+    /// Failure records, one JSON object per line (watchflakes field names); `-` reads
+    /// standard input.
     #[arg(long)]
     pub failures: PathBuf,
     /// The engine.
@@ -40,10 +44,10 @@ pub(crate) struct MatchArgs {
 
 /// Loads and compiles the issues of a file (shared by `match` and `bench`).
 pub(crate) fn compile_issue_file(
-    path: &PathBuf,
+    path: &std::path::Path,
     engine: EngineKind,
 ) -> anyhow::Result<CompiledIssues> {
-    let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let file = crate::open_input(path)?;
     let issues = read_issues(BufReader::new(file), &path.display().to_string())?;
     let compiled = CompiledIssues::compile(
         issues
@@ -77,30 +81,44 @@ pub(crate) fn run(args: &MatchArgs) -> anyhow::Result<ExitCode> {
         .threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
         .max(1);
-    let input = File::open(&args.failures)
-        .with_context(|| format!("opening {}", args.failures.display()))?;
+    let input = crate::open_input(&args.failures)?;
     let name = args.failures.display().to_string();
     let mut out: Box<dyn Write> = match &args.out {
         Some(path) => Box::new(BufWriter::new(
             File::create(path).with_context(|| format!("creating {}", path.display()))?,
         )),
-        None => Box::new(BufWriter::new(std::io::stdout().lock())),
+        None => Box::new(BufWriter::new(crate::stdout())),
     };
     let mut scratches: Vec<EngineScratch> =
         (0..threads).map(|_| compiled.engine.scratch()).collect();
     // Lines carry whole build logs (tens of KB): with the default 8 KiB buffer each line took
     // several reads; 256 KiB took end to end from ~1.3-1.5 s to ~1.0-1.3 s (one thread,
     // default workload, six alternating runs).
-    let mut lines = BufReader::with_capacity(256 << 10, input).lines();
-    let mut line_no = 0usize;
+    // Every input line gets one output line: a blank line, a line that is not UTF-8 or one
+    // longer than the limit is a bad line in place, like a malformed record.
+    let mut lines = every_line(
+        BufReader::with_capacity(256 << 10, input),
+        &name,
+        MAX_RECORD_LINE,
+    );
     let mut bad = 0usize;
     loop {
-        let mut batch: Vec<(usize, String)> = Vec::with_capacity(BATCH);
+        let mut batch: Vec<(usize, Result<String, String>)> = Vec::with_capacity(BATCH);
         for line in lines.by_ref().take(BATCH) {
-            line_no += 1;
-            let text = line.with_context(|| format!("reading {name}"))?;
-            if !text.trim().is_empty() {
-                batch.push((line_no, text));
+            match line {
+                Ok((line_no, text)) if text.is_empty() => {
+                    batch.push((
+                        line_no,
+                        Err(format!("{name}:{line_no}: a blank line is not a record")),
+                    ));
+                }
+                Ok((line_no, text)) => batch.push((line_no, Ok(text))),
+                Err(err @ LineError::Io { .. }) => {
+                    return Err(anyhow::Error::new(err).context(format!("reading {name}")));
+                }
+                Err(err @ (LineError::Invalid { line, .. } | LineError::TooLong { line, .. })) => {
+                    batch.push((line, Err(err.to_string())));
+                }
             }
         }
         if batch.is_empty() {
@@ -135,22 +153,24 @@ pub(crate) fn run(args: &MatchArgs) -> anyhow::Result<ExitCode> {
 /// Parses and assigns a batch, splitting it into contiguous runs, one per thread.
 fn assign_batch(
     compiled: &CompiledIssues,
-    batch: &[(usize, String)],
+    batch: &[(usize, Result<String, String>)],
     scratches: &mut [EngineScratch],
     name: &str,
 ) -> Vec<Result<String, String>> {
     let per_thread = batch.len().div_ceil(scratches.len());
-    let work =
-        |part: &[(usize, String)], scratch: &mut EngineScratch| -> Vec<Result<String, String>> {
-            part.iter()
-                .map(|(line, text)| {
-                    let record =
-                        parse_record_fields(text).map_err(|e| format!("{name}:{line}: {e}"))?;
-                    let assignment = compiled.engine.assign(&record, scratch);
-                    Ok(result_line(&assignment, &compiled.numbers))
-                })
-                .collect()
-        };
+    let work = |part: &[(usize, Result<String, String>)],
+                scratch: &mut EngineScratch|
+     -> Vec<Result<String, String>> {
+        part.iter()
+            .map(|(line, text)| {
+                let text = text.as_ref().map_err(Clone::clone)?;
+                let record =
+                    parse_record_fields(text).map_err(|e| format!("{name}:{line}: {e}"))?;
+                let assignment = compiled.engine.assign(&record, scratch);
+                Ok(result_line(&assignment, &compiled.numbers))
+            })
+            .collect()
+    };
     if scratches.len() == 1 || batch.len() < 2 {
         return work(batch, &mut scratches[0]);
     }

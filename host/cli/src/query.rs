@@ -67,7 +67,7 @@ pub(crate) fn run(args: &QueryArgs) -> anyhow::Result<ExitCode> {
     let tracker = backends.tracker.as_deref().map(|t| t as &dyn IssueTracker);
     let (matches, stats) =
         query(&parsed.script, &*backends.source, tracker, &options).context("running the query")?;
-    let mut out = io::stdout().lock();
+    let mut out = crate::stdout();
     for (i, m) in matches.iter().enumerate() {
         if args.json {
             let mut v = json!({

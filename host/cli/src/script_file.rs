@@ -19,15 +19,24 @@ pub(crate) struct ScriptFile {
     pub parsed: Parsed,
 }
 
-/// Reads the file's bytes; invalid UTF-8 becomes U+FFFD, as Go's unquoting would decode it.
+/// Reads the file's bytes, at most the largest script a rule set may hold
+/// (`Limits::max_script_bytes`; a longer input is refused before it is read whole); invalid
+/// UTF-8 becomes U+FFFD, as Go's unquoting would decode it.
 pub(crate) fn read_input(path: &str) -> anyhow::Result<String> {
-    let mut bytes = Vec::new();
-    if path == "-" {
-        std::io::stdin()
-            .read_to_end(&mut bytes)
-            .context("reading standard input")?;
+    let limit = flakewatch_dsl::Limits::DEFAULT.max_script_bytes;
+    let input: Box<dyn Read> = if path == "-" {
+        Box::new(std::io::stdin().lock())
     } else {
-        bytes = std::fs::read(path).with_context(|| format!("reading {path}"))?;
+        Box::new(std::fs::File::open(path).with_context(|| format!("reading {path}"))?)
+    };
+    let name = if path == "-" { "standard input" } else { path };
+    let mut bytes = Vec::new();
+    input
+        .take(limit as u64 + 1)
+        .read_to_end(&mut bytes)
+        .with_context(|| format!("reading {name}"))?;
+    if bytes.len() > limit {
+        anyhow::bail!("{name}: larger than {limit} bytes, the largest script flakewatch reads");
     }
     Ok(String::from_utf8(bytes)
         .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))

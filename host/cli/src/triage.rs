@@ -175,7 +175,7 @@ pub(crate) fn run(args: &TriageArgs, verbose: u8) -> anyhow::Result<ExitCode> {
         );
     }
     let report = args.apply.then(|| run::apply(&plan, tracker, &options));
-    let mut out = io::stdout().lock();
+    let mut out = crate::stdout();
     if args.json {
         let doc = TriageDocument::new(&plan, report.as_ref(), &options, args.apply);
         serde_json::to_writer_pretty(&mut out, &doc)?;

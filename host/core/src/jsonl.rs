@@ -65,6 +65,16 @@ pub fn lines<R: BufRead>(input: R, file: &str, max_line: usize) -> Lines<R> {
         line: 0,
         buf: Vec::new(),
         done: false,
+        skip_blank: true,
+    }
+}
+
+/// As [`lines`], but blank lines are returned too (as empty strings), so that a reader can
+/// answer every input line with one output line.
+pub fn every_line<R: BufRead>(input: R, file: &str, max_line: usize) -> Lines<R> {
+    Lines {
+        skip_blank: false,
+        ..lines(input, file, max_line)
     }
 }
 
@@ -77,6 +87,7 @@ pub struct Lines<R> {
     line: usize,
     buf: Vec<u8>,
     done: bool,
+    skip_blank: bool,
 }
 
 impl<R: BufRead> Lines<R> {
@@ -112,7 +123,7 @@ impl<R: BufRead> Lines<R> {
 }
 
 fn memchr_newline(bytes: &[u8]) -> Option<usize> {
-    bytes.iter().position(|&b| b == b'\n')
+    memchr::memchr(b'\n', bytes)
 }
 
 impl<R: BufRead> Iterator for Lines<R> {
@@ -146,7 +157,10 @@ impl<R: BufRead> Iterator for Lines<R> {
                 self.buf.pop();
             }
             if self.buf.iter().all(u8::is_ascii_whitespace) {
-                continue;
+                if self.skip_blank {
+                    continue;
+                }
+                return Some(Ok((self.line, String::new())));
             }
             return Some(match String::from_utf8(std::mem::take(&mut self.buf)) {
                 Ok(text) => Ok((self.line, text)),
@@ -181,6 +195,22 @@ mod tests {
                 Ok((1, "a".into())),
                 Ok((4, "b".into())),
                 Ok((5, "c".into()))
+            ]
+        );
+    }
+
+    #[test]
+    fn every_line_keeps_blank_lines_in_place() {
+        let got: Vec<_> = every_line(&b"a\n\n \nb"[..], "f", 10)
+            .map(|r| r.map_err(|e| e.to_string()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                Ok((1, "a".into())),
+                Ok((2, String::new())),
+                Ok((3, String::new())),
+                Ok((4, "b".into()))
             ]
         );
     }

@@ -1,4 +1,5 @@
-//! Shortening a test or build log to the snippet shown in issues and comments (spec §6.7).
+//! Shortening a test or build log to the snippet shown in issues and comments (watchflakes'
+//! `snippet`).
 
 /// Logs with at most this many (non-blank-trimmed) lines are kept whole.
 const MAX_WHOLE: usize = 30;

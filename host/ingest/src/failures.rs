@@ -1,7 +1,7 @@
-//! From test results to watchflakes failure records (specs/watchflakes.md §6.4–6.5,
-//! specs/formats.md §4.3): one record per failing attempt, plus one per failing suite entry
-//! that no failing test accounts for (a TestMain panic, a build failure, a mozlog group error,
-//! a stray crash). Field names come from [`Field`]; extra keys are listed in
+//! From test results to watchflakes failure records (docs/ingest.md, "Failure records
+//! (`--failures`)"): one record per failing attempt, plus one per failing suite entry that no
+//! failing test accounts for (a TestMain panic, a build failure, a mozlog group error, a stray
+//! crash). Field names come from [`Field`]; extra keys are listed in
 //! [`EXTRA_KEYS`](crate::records::EXTRA_KEYS).
 
 use std::io::{self, Write};

@@ -1,4 +1,4 @@
-//! A `go test -json` (test2json) reader for Go 1.19 through current (specs/formats.md §4).
+//! A `go test -json` (test2json) reader for Go 1.19 through current.
 //!
 //! * Each `run` … `pass`/`fail`/`skip` span of a test is one attempt; `-count=N` repeats and
 //!   reruns (several package runs in one stream) add attempts in order of appearance.

@@ -1,5 +1,5 @@
 //! A streaming, lenient JUnit XML reader on quick-xml that normalises every retry encoding into
-//! attempts (specs/formats.md §2).
+//! attempts (docs/ingest.md, "JUnit XML").
 //!
 //! * Roots: `<testsuites>` or a bare `<testsuite>`; suites nest to any depth (up to
 //!   [`Limits::max_depth`]); the suite path is the list of enclosing suite names.

@@ -40,7 +40,7 @@ impl fmt::Display for Format {
     }
 }
 
-/// The producer of a JUnit file, as far as the content tells (specs/formats.md §2.6).
+/// The producer of a JUnit file, as far as the content tells.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, Default)]
 pub enum Dialect {
     /// No recognisable producer.

@@ -1,5 +1,5 @@
 //! mozlog readers: the raw structured log (`suite_start` … `suite_end`) and the errorsummary
-//! form Treeherder ingests (specs/formats.md §3).
+//! form Treeherder ingests (docs/ingest.md, "mozlog").
 //!
 //! * A test's suite path is its manifest `group` (when given); `test_start` … `test_end` is
 //!   one attempt, a test started again is another attempt.

@@ -250,15 +250,22 @@ impl<'de> Visitor<'de> for RecordVisitor {
     }
 }
 
-/// Streams the records of a JSON-lines input; blank lines are skipped, a bad line (not a
-/// record, not UTF-8, longer than [`MAX_RECORD_LINE`]) is a recoverable error.
+/// Streams the records of a JSON-lines input; a bad line (blank, not a record, not UTF-8,
+/// longer than [`MAX_RECORD_LINE`]) is a recoverable error, as `match` treats it.
 pub fn read_records<R: BufRead>(
     input: R,
     file: &str,
 ) -> impl Iterator<Item = Result<RecordLine, LineError>> {
     let file = file.to_owned();
-    flakewatch_core::jsonl::lines(input, &file, MAX_RECORD_LINE).map(move |line| {
+    flakewatch_core::jsonl::every_line(input, &file, MAX_RECORD_LINE).map(move |line| {
         let (line_no, text) = line?;
+        if text.is_empty() {
+            return Err(LineError::invalid(
+                &file,
+                line_no,
+                "a blank line is not a record",
+            ));
+        }
         parse_record(&text)
             .map(|FailureRecord { record, extra }| RecordLine {
                 line: line_no,
@@ -278,17 +285,19 @@ mod tests {
         let input =
             "{\"pkg\":\"net\",\"url\":\"u\",\"\":\"ignored\"}\n\n{\"pkg\":1}\n{\"pkg\":\"x\"";
         let results: Vec<_> = read_records(input.as_bytes(), "in.jsonl").collect();
-        assert_eq!(results.len(), 3);
+        assert_eq!(results.len(), 4);
         let first = results[0].as_ref().unwrap();
         assert_eq!(first.record.get(Field::Pkg), "net");
         assert_eq!(first.record.get(Field::Output), "");
         assert_eq!(first.extra["url"], "u");
-        let second = results[1].as_ref().unwrap_err().to_string();
+        let blank = results[1].as_ref().unwrap_err().to_string();
+        assert_eq!(blank, "in.jsonl:2: a blank line is not a record");
+        let second = results[2].as_ref().unwrap_err().to_string();
         assert!(
             second.starts_with("in.jsonl:3: field \"pkg\" must be a string"),
             "{second}"
         );
-        let third = results[2].as_ref().unwrap_err().to_string();
+        let third = results[3].as_ref().unwrap_err().to_string();
         assert!(
             third.starts_with("in.jsonl:4: EOF while parsing"),
             "{third}"

@@ -121,7 +121,7 @@ pub fn issue_from_wire(issue: wire::Issue) -> Result<Issue, String> {
 
 /// The build ID of a LUCI build URL, `https://ci.chromium.org/b/ID` (or the older
 /// `https://ci.chromium.org/ui/b/ID`). Other URLs are refused: de-duplication finds build
-/// URLs of exactly this form in comments (spec §7.3).
+/// URLs of exactly this form in comments.
 pub fn build_id(url: &str) -> Result<i64, String> {
     let id = url
         .strip_prefix("https://ci.chromium.org/b/")

@@ -1,4 +1,4 @@
-//! Coalescing the test failures of one build to at most [`MAX_FAIL_PER_BUILD`] (spec §6.6).
+//! Coalescing the test failures of one build to at most [`MAX_FAIL_PER_BUILD`].
 
 use super::failure::Failure;
 use super::testid::split_test_id;

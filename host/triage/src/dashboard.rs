@@ -1,5 +1,6 @@
 //! Dashboards (builders × commits of one repo and Go branch) and the "obvious flake" filter
-//! that runs on them before any matching: broken commits, then broken builders (spec §6.3).
+//! that runs on them before any matching: broken commits, then broken builders
+//! (docs/triage.md, "Failures without passing builds").
 
 use std::cmp::Ordering;
 use std::sync::Arc;
@@ -108,8 +109,8 @@ impl BuildResult {
     }
 }
 
-/// The order in which failed builds are processed (spec §4.4): commit time, then repo,
-/// builder and commit hash.
+/// The order in which failed builds are processed: commit time, then repo, builder and
+/// commit hash.
 pub fn build_order(a: &BuildResult, b: &BuildResult) -> Ordering {
     a.time
         .cmp(&b.time)

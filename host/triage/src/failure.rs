@@ -84,7 +84,7 @@ pub struct Failure {
 
 impl Failure {
     /// The dummy failure standing for a failed build without test failures: no TestID,
-    /// status `FAIL`, and the log of the last failed step as its output (spec §4.4).
+    /// status `FAIL`, and the log of the last failed step as its output.
     pub fn build_failure(step_log: &str) -> Failure {
         Failure {
             test_id: String::new(),

@@ -5,21 +5,21 @@
 //! the [backends](crate::backend) that talk to CI systems and issue trackers; [`engine`] and
 //! [`patterns`] turn issue bodies into a compiled pattern set.
 //!
-//! | module | spec | what |
-//! |---|---|---|
-//! | [`dashboard`] | §6.3, §4.4 | [`Dashboard`], [`BuildResult`], the broken-commit and broken-builder passes |
-//! | [`testid`] | §6.4 | [`split_test_id`] |
-//! | [`coalesce`] | §6.6 | [`coalesce_failures`] |
-//! | [`failure`] | §6.5 | [`Failure`], [`TestStatus`]: a failed test as ResultDB reports it |
-//! | [`post`] | §6.5, §7.2 | [`FailurePost`]: record, header, Markdown |
-//! | [`text`] | §5.3, §7.1, §7.2 | new-issue text, comments, error comments, cap and signature |
-//! | [`mentions`] | §7.3 | signed comments and the build URLs they mention |
-//! | [`source`] | §6.1 | dashboards assembled from a failure source's build results |
-//! | [`run`] | §4.3–§4.4, §5, §7 | one triage cycle: [`plan`](run::plan) and [`apply`](run::apply) |
-//! | [`query`] | §7.7 | query mode: the failures a script captures, and who owns them |
-//! | [`backend`] | | the capabilities triage needs: [`IssueTracker`](backend::IssueTracker), [`FailureSource`](backend::FailureSource) |
-//! | [`engine`] | | one interface over the three engines (`interp`, `plan`, `jit`) |
-//! | [`patterns`] | | issues → scripts extracted and parsed → compiled engine |
+//! | module | what |
+//! |---|---|
+//! | [`dashboard`] | [`Dashboard`], [`BuildResult`], the broken-commit and broken-builder passes |
+//! | [`testid`] | [`split_test_id`] |
+//! | [`coalesce`] | [`coalesce_failures`] |
+//! | [`failure`] | [`Failure`], [`TestStatus`]: a failed test as ResultDB reports it |
+//! | [`post`] | [`FailurePost`]: record, header, Markdown |
+//! | [`text`] | new-issue text, comments, error comments, cap and signature |
+//! | [`mentions`] | signed comments and the build URLs they mention |
+//! | [`source`] | dashboards assembled from a failure source's build results |
+//! | [`run`] | one triage cycle: [`plan`](run::plan) and [`apply`](run::apply) |
+//! | [`query`] | query mode: the failures a script captures, and who owns them |
+//! | [`backend`] | the capabilities triage needs: [`IssueTracker`](backend::IssueTracker), [`FailureSource`](backend::FailureSource) |
+//! | [`engine`] | one interface over the three engines (`interp`, `plan`, `jit`) |
+//! | [`patterns`] | issues → scripts extracted and parsed → compiled engine |
 
 pub mod backend;
 pub mod coalesce;

@@ -1,6 +1,6 @@
-//! De-duplication by build-URL mentions (spec §7.3): which comments watchflakes signed, the
-//! build URLs they mention, and whether an issue body is newer than the last signed comment
-//! (spec §5.3).
+//! De-duplication by build-URL mentions (docs/triage.md, "One cycle", step 8): which comments
+//! watchflakes signed, the build URLs they mention, and whether an issue body is newer than
+//! the last signed comment (step 2).
 
 use std::collections::BTreeSet;
 

@@ -1,5 +1,5 @@
 //! The failure posts built from a failed build's failures: the record a script is matched
-//! against (spec §6.5) and the header and Markdown that comments show (spec §7.2).
+//! against (docs/language.md, "Fields") and the header and Markdown that comments show.
 
 use std::fmt;
 use std::sync::Arc;
@@ -37,7 +37,7 @@ pub struct FailurePost {
     pub test_id: String,
     /// The failure's test status.
     pub status: TestStatus,
-    /// The build's page (the de-duplication key, spec §7.3).
+    /// The build's page (the de-duplication key).
     pub url: String,
     /// Package, from the TestID.
     pub pkg: String,
@@ -49,7 +49,7 @@ pub struct FailurePost {
     pub output: String,
     /// The whole-build log (the record's `log` field), shared by the build's failures.
     pub log: Arc<str>,
-    /// Whether the build is a consistent failure at the tip of its builder (spec §6.3).
+    /// Whether the build is a consistent failure at the tip of its builder.
     pub top: bool,
 }
 
@@ -186,9 +186,9 @@ impl fmt::Display for FailurePost {
     }
 }
 
-/// The posts of one failed build (spec §4.4 step 1): its failures coalesced to at most
-/// [`MAX_FAIL_PER_BUILD`](crate::coalesce::MAX_FAIL_PER_BUILD), or, when it has none, one
-/// dummy build failure carrying the step log.
+/// The posts of one failed build (docs/triage.md, "One cycle", step 5): its failures
+/// coalesced to at most [`MAX_FAIL_PER_BUILD`](crate::coalesce::MAX_FAIL_PER_BUILD), or, when
+/// it has none, one dummy build failure carrying the step log.
 pub fn build_posts(build: &BuildResult) -> Vec<FailurePost> {
     let mut failures = coalesce_failures(build.failures.clone());
     if failures.is_empty() {

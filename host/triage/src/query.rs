@@ -1,7 +1,7 @@
-//! Query mode (spec §7.7): the failures of the window that a script captures (its first
-//! matching rule says `post` or `default`), after the same filtering and coalescing as a
-//! triage cycle, and, when an issue tracker is at hand, which issue owns each one today.
-//! Nothing is created or posted.
+//! Query mode (docs/triage.md, "`flakewatch query SCRIPT`"): the failures of the window that
+//! a script captures (its first matching rule says `post` or `default`), after the same
+//! filtering and coalescing as a triage cycle, and, when an issue tracker is at hand, which
+//! issue owns each one today. Nothing is created or posted.
 
 use flakewatch_dsl::Assignment;
 use flakewatch_dsl::ast::Script;
@@ -12,7 +12,7 @@ use crate::engine::Engine;
 use crate::patterns::CompiledIssues;
 use crate::post::FailurePost;
 
-/// Who owns a failure among the tracker's issues, by the real assignment (spec §4.3).
+/// Who owns a failure among the tracker's issues, by the real assignment.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Owner {
     /// An issue's script skips it.

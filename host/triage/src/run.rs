@@ -1,11 +1,11 @@
-//! One triage cycle, as watchflakes runs it (spec §4.3–§4.4, §5, §7): read the issues and
-//! their scripts, complain once about broken scripts, read the failures, drop the obvious
+//! One triage cycle, as watchflakes runs it (docs/triage.md, "One cycle"): read the issues
+//! and their scripts, complain once about broken scripts, read the failures, drop the obvious
 //! non-flakes, assign every failure across the issues, prepare new issues, de-duplicate
 //! against the build URLs signed comments already mention, then post.
 //!
 //! [`plan`] computes everything and changes nothing; [`apply`] performs a plan. The tracker
 //! is the only state: a crash at any point followed by another run posts every failure
-//! exactly once (see `docs/triage.md`, "Crash safety").
+//! exactly once (see `docs/triage.md`, "Idempotence and crash safety").
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -28,16 +28,16 @@ use crate::patterns::{CompiledIssues, ScriptStatus};
 use crate::post::{FailurePost, build_posts};
 use flakewatch_core::Timestamp;
 
-/// Upstream's guard rail: with this many new issues pending, nothing is posted (spec §7.5).
+/// Upstream's guard rail: with this many new issues pending, nothing is posted.
 pub const DEFAULT_MAX_NEW_ISSUES: usize = 100;
 
-/// The time window, in days (spec §6.2).
+/// The time window, in days.
 pub const WINDOW_DAYS: i64 = 45;
 
 /// The window never starts before this (2025-06-01T00:00:00Z; golang/go#73921).
 pub const WINDOW_FLOOR_UNIX: i64 = 1_748_736_000;
 
-/// A prepared issue's title gets this suffix when it is a consistent failure (spec §4.4).
+/// A prepared issue's title gets this suffix when it is a consistent failure.
 pub const CONSISTENT_SUFFIX: &str = " [consistent failure]";
 
 /// The label new issues get when the tracker has it.
@@ -140,7 +140,7 @@ impl ScriptProblem {
     }
 }
 
-/// An error comment to post on an issue whose script is unusable (spec §5.3).
+/// An error comment to post on an issue whose script is unusable.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ScriptErrorComment {
     /// The issue.
@@ -165,7 +165,7 @@ pub enum Decision {
     /// No script claimed it; a new issue was prepared for it.
     NewIssue,
     /// No script claimed it, but a new issue was already prepared for its build in this
-    /// cycle; it waits for the next cycle (spec §4.4).
+    /// cycle; it waits for the next cycle.
     Deferred,
 }
 
@@ -196,7 +196,7 @@ pub struct FailureOutcome {
 }
 
 /// A comment to post on one issue: on an existing issue (reopened first if needed), or on
-/// a new issue right after creating it (spec §7.6).
+/// a new issue right after creating it.
 #[derive(Clone, Debug)]
 pub struct IssueUpdate {
     /// The issue.
@@ -208,7 +208,7 @@ pub struct IssueUpdate {
     /// Whether the issue is closed now.
     pub closed: bool,
     /// Whether it is reopened before posting: closed, and a queued failure's commit time is
-    /// after the close (spec §7.4).
+    /// after the close.
     pub reopen: bool,
     /// The issue's script text, quoted in the comment.
     pub script_text: String,
@@ -286,7 +286,7 @@ impl TriagePlan {
             .count()
     }
 
-    /// Whether the guard rail stops posting (spec §7.5).
+    /// Whether the guard rail stops posting.
     pub fn guard_rail_tripped(&self) -> bool {
         self.new_issues() >= self.max_new_issues
     }
@@ -369,8 +369,8 @@ fn error_comment(status: &ScriptStatus) -> Option<(ScriptProblem, String)> {
 }
 
 /// Combines the assignment over the existing issues with the single-issue assignments of
-/// the prepared issues, which come after them in assignment order (spec §4.3): the first
-/// `skip` wins, then every `post`, then the first `default`.
+/// the prepared issues, which come after them in assignment order: the first `skip` wins,
+/// then every `post`, then the first `default`.
 fn combine(existing: Assignment, prepared: &[Assignment], offset: usize) -> Assignment {
     if let Assignment::Skip(i) = existing {
         return Assignment::Skip(i);
@@ -400,9 +400,9 @@ fn combine(existing: Assignment, prepared: &[Assignment], offset: usize) -> Assi
     }
 }
 
-/// The failures of the cycle, one list per failed build, in processing order (spec §4.4):
-/// dashboards assembled, the obvious-flake filter applied, failed builds sorted, each
-/// build's failures coalesced (or a dummy build failure).
+/// The failures of the cycle, one list per failed build, in processing order: dashboards
+/// assembled, the obvious-flake filter applied, failed builds sorted, each build's failures
+/// coalesced (or a dummy build failure).
 pub fn collect_failures(
     source: &dyn FailureSource,
     since: Timestamp,
@@ -494,7 +494,7 @@ pub fn plan(
         })
         .collect();
 
-    // Script errors: one comment per edit of the body (spec §5.3).
+    // Script errors: one comment per edit of the body.
     let mut cache = CommentCache {
         tracker,
         scans: HashMap::new(),
@@ -513,7 +513,7 @@ pub fn plan(
         }
     }
 
-    // Assignment (spec §4.4).
+    // Assignment (docs/triage.md, "One cycle", steps 5 to 8).
     let mut filtered = Vec::new();
     let builds = collect_failures(source, options.since, &mut stats, &mut filtered)?;
     let existing = issues.list.len();
@@ -601,7 +601,7 @@ pub fn plan(
         }
     }
 
-    // Consistent failures at the tip get a marked title (spec §4.4 step 3).
+    // Consistent failures at the tip get a marked title (docs/triage.md, "One cycle", step 9).
     for p in &mut prepared {
         let top = p.posts.iter().filter(|f| f.top).count();
         if p.posts.len() >= 4 && p.posts[0].top && top >= 4 {

@@ -1,6 +1,6 @@
-//! Assembling dashboards from a failure source's build results (spec §6.1): one dashboard
-//! per (repo, Go branch), builders as rows, the commits of the time window as columns
-//! (newest first), one build per cell (the one that ended last).
+//! Assembling dashboards from a failure source's build results (docs/triage.md, "One cycle",
+//! step 3): one dashboard per (repo, Go branch), builders as rows, the commits of the time
+//! window as columns (newest first), one build per cell (the one that ended last).
 
 use std::collections::BTreeMap;
 

@@ -1,4 +1,4 @@
-//! Splitting a ResultDB TestID into the `pkg` and `test` record fields (spec §6.4).
+//! Splitting a ResultDB TestID into the `pkg` and `test` record fields.
 
 /// The markers that start a test name inside a TestID, tried in this order.
 const TEST_MARKERS: [&str; 3] = [".Test", ".Example", ".Benchmark"];

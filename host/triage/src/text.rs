@@ -1,6 +1,5 @@
-//! The text watchflakes writes to GitHub: new-issue title, rule and body (spec §7.1), the
-//! failure comment (spec §7.2), the script-error comments (spec §5.3), and the length cap
-//! and signature every posted text gets.
+//! The text watchflakes writes to GitHub: new-issue title, rule and body, the failure comment,
+//! the script-error comments, and the length cap and signature every posted text gets.
 
 use std::fmt;
 

@@ -1,6 +1,6 @@
-//! The triage cycle (spec §4.3–§4.4, §5.3, §7) over the in-memory backend: assignment across
-//! issues, new issues, de-duplication, reopening, error comments, the guard rail, and what a
-//! failed write leaves for the next run.
+//! The triage cycle (docs/triage.md, "One cycle") over the in-memory backend: assignment
+//! across issues, new issues, de-duplication, reopening, error comments, the guard rail, and
+//! what a failed write leaves for the next run.
 
 use std::sync::Arc;
 
