@@ -18,6 +18,72 @@ pub enum Assignment {
     NewIssue,
 }
 
+/// The cross-issue rule, written once for every engine and for triage: issues offer their
+/// actions in any order; the lowest issue that said `skip` wins; otherwise every issue that
+/// said `post`, ascending; otherwise the lowest issue that said `default`; otherwise a new
+/// issue.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AssignmentBuilder {
+    skip: Option<usize>,
+    posts: Vec<usize>,
+    default: Option<usize>,
+}
+
+impl AssignmentBuilder {
+    /// No issue has said anything yet.
+    pub fn new() -> AssignmentBuilder {
+        AssignmentBuilder::default()
+    }
+
+    /// Issue `issue` took an action of `kind` (an `Other` action takes no part).
+    pub fn offer(&mut self, issue: usize, kind: ActionKind) {
+        match kind {
+            ActionKind::Skip => self.skip = Some(self.skip.map_or(issue, |s| s.min(issue))),
+            ActionKind::Post => self.posts.push(issue),
+            ActionKind::Default => {
+                self.default = Some(self.default.map_or(issue, |d| d.min(issue)));
+            }
+            ActionKind::Other => {}
+        }
+    }
+
+    /// Takes in an assignment decided over some of the issues, whose indices are `issue(i)`
+    /// for its index `i` (the identity, or an offset for a later part of the issue order).
+    pub fn absorb(&mut self, assignment: &Assignment, issue: impl Fn(usize) -> usize) {
+        match assignment {
+            Assignment::Skip(i) => self.offer(issue(*i), ActionKind::Skip),
+            Assignment::Post(targets) => {
+                for &i in targets {
+                    self.offer(issue(i), ActionKind::Post);
+                }
+            }
+            Assignment::Default(i) => self.offer(issue(*i), ActionKind::Default),
+            Assignment::NewIssue => {}
+        }
+    }
+
+    /// The lowest issue that said `skip` so far: nothing after it can change the result.
+    pub fn skipped(&self) -> Option<usize> {
+        self.skip
+    }
+
+    /// The decision.
+    pub fn finish(mut self) -> Assignment {
+        if let Some(issue) = self.skip {
+            return Assignment::Skip(issue);
+        }
+        if !self.posts.is_empty() {
+            self.posts.sort_unstable();
+            self.posts.dedup();
+            return Assignment::Post(self.posts);
+        }
+        match self.default {
+            Some(issue) => Assignment::Default(issue),
+            None => Assignment::NewIssue,
+        }
+    }
+}
+
 impl Assignment {
     /// The action name used in machine output: `skip`, `post`, `default` or `new_issue`.
     pub fn action_name(&self) -> &'static str {
@@ -99,26 +165,17 @@ impl<'p> Interpreter<'p> {
     /// `post`; otherwise the first `default`; otherwise a new issue.
     pub fn assign(&self, record: &Record, scratch: &mut Scratch) -> Assignment {
         self.reset(scratch);
-        let mut posts = Vec::new();
-        let mut default = None;
+        let mut decision = AssignmentBuilder::new();
         for issue in 0..self.set.issues.len() {
             let Some(action) = self.first_match(issue, record, scratch) else {
                 continue;
             };
-            match self.set.action_kinds[action as usize] {
-                ActionKind::Skip => return Assignment::Skip(issue),
-                ActionKind::Post => posts.push(issue),
-                ActionKind::Default => {
-                    default.get_or_insert(issue);
-                }
-                ActionKind::Other => {}
+            decision.offer(issue, self.set.action_kinds[action as usize]);
+            if decision.skipped().is_some() {
+                break;
             }
         }
-        match (posts.is_empty(), default) {
-            (false, _) => Assignment::Post(posts),
-            (true, Some(issue)) => Assignment::Default(issue),
-            (true, None) => Assignment::NewIssue,
-        }
+        decision.finish()
     }
 
     fn node(&self, id: NodeId, record: &Record, scratch: &mut Scratch) -> bool {
@@ -143,5 +200,41 @@ impl<'p> Interpreter<'p> {
         };
         *slot = if result { 2 } else { 1 };
         result
+    }
+}
+
+#[cfg(test)]
+mod builder_tests {
+    use super::*;
+
+    #[test]
+    fn skip_wins_then_posts_then_the_first_default() {
+        let decide = |offers: &[(usize, ActionKind)]| {
+            let mut b = AssignmentBuilder::new();
+            for &(issue, kind) in offers {
+                b.offer(issue, kind);
+            }
+            b.finish()
+        };
+        use ActionKind::{Default, Other, Post, Skip};
+        assert_eq!(decide(&[]), Assignment::NewIssue);
+        assert_eq!(decide(&[(3, Other)]), Assignment::NewIssue);
+        assert_eq!(
+            decide(&[(5, Default), (2, Default)]),
+            Assignment::Default(2)
+        );
+        assert_eq!(
+            decide(&[(5, Default), (7, Post), (1, Post)]),
+            Assignment::Post(vec![1, 7])
+        );
+        assert_eq!(
+            decide(&[(1, Post), (9, Skip), (4, Skip), (0, Default)]),
+            Assignment::Skip(4)
+        );
+        let mut b = AssignmentBuilder::new();
+        b.absorb(&Assignment::Post(vec![0, 2]), |i| i);
+        b.absorb(&Assignment::Default(0), |i| i + 10);
+        b.absorb(&Assignment::Post(vec![0]), |i| i + 11);
+        assert_eq!(b.finish(), Assignment::Post(vec![0, 2, 11]));
     }
 }

@@ -23,7 +23,7 @@ pub mod quote;
 pub use diag::{Diagnostic, ErrorKind};
 pub use extract::{ExtractError, Extracted, find_script};
 pub use field::{Field, Record};
-pub use interp::{Assignment, Interpreter};
+pub use interp::{Assignment, AssignmentBuilder, Interpreter};
 pub use ir::{PatternSet, PatternSetBuilder};
 pub use limits::Limits;
 pub use parser::{Parsed, parse_script, parse_script_with};

@@ -12,8 +12,8 @@ use std::fmt;
 use cranelift_codegen::settings::{self, Configurable};
 use cranelift_jit::{JITBuilder, JITModule};
 use cranelift_module::FuncId;
-use flakewatch_dsl::ir::PatternSet;
-use flakewatch_dsl::{Assignment, Record};
+use flakewatch_dsl::ir::{ActionKind, PatternSet};
+use flakewatch_dsl::{Assignment, AssignmentBuilder, Record};
 
 mod class;
 mod code;
@@ -173,8 +173,7 @@ impl CompiledSet {
         if outcome.panicked {
             return Err(JitError::Panicked);
         }
-        let posts = &mut scratch.posts[..outcome.posts];
-        posts.sort_unstable();
+        let posts = &scratch.posts[..outcome.posts];
         Ok(decide(outcome.skip, posts, outcome.default_issue))
     }
 }
@@ -249,16 +248,20 @@ fn new_scratch(plan: &Plan) -> Scratch {
     }
 }
 
+/// The decision from what the issues said, through the one cross-issue rule
+/// ([`AssignmentBuilder`]).
 fn decide(skip: Option<u32>, posts: &[u32], default_issue: u32) -> Assignment {
+    let mut decision = AssignmentBuilder::new();
     if let Some(issue) = skip {
-        Assignment::Skip(issue as usize)
-    } else if !posts.is_empty() {
-        Assignment::Post(posts.iter().map(|&i| i as usize).collect())
-    } else if default_issue != u32::MAX {
-        Assignment::Default(default_issue as usize)
-    } else {
-        Assignment::NewIssue
+        decision.offer(issue as usize, ActionKind::Skip);
     }
+    for &issue in posts {
+        decision.offer(issue as usize, ActionKind::Post);
+    }
+    if default_issue != u32::MAX {
+        decision.offer(default_issue as usize, ActionKind::Default);
+    }
+    decision.finish()
 }
 
 /// What the issues run so far decided (the lowest skip and default, posts in `Scratch`).
@@ -314,18 +317,13 @@ impl PlanInterpreter {
             );
         }
         self.run_list(&dispatch.always, record, scratch, &mut outcome);
-        if outcome.skip != u32::MAX {
-            return Assignment::Skip(outcome.skip as usize);
-        }
-        let posts = &mut scratch.posts[..outcome.posts];
-        posts.sort_unstable();
-        decide(None, posts, outcome.default_issue)
+        let skip = (outcome.skip != u32::MAX).then_some(outcome.skip);
+        decide(skip, &scratch.posts[..outcome.posts], outcome.default_issue)
     }
 
     /// Runs the issues of `list` (ascending) up to the first `skip` or one above a skip found
     /// before.
     fn run_list(&self, list: &[u32], record: &Record, scratch: &mut Scratch, out: &mut Outcome) {
-        use flakewatch_dsl::ir::ActionKind;
         let plan = &self.plan;
         for &i in list {
             if i > out.skip {

@@ -11,7 +11,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
 use flakewatch_dsl::ast::Script;
-use flakewatch_dsl::{Assignment, Diagnostic, Extracted, Limits, find_script, parse_script_with};
+use flakewatch_dsl::{
+    Assignment, AssignmentBuilder, Diagnostic, Extracted, Limits, find_script, parse_script_with,
+};
 use flakewatch_jit::JitError;
 
 use super::dashboard::{BuildStatus, Dashboard, SkipEvent, build_order};
@@ -372,32 +374,12 @@ fn error_comment(status: &ScriptStatus) -> Option<(ScriptProblem, String)> {
 /// the prepared issues, which come after them in assignment order: the first `skip` wins,
 /// then every `post`, then the first `default`.
 fn combine(existing: Assignment, prepared: &[Assignment], offset: usize) -> Assignment {
-    if let Assignment::Skip(i) = existing {
-        return Assignment::Skip(i);
+    let mut decision = AssignmentBuilder::new();
+    decision.absorb(&existing, |i| i);
+    for (k, assignment) in prepared.iter().enumerate() {
+        decision.absorb(assignment, |_| offset + k);
     }
-    let mut posts: Vec<usize> = match &existing {
-        Assignment::Post(targets) => targets.clone(),
-        _ => Vec::new(),
-    };
-    let mut default = match existing {
-        Assignment::Default(i) => Some(i),
-        _ => None,
-    };
-    for (k, a) in prepared.iter().enumerate() {
-        match a {
-            Assignment::Skip(_) => return Assignment::Skip(offset + k),
-            Assignment::Post(_) => posts.push(offset + k),
-            Assignment::Default(_) => {
-                default.get_or_insert(offset + k);
-            }
-            Assignment::NewIssue => {}
-        }
-    }
-    match (posts.is_empty(), default) {
-        (false, _) => Assignment::Post(posts),
-        (true, Some(i)) => Assignment::Default(i),
-        (true, None) => Assignment::NewIssue,
-    }
+    decision.finish()
 }
 
 /// The failures of the cycle, one list per failed build, in processing order: dashboards
