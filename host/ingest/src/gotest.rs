@@ -20,7 +20,8 @@ use serde::Deserialize;
 
 use super::error::{IngestError, Warning, WarningKind};
 use super::input::{Input, Limits, LineRead, TextBuf};
-use super::model::{Attempt, Format, Origin, Run, RunMeta, Status, SuiteKind, SuiteResult, Test};
+use super::model::{Attempt, Format, Origin, Run, RunMeta, Status, SuiteKind, SuiteResult};
+use crate::index::TestIndex;
 
 #[derive(Deserialize)]
 struct Event<'a> {
@@ -71,7 +72,7 @@ struct Reader<'l> {
     paths: HashMap<String, Arc<[String]>>,
     /// Package runs seen per package, for their attempt numbers.
     runs_of: HashMap<Arc<[String]>, u32>,
-    index: HashMap<(Arc<[String]>, String), usize>,
+    index: TestIndex,
     build_output: HashMap<String, TextBuf>,
     failed_builds: Vec<String>,
     /// Non-JSON lines since the last JSON event (the text before a `[build failed]` line).
@@ -96,7 +97,7 @@ pub fn read<R: Read>(
         pkgs: HashMap::new(),
         paths: HashMap::new(),
         runs_of: HashMap::new(),
-        index: HashMap::new(),
+        index: TestIndex::new(),
         build_output: HashMap::new(),
         failed_builds: Vec::new(),
         loose: TextBuf::default(),
@@ -394,26 +395,7 @@ impl Reader<'_> {
         {
             self.run.suites[run.suite].has_failing_test = true;
         }
-        let key = (path.clone(), test.to_owned());
-        let i = match self.index.get(&key) {
-            Some(&i) => i,
-            None => {
-                let i = self.run.tests.len();
-                self.run.tests.push(Test {
-                    suite: path,
-                    classname: None,
-                    name: test.to_owned(),
-                    file: None,
-                    line: None,
-                    properties: Vec::new(),
-                    flaky_marked: false,
-                    reported: None,
-                    attempts: Vec::new(),
-                });
-                self.index.insert(key, i);
-                i
-            }
-        };
+        let i = self.index.test_of(&mut self.run.tests, &path, test);
         let t = &mut self.run.tests[i];
         attempt.index = t.attempts.len() as u32 + 1;
         t.attempts.push(attempt);

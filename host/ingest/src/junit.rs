@@ -18,8 +18,6 @@
 //!   here and appended to the surrounding text.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::io::Read;
 use std::sync::Arc;
 
@@ -32,6 +30,7 @@ use super::model::{
     Attempt, AttemptInfo, Detail, Dialect, Format, Origin, Reported, Run, RunMeta, Status,
     SuiteKind, SuiteResult, Test,
 };
+use crate::index::TestIndex;
 
 /// Reads one JUnit XML document from `input`; `source` names it in errors and in the run.
 pub fn read<R: Read>(
@@ -267,46 +266,6 @@ struct RetryCtx {
     stack: Option<String>,
 }
 
-/// The test index's hasher: keys are hashed once by [`key_hash`], the map only passes them on.
-#[derive(Default)]
-struct IdHasher(u64);
-
-impl Hasher for IdHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        self.0 = mix(self.0, bytes);
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
-}
-
-const MIX: u64 = 0x9E37_79B9_7F4A_7C15;
-
-/// Folds `bytes` into `h` eight at a time (a multiply-rotate hash; collisions only cost a
-/// comparison, see `Parser::finish_case`).
-fn mix(mut h: u64, bytes: &[u8]) -> u64 {
-    let mut words = bytes.chunks_exact(8);
-    for w in &mut words {
-        let w = u64::from_le_bytes(w.try_into().expect("eight bytes"));
-        h = (h.rotate_left(23) ^ w).wrapping_mul(MIX);
-    }
-    let mut tail = [0u8; 8];
-    let rest = words.remainder();
-    tail[..rest.len()].copy_from_slice(rest);
-    let w = u64::from_le_bytes(tail) ^ ((bytes.len() as u64) << 56);
-    (h.rotate_left(23) ^ w).wrapping_mul(MIX)
-}
-
-fn key_hash(path_id: u32, classname: &str, name: &str) -> u64 {
-    let h = mix(u64::from(path_id).wrapping_mul(MIX), classname.as_bytes());
-    let h = mix(h, name.as_bytes());
-    // The map takes its bucket from the low bits: fold the well-mixed high bits down.
-    h ^ (h >> 31)
-}
-
 struct Parser<'l> {
     limits: &'l Limits,
     source: String,
@@ -321,12 +280,9 @@ struct Parser<'l> {
     result: Option<Detail>,
     retry: Option<RetryCtx>,
     property: Option<(String, Option<String>)>,
-    paths: HashMap<Arc<[String]>, u32>,
     root_path: Arc<[String]>,
-    /// Test index: key hash → most recent test with that hash; `next` chains collisions.
-    heads: HashMap<u64, usize, BuildHasherDefault<IdHasher>>,
-    next: Vec<Option<usize>>,
-    test_path: Vec<u32>,
+    /// Tests by suite path, class name and name.
+    index: TestIndex,
     /// Suite entries seen per path id.
     suite_count: Vec<u32>,
     root_seen: bool,
@@ -334,9 +290,8 @@ struct Parser<'l> {
 
 impl<'l> Parser<'l> {
     fn new(source: &str, meta: RunMeta, limits: &'l Limits) -> Parser<'l> {
-        let root_path: Arc<[String]> = Arc::from(Vec::new());
-        let mut paths = HashMap::new();
-        paths.insert(root_path.clone(), 0);
+        let index = TestIndex::new();
+        let root_path = index.root();
         Parser {
             limits,
             source: source.to_owned(),
@@ -349,11 +304,8 @@ impl<'l> Parser<'l> {
             result: None,
             retry: None,
             property: None,
-            paths,
             root_path,
-            heads: HashMap::default(),
-            next: Vec::new(),
-            test_path: Vec::new(),
+            index,
             suite_count: vec![0],
             root_seen: false,
         }
@@ -615,13 +567,7 @@ impl<'l> Parser<'l> {
     }
 
     fn intern(&mut self, path: Vec<String>) -> (Arc<[String]>, u32) {
-        if let Some((arc, id)) = self.paths.get_key_value(path.as_slice()) {
-            return (arc.clone(), *id);
-        }
-        let id = self.paths.len() as u32;
-        let arc: Arc<[String]> = Arc::from(path);
-        self.paths.insert(arc.clone(), id);
-        (arc, id)
+        self.index.intern(&path)
     }
 
     fn start_testsuite(&mut self, e: &BytesStart<'_>) {
@@ -909,21 +855,12 @@ impl<'l> Parser<'l> {
         let named = case.name.is_some();
         let name = case.name.unwrap_or_default();
         let classname = case.classname.filter(|c| !c.is_empty());
-        let hash = key_hash(path_id, classname.as_deref().unwrap_or(""), &name);
-        let mut found = None;
-        let mut cursor = if named {
-            self.heads.get(&hash).copied()
+        let found = if named {
+            self.index
+                .find(&self.run.tests, path_id, classname.as_deref(), &name)
         } else {
             None
         };
-        while let Some(i) = cursor {
-            let t = &self.run.tests[i];
-            if self.test_path[i] == path_id && t.name == name && t.classname == classname {
-                found = Some(i);
-                break;
-            }
-            cursor = self.next[i];
-        }
         let test = match found {
             Some(i) => {
                 let t = &mut self.run.tests[i];
@@ -940,6 +877,7 @@ impl<'l> Parser<'l> {
             }
             None => {
                 let i = self.run.tests.len();
+                self.index.add(path_id, classname.as_deref(), &name, named);
                 self.run.tests.push(Test {
                     suite,
                     classname,
@@ -950,12 +888,6 @@ impl<'l> Parser<'l> {
                     flaky_marked: case.flaky_attr,
                     reported,
                     attempts: Vec::with_capacity(retry_count + 1),
-                });
-                self.test_path.push(path_id);
-                self.next.push(if named {
-                    self.heads.insert(hash, i)
-                } else {
-                    None
                 });
                 &mut self.run.tests[i]
             }

@@ -21,6 +21,7 @@ pub mod detect;
 mod error;
 pub mod failures;
 pub mod gotest;
+mod index;
 mod input;
 pub mod jsonl;
 pub mod junit;

@@ -24,8 +24,9 @@ use serde_json::Value;
 use super::error::{IngestError, Warning, WarningKind};
 use super::input::{Fault, Input, Limits, LineRead, TextBuf, bound_text};
 use super::model::{
-    Attempt, Detail, Format, Origin, Run, RunMeta, Status, Subtest, SuiteKind, SuiteResult, Test,
+    Attempt, Detail, Format, Origin, Run, RunMeta, Status, Subtest, SuiteKind, SuiteResult,
 };
+use crate::index::TestIndex;
 
 #[derive(Deserialize, Default)]
 #[serde(default)]
@@ -124,7 +125,7 @@ struct Reader<'l> {
     run: Run,
     line: u64,
     paths: HashMap<String, Arc<[String]>>,
-    index: HashMap<(Arc<[String]>, String), usize>,
+    index: TestIndex,
     /// Raw log: open tests by id, with their suite path.
     open: HashMap<String, (Arc<[String]>, Open)>,
     /// Tests in order of start; names closed since stay and are skipped at the end.
@@ -159,7 +160,7 @@ pub fn read<R: Read>(
         run: Run::new(source, format, meta),
         line: 0,
         paths: HashMap::new(),
-        index: HashMap::new(),
+        index: TestIndex::new(),
         open: HashMap::new(),
         open_order: Vec::new(),
         groups_seen: HashMap::new(),
@@ -413,26 +414,7 @@ impl Reader<'_> {
     }
 
     fn file(&mut self, path: Arc<[String]>, test: &str, mut attempt: Attempt) {
-        let key = (path.clone(), test.to_owned());
-        let i = match self.index.get(&key) {
-            Some(&i) => i,
-            None => {
-                let i = self.run.tests.len();
-                self.run.tests.push(Test {
-                    suite: path,
-                    classname: None,
-                    name: test.to_owned(),
-                    file: None,
-                    line: None,
-                    properties: Vec::new(),
-                    flaky_marked: false,
-                    reported: None,
-                    attempts: Vec::new(),
-                });
-                self.index.insert(key, i);
-                i
-            }
-        };
+        let i = self.index.test_of(&mut self.run.tests, &path, test);
         let t = &mut self.run.tests[i];
         attempt.index = t.attempts.len() as u32 + 1;
         t.attempts.push(attempt);
@@ -467,7 +449,8 @@ impl Reader<'_> {
                 open.attempt.extra.push(detail);
                 return;
             }
-            if let Some(&i) = self.index.get(&(path, test.clone()))
+            let (_, path_id) = self.index.intern(&path);
+            if let Some(i) = self.index.find(&self.run.tests, path_id, None, test)
                 && let Some(attempt) = self.run.tests[i].attempts.last_mut()
             {
                 if !attempt.is_failure() {

@@ -1,0 +1,191 @@
+//! The test index every reader shares: a test is the same test when its suite path, class
+//! name and name are the same. Suite paths are interned to small ids; a key is hashed once,
+//! and the map keeps only the hash and the newest test with it (tests with equal hashes are
+//! chained and told apart by comparing their keys), so no key is stored twice.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::Arc;
+
+use crate::model::Test;
+
+/// The test index's hasher: keys are hashed once by [`key_hash`], the map only passes them on.
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        self.0 = mix(self.0, bytes);
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+const MIX: u64 = 0x9E37_79B9_7F4A_7C15;
+
+/// Folds `bytes` into `h` eight at a time (a multiply-rotate hash; collisions only cost a
+/// comparison, see `Parser::finish_case`).
+fn mix(mut h: u64, bytes: &[u8]) -> u64 {
+    let mut words = bytes.chunks_exact(8);
+    for w in &mut words {
+        let w = u64::from_le_bytes(w.try_into().expect("eight bytes"));
+        h = (h.rotate_left(23) ^ w).wrapping_mul(MIX);
+    }
+    let mut tail = [0u8; 8];
+    let rest = words.remainder();
+    tail[..rest.len()].copy_from_slice(rest);
+    let w = u64::from_le_bytes(tail) ^ ((bytes.len() as u64) << 56);
+    (h.rotate_left(23) ^ w).wrapping_mul(MIX)
+}
+
+pub(crate) fn key_hash(path_id: u32, classname: &str, name: &str) -> u64 {
+    let h = mix(u64::from(path_id).wrapping_mul(MIX), classname.as_bytes());
+    let h = mix(h, name.as_bytes());
+    // The map takes its bucket from the low bits: fold the well-mixed high bits down.
+    h ^ (h >> 31)
+}
+
+/// Tests by suite path, class name and name.
+#[derive(Debug)]
+pub(crate) struct TestIndex {
+    /// Interned suite paths; the empty path (the root) is id 0.
+    paths: HashMap<Arc<[String]>, u32>,
+    /// Key hash → the newest test with that hash.
+    heads: HashMap<u64, usize, BuildHasherDefault<IdHasher>>,
+    /// Per test: the previous test with the same key hash.
+    next: Vec<Option<usize>>,
+    /// Per test: its suite path's id.
+    test_path: Vec<u32>,
+}
+
+impl TestIndex {
+    /// An empty index (the root path interned as id 0).
+    pub(crate) fn new() -> TestIndex {
+        let mut paths = HashMap::new();
+        paths.insert(Arc::from(Vec::new()), 0);
+        TestIndex {
+            paths,
+            heads: HashMap::default(),
+            next: Vec::new(),
+            test_path: Vec::new(),
+        }
+    }
+
+    /// The root path (no suite).
+    pub(crate) fn root(&self) -> Arc<[String]> {
+        self.paths
+            .get_key_value(&[][..])
+            .map(|(path, _)| path.clone())
+            .unwrap_or_else(|| Arc::from(Vec::new()))
+    }
+
+    /// The shared copy of `path` and its id.
+    pub(crate) fn intern(&mut self, path: &[String]) -> (Arc<[String]>, u32) {
+        if let Some((arc, id)) = self.paths.get_key_value(path) {
+            return (arc.clone(), *id);
+        }
+        let id = self.paths.len() as u32;
+        let arc: Arc<[String]> = Arc::from(path);
+        self.paths.insert(arc.clone(), id);
+        (arc, id)
+    }
+
+    /// The test of `tests` with this key, if one was [added](TestIndex::add) findable.
+    pub(crate) fn find(
+        &self,
+        tests: &[Test],
+        path_id: u32,
+        classname: Option<&str>,
+        name: &str,
+    ) -> Option<usize> {
+        let hash = key_hash(path_id, classname.unwrap_or(""), name);
+        let mut cursor = self.heads.get(&hash).copied();
+        while let Some(i) = cursor {
+            let t = &tests[i];
+            if self.test_path[i] == path_id && t.name == name && t.classname.as_deref() == classname
+            {
+                return Some(i);
+            }
+            cursor = self.next[i];
+        }
+        None
+    }
+
+    /// Registers the test just pushed to the run's tests (they are indexed in order). A test
+    /// that is not `findable` (a nameless JUnit case) is its own test: no later one joins it.
+    pub(crate) fn add(
+        &mut self,
+        path_id: u32,
+        classname: Option<&str>,
+        name: &str,
+        findable: bool,
+    ) {
+        let i = self.next.len();
+        self.test_path.push(path_id);
+        let previous = if findable {
+            self.heads
+                .insert(key_hash(path_id, classname.unwrap_or(""), name), i)
+        } else {
+            None
+        };
+        self.next.push(previous);
+    }
+
+    /// The index of the test `name` of `suite` (no class name), added as a new test with no
+    /// attempts when there is none: the readers of line-oriented formats file attempts so.
+    pub(crate) fn test_of(
+        &mut self,
+        tests: &mut Vec<Test>,
+        suite: &Arc<[String]>,
+        name: &str,
+    ) -> usize {
+        let (suite, path_id) = self.intern(suite);
+        if let Some(i) = self.find(tests, path_id, None, name) {
+            return i;
+        }
+        tests.push(Test {
+            suite,
+            classname: None,
+            name: name.to_owned(),
+            file: None,
+            line: None,
+            properties: Vec::new(),
+            flaky_marked: false,
+            reported: None,
+            attempts: Vec::new(),
+        });
+        self.add(path_id, None, name, true);
+        tests.len() - 1
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tests_are_found_by_path_class_and_name() {
+        let mut index = TestIndex::new();
+        let mut tests = Vec::new();
+        let a: Arc<[String]> = Arc::from(vec!["a".to_owned()]);
+        let b: Arc<[String]> = Arc::from(vec!["b".to_owned()]);
+        let t1 = index.test_of(&mut tests, &a, "T");
+        let t2 = index.test_of(&mut tests, &b, "T");
+        assert_ne!(t1, t2);
+        assert_eq!(index.test_of(&mut tests, &a, "T"), t1);
+        assert_eq!(tests.len(), 2);
+        let (_, a_id) = index.intern(&a);
+        assert_eq!(index.find(&tests, a_id, None, "T"), Some(t1));
+        assert_eq!(index.find(&tests, a_id, Some("C"), "T"), None);
+        // A test added unfindable is never joined.
+        tests.push(tests[0].clone());
+        index.add(a_id, None, "T", false);
+        assert_eq!(index.find(&tests, a_id, None, "T"), Some(t1));
+        assert!(Arc::ptr_eq(&index.intern(&a).0, &tests[0].suite));
+        assert!(index.root().is_empty());
+    }
+}
