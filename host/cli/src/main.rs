@@ -26,6 +26,7 @@ mod eval;
 mod ingest;
 mod logging;
 pub(crate) mod match_cmd;
+mod plugin;
 mod query;
 mod schema;
 mod script_file;
@@ -167,6 +168,8 @@ enum Command {
     /// (OpenShift's job-run-aggregator); exit 0 pass, 1 regression, 2 insufficient data,
     /// 3 configuration or infrastructure error.
     Aggregate(aggregate::AggregateArgs),
+    /// Inspect a plugin: `flakewatch plugin info PATH|NAME`.
+    Plugin(plugin::PluginArgs),
     /// Compare refreshed disruption or alert percentiles with the current ones and write the
     /// new rows, pr_message.md and require_review.
     AnalyzeHistoricalData(analyze_historical::HistoricalArgs),
@@ -195,6 +198,7 @@ fn main() -> ExitCode {
         Command::Query(args) => query::run(args),
         Command::Aggregate(args) => aggregate::run(args),
         Command::AnalyzeHistoricalData(args) => analyze_historical::run(args),
+        Command::Plugin(args) => plugin::run(args),
     };
     match result {
         Ok(code) => code,

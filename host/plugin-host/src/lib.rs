@@ -58,6 +58,14 @@ impl fmt::Display for CallFailure {
 /// Why a plugin could not be found, loaded or used.
 #[derive(Debug, thiserror::Error)]
 pub enum HostError {
+    /// The file is not a whole shared library (checked before the dynamic loader maps it).
+    #[error("plugin {}: cannot load it: {reason}", path.display())]
+    NotALibrary {
+        /// The library's path.
+        path: PathBuf,
+        /// What is wrong with the file.
+        reason: String,
+    },
     /// The dynamic loader refused the file.
     #[error("plugin {}: cannot load it: {source}", path.display())]
     Open {

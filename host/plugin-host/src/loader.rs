@@ -73,6 +73,130 @@ unsafe fn read_entry<F: Copy>(table: NonNull<PluginTable>, size: u32, offset: us
     unsafe { table.cast::<u8>().add(offset).cast::<Option<F>>().read() }
 }
 
+/// Checks that `path` is a whole shared library before the dynamic loader maps it: a file
+/// cut short (a copy interrupted, a full disk) would be mapped past its end and kill the
+/// process with `SIGBUS` when touched. ELF files are checked against their own headers (every
+/// loaded segment and the section table inside the file); Mach-O and PE files by their magic.
+fn check_library_file(path: &Path) -> Result<(), String> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut file = std::fs::File::open(path).map_err(|e| format!("cannot open it: {e}"))?;
+    let len = file
+        .metadata()
+        .map_err(|e| format!("cannot read its size: {e}"))?
+        .len();
+    if !file.metadata().is_ok_and(|m| m.is_file()) {
+        return Err("it is not a regular file".to_owned());
+    }
+    let mut head = [0u8; 64];
+    let got = file
+        .read(&mut head)
+        .map_err(|e| format!("cannot read it: {e}"))?;
+    let head = &head[..got];
+    match head {
+        [0x7f, b'E', b'L', b'F', ..] => {}
+        [0xcf, 0xfa, 0xed, 0xfe, ..]
+        | [0xfe, 0xed, 0xfa, 0xcf, ..]
+        | [0xca, 0xfe, 0xba, 0xbe, ..] => {
+            return if len >= 32 {
+                Ok(())
+            } else {
+                Err("its Mach-O header is cut short".to_owned())
+            };
+        }
+        [b'M', b'Z', ..] => {
+            return if len >= 64 {
+                Ok(())
+            } else {
+                Err("its PE header is cut short".to_owned())
+            };
+        }
+        _ => return Err("it is not a shared library (no ELF, Mach-O or PE header)".to_owned()),
+    }
+    if head.len() < 64 {
+        return Err(format!("its ELF header is cut short ({len} bytes)"));
+    }
+    let is64 = head[4] == 2;
+    let little = head[5] == 1;
+    let u16_at = |b: &[u8], at: usize| -> u64 {
+        let v = [b[at], b[at + 1]];
+        u64::from(if little {
+            u16::from_le_bytes(v)
+        } else {
+            u16::from_be_bytes(v)
+        })
+    };
+    let u32_at = |b: &[u8], at: usize| -> u64 {
+        let v = [b[at], b[at + 1], b[at + 2], b[at + 3]];
+        u64::from(if little {
+            u32::from_le_bytes(v)
+        } else {
+            u32::from_be_bytes(v)
+        })
+    };
+    let u64_at = |b: &[u8], at: usize| -> u64 {
+        let mut v = [0u8; 8];
+        v.copy_from_slice(&b[at..at + 8]);
+        if little {
+            u64::from_le_bytes(v)
+        } else {
+            u64::from_be_bytes(v)
+        }
+    };
+    let word = |b: &[u8], at: usize| if is64 { u64_at(b, at) } else { u32_at(b, at) };
+    let (phoff, shoff) = if is64 {
+        (word(head, 32), word(head, 40))
+    } else {
+        (word(head, 28), word(head, 32))
+    };
+    let (phentsize, phnum, shentsize, shnum) = if is64 {
+        (
+            u16_at(head, 54),
+            u16_at(head, 56),
+            u16_at(head, 58),
+            u16_at(head, 60),
+        )
+    } else {
+        (
+            u16_at(head, 42),
+            u16_at(head, 44),
+            u16_at(head, 46),
+            u16_at(head, 48),
+        )
+    };
+    let within = |offset: u64, size: u64| offset.checked_add(size).is_some_and(|end| end <= len);
+    if !within(phoff, phentsize * phnum) || !within(shoff, shentsize * shnum) {
+        return Err(format!(
+            "it is cut short: its headers describe more than its {len} bytes"
+        ));
+    }
+    let min_entry = if is64 { 56 } else { 32 };
+    if phnum > 4096 || (phnum > 0 && phentsize < min_entry) {
+        return Err("its ELF program headers are malformed".to_owned());
+    }
+    let mut table = vec![0u8; (phentsize * phnum) as usize];
+    file.seek(SeekFrom::Start(phoff))
+        .and_then(|_| file.read_exact(&mut table))
+        .map_err(|e| format!("cannot read its program headers: {e}"))?;
+    for entry in table.chunks_exact(phentsize as usize) {
+        const PT_LOAD: u64 = 1;
+        if u32_at(entry, 0) != PT_LOAD {
+            continue;
+        }
+        let (offset, filesz) = if is64 {
+            (u64_at(entry, 8), u64_at(entry, 32))
+        } else {
+            (u32_at(entry, 4), u32_at(entry, 16))
+        };
+        if !within(offset, filesz) {
+            return Err(format!(
+                "it is cut short: a loaded segment ends at byte {} of a {len}-byte file",
+                offset.saturating_add(filesz)
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// A response buffer from the plugin, handed back to the plugin's allocator when dropped:
 /// on every path, early returns included.
 struct Response {
@@ -103,7 +227,14 @@ impl PluginLibrary {
     /// Loads the library at `path`, finds the entry symbol, checks the ABI version, the
     /// table size and the required entries, and asks the plugin to describe itself.
     pub fn load(path: &Path) -> Result<Arc<PluginLibrary>, HostError> {
-        let path_buf = path.to_path_buf();
+        // A bare file name is a file in the current directory, never a name for the system's
+        // library search path.
+        let path_buf = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+        check_library_file(&path_buf).map_err(|reason| HostError::NotALibrary {
+            path: path_buf.clone(),
+            reason,
+        })?;
+        let path = path_buf.as_path();
         // SAFETY: loading a library runs its initialisers. We only load files the user named
         // (`--plugin`, `FLAKEWATCH_PLUGIN_PATH`) or that carry the plugin naming convention
         // beside the executable; running their code is what loading a plugin means.

@@ -303,3 +303,42 @@ fn a_bad_create_answer_leaks_neither_buffer_nor_instance() {
     drop(instance);
     assert_eq!(fixture_counts(&path).0, live);
 }
+
+/// A library cut short (an interrupted copy) is refused before the dynamic loader maps it,
+/// with a message naming it; so is a file that is no library at all. A bare file name is a
+/// file in the current directory, not a name for the system's library search path.
+#[test]
+fn truncated_and_foreign_files_are_refused_by_name() {
+    let good = plugin("flakewatch-plugin-files");
+    let bytes = std::fs::read(&good).expect("read the plugin");
+    let dir = tempfile::tempdir().expect("temp dir");
+    for (name, content) in [
+        ("libflakewatch_plugin_half.so", &bytes[..bytes.len() / 2]),
+        ("libflakewatch_plugin_head.so", &bytes[..100]),
+        ("libflakewatch_plugin_text.so", &b"not a library\n"[..]),
+    ] {
+        let path = dir.path().join(name);
+        std::fs::write(&path, content).expect("write");
+        let err = PluginLibrary::load(&path).expect_err(name).to_string();
+        assert!(err.contains(name), "{err}");
+        assert!(
+            matches!(
+                PluginLibrary::load(&path),
+                Err(HostError::NotALibrary { .. })
+            ),
+            "{err}"
+        );
+        let expected = if name.contains("text") {
+            "not a shared library"
+        } else {
+            "cut short"
+        };
+        assert!(err.contains(expected), "{err}");
+    }
+    let bare = std::path::Path::new("libflakewatch_plugin_nowhere.so");
+    let err = PluginLibrary::load(bare)
+        .expect_err("not in the current directory")
+        .to_string();
+    let here = std::env::current_dir().expect("cwd").join(bare);
+    assert!(err.contains(&here.display().to_string()), "{err}");
+}

@@ -158,6 +158,14 @@ export_plugin!(MemoryTracker);
 mod tests {
     use super::*;
 
+    /// The SDK's conformance kit: every operation of an issue tracker.
+    #[test]
+    fn passes_the_conformance_kit() {
+        let report =
+            flakewatch_plugin_sdk::kit::assert_conforms::<MemoryTracker>(&Config::default());
+        assert!(report.checked.contains(&"add_comment"));
+    }
+
     #[test]
     fn creates_and_comments() {
         let tracker = MemoryTracker::create(&Config::default()).unwrap();

@@ -518,6 +518,34 @@ mod tests {
         assert!(err.message.ends_with("failures.jsonl:1: a failure of build https://ci.chromium.org/b/2, whose status is SUCCESS"), "{}", err.message);
     }
 
+    /// The SDK's conformance kit, on a copy of the demo data set.
+    #[test]
+    fn passes_the_conformance_kit() {
+        let dir = tempfile::tempdir().unwrap();
+        let demo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../demo");
+        for entry in fs::read_dir(&demo).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "jsonl") {
+                fs::copy(&path, dir.path().join(path.file_name().unwrap())).unwrap();
+            }
+        }
+        let config = Config {
+            options: [("data".to_owned(), dir.path().display().to_string())].into(),
+        };
+        let report = flakewatch_plugin_sdk::kit::assert_conforms::<FilesBackend>(&config);
+        for op in [
+            "list_issues",
+            "create_issue",
+            "add_comment",
+            "issue_comments",
+            "close_issue",
+            "reopen_issue",
+            "list_builds",
+        ] {
+            assert!(report.checked.contains(&op), "{op} not checked");
+        }
+    }
+
     #[test]
     fn test_ids_join_like_watchflakes_splits_them() {
         assert_eq!(join_test_id("net/http", "TestX/sub"), "net/http.TestX/sub");

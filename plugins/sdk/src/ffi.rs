@@ -56,9 +56,33 @@ fn panic_message(payload: &(dyn Any + Send)) -> String {
     }
 }
 
+thread_local! {
+    /// Whether this thread is inside a call from the host (its panics are reported, not printed).
+    static IN_CALL: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Installs, once per plugin library, a panic hook that stays quiet for panics inside calls
+/// from the host: the host reports them in one line naming the plugin and the operation,
+/// instead of Rust's raw panic text on its stderr. Panics elsewhere print as before.
+fn quiet_panics_in_calls() {
+    static INSTALL: std::sync::Once = std::sync::Once::new();
+    INSTALL.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !IN_CALL.with(std::cell::Cell::get) {
+                previous(info);
+            }
+        }));
+    });
+}
+
 /// Runs `f`, catching panics.
 fn guarded(f: impl FnOnce() -> Result<Vec<u8>, PluginError>) -> Outcome {
-    match catch_unwind(AssertUnwindSafe(f)) {
+    quiet_panics_in_calls();
+    let was = IN_CALL.with(|c| c.replace(true));
+    let result = catch_unwind(AssertUnwindSafe(f));
+    IN_CALL.with(|c| c.set(was));
+    match result {
         Ok(Ok(bytes)) => Outcome::Ok(bytes),
         Ok(Err(err)) => Outcome::Err(err),
         Err(payload) => {

@@ -37,6 +37,7 @@
 
 pub mod abi;
 pub mod ffi;
+pub mod kit;
 pub mod model;
 pub mod plugin;
 
