@@ -8,6 +8,7 @@ use std::io::{self, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::schema::TriageDocument;
 use anyhow::{Context, bail};
@@ -16,6 +17,7 @@ use flakewatch_plugin_sdk::model::{Capability, Config};
 
 use flakewatch_core::time::Timestamp;
 use flakewatch_plugin_host::{PluginBackend, PluginLibrary, PluginRegistry, PluginSearch};
+use flakewatch_triage::backend::{CycleLock, IssueTracker};
 use flakewatch_triage::engine::EngineKind;
 use flakewatch_triage::run::{
     self, ApplyReport, DEFAULT_MAX_NEW_ISSUES, Decision, IssueRef, TriageOptions, TriagePlan,
@@ -151,6 +153,44 @@ pub(crate) struct TriageArgs {
     /// The guard rail: with this many new issues pending or more, nothing is posted.
     #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_NEW_ISSUES)]
     pub max_new_issues: usize,
+    /// With --apply: how long to wait for another run that holds the tracker's cycle lock.
+    #[arg(long, value_name = "SECONDS", default_value_t = 120)]
+    pub lock_wait: u64,
+}
+
+/// Takes the tracker's cycle lock for `--apply`, so that one run at a time reads, plans and
+/// writes: at once if it is free; else says who holds it and waits up to `wait_seconds`.
+fn take_cycle_lock(tracker: &dyn IssueTracker, wait_seconds: u64) -> anyhow::Result<()> {
+    match tracker.begin_cycle(Duration::ZERO)? {
+        CycleLock::Acquired => Ok(()),
+        CycleLock::Unsupported => {
+            eprintln!(
+                "flakewatch triage: warning: the tracker {} has no cycle lock; another --apply \
+                 run at the same time could post the same failures twice",
+                tracker.name()
+            );
+            Ok(())
+        }
+        CycleLock::Held(holder) => {
+            let holder = holder.map(|h| format!(" ({h})")).unwrap_or_default();
+            eprintln!(
+                "flakewatch triage: another triage run holds the cycle lock of {}{holder}; \
+                 waiting up to {wait_seconds} s (--lock-wait)",
+                tracker.name()
+            );
+            match tracker.begin_cycle(Duration::from_secs(wait_seconds))? {
+                CycleLock::Acquired | CycleLock::Unsupported => Ok(()),
+                CycleLock::Held(holder) => {
+                    let holder = holder.map(|h| format!(" ({h})")).unwrap_or_default();
+                    anyhow::bail!(
+                        "the cycle lock of {} is still held{holder} after {wait_seconds} s; \
+                         nothing was read or written",
+                        tracker.name()
+                    )
+                }
+            }
+        }
+    }
 }
 
 /// Runs `flakewatch triage`.
@@ -164,6 +204,9 @@ pub(crate) fn run(args: &TriageArgs, verbose: u8) -> anyhow::Result<ExitCode> {
         .tracker
         .as_deref()
         .context("no issue tracker resolved")?;
+    if args.apply {
+        take_cycle_lock(tracker, args.lock_wait)?;
+    }
     let plan = run::plan(tracker, &*backends.source, &options)?;
     if plan.stats.failed_builds_before_filter > 0 && plan.stats.failed_builds == 0 {
         eprintln!(
@@ -175,6 +218,9 @@ pub(crate) fn run(args: &TriageArgs, verbose: u8) -> anyhow::Result<ExitCode> {
         );
     }
     let report = args.apply.then(|| run::apply(&plan, tracker, &options));
+    if args.apply {
+        tracker.end_cycle()?;
+    }
     let mut out = crate::stdout();
     if args.json {
         let doc = TriageDocument::new(&plan, report.as_ref(), &options, args.apply);

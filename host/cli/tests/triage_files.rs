@@ -326,3 +326,79 @@ fn query_shows_captured_failures_and_their_owners() {
         "{stderr}"
     );
 }
+
+/// Two `--apply` runs started at once on one data directory: the cycle lock lets one read,
+/// plan and write while the other waits (and says so), then the other finds everything
+/// posted. The tracker ends as one run leaves it: no duplicate issue, no duplicate post.
+#[test]
+fn two_concurrent_applies_end_with_the_tracker_of_one_run() {
+    let reference = demo_copy();
+    let out = triage(reference.path(), &["--apply"], None);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for round in 0..3 {
+        let shared = demo_copy();
+        let spawn = || {
+            let mut cmd = flakewatch();
+            cmd.args(["triage", "--now", DEMO_NOW, "--apply", "--data"])
+                .arg(shared.path())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("spawn flakewatch")
+        };
+        let (first, second) = (spawn(), spawn());
+        let outputs = [
+            first.wait_with_output().unwrap(),
+            second.wait_with_output().unwrap(),
+        ];
+        for out in &outputs {
+            assert_eq!(
+                out.status.code(),
+                Some(0),
+                "round {round}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        assert_no_duplicates(shared.path());
+        assert_eq!(
+            tracker_state(shared.path()),
+            tracker_state(reference.path()),
+            "round {round}: two concurrent runs differ from one run"
+        );
+    }
+}
+
+/// A run that cannot get the cycle lock in time says who holds it and does nothing.
+#[test]
+fn a_held_cycle_lock_is_reported_and_waited_on_with_a_bound() {
+    let data = demo_copy();
+    let before = snapshot(data.path());
+    let lock_path = data.path().join(".flakewatch.cycle.lock");
+    let holder = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .expect("lock file");
+    holder.lock().expect("hold the lock");
+    std::fs::write(&lock_path, "pid 4242").expect("name the holder");
+    let out = triage(data.path(), &["--apply", "--lock-wait", "1"], None);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains("another triage run holds the cycle lock"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("pid 4242"), "{stderr}");
+    assert!(stderr.contains("still held"), "{stderr}");
+    let mut after = snapshot(data.path());
+    after.remove(".flakewatch.cycle.lock");
+    let mut before = before;
+    before.remove(".flakewatch.cycle.lock");
+    assert_eq!(before, after, "nothing was written");
+    drop(holder);
+}

@@ -6,15 +6,17 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use flakewatch_plugin_sdk::model::{
-    self as wire, AddCommentRequest, BuildPage, Capability, CloseIssueRequest, CommentPage,
-    CommentsRequest, Config, CreateIssueRequest, CreatedIssue, IssuePage, IssueState,
-    ListBuildsRequest, ListIssuesRequest, ReopenIssueRequest,
+    self as wire, AddCommentRequest, BeginCycleRequest, BuildPage, Capability, CloseIssueRequest,
+    CommentPage, CommentsRequest, Config, CreateIssueRequest, CreatedIssue, EndCycleRequest,
+    IssuePage, IssueState, ListBuildsRequest, ListIssuesRequest, ReopenIssueRequest,
 };
 
-use super::{HostError, InstanceOperation as Operation, PluginInstance, PluginLibrary};
+use super::{
+    CallFailure, HostError, InstanceOperation as Operation, PluginInstance, PluginLibrary,
+};
 use flakewatch_core::time::Timestamp;
 use flakewatch_triage::backend::{
-    BackendError, BuildSet, FailureSource, Issue, IssueComment, IssueTracker,
+    BackendError, BuildSet, CycleLock, FailureSource, Issue, IssueComment, IssueTracker,
 };
 use flakewatch_triage::dashboard::{BuildResult, BuildStatus, Builder};
 use flakewatch_triage::failure::{Failure, TestStatus};
@@ -313,6 +315,44 @@ impl IssueTracker for PluginBackend {
             .instance
             .call(Operation::ReopenIssue, &ReopenIssueRequest { issue })?;
         Ok(())
+    }
+
+    fn begin_cycle(&self, wait: std::time::Duration) -> Result<CycleLock, BackendError> {
+        if !self.instance.library().has_entry(Operation::BeginCycle) {
+            return Ok(CycleLock::Unsupported);
+        }
+        let request = BeginCycleRequest {
+            wait_seconds: wait.as_secs(),
+        };
+        match self
+            .instance
+            .call::<_, wire::CycleLock>(Operation::BeginCycle, &request)
+        {
+            Ok(lock) if lock.acquired => Ok(CycleLock::Acquired),
+            Ok(lock) => Ok(CycleLock::Held(lock.holder)),
+            Err(HostError::Call {
+                failure: CallFailure::Unsupported,
+                ..
+            }) => Ok(CycleLock::Unsupported),
+            Err(err) => Err(err.into()),
+        }
+    }
+
+    fn end_cycle(&self) -> Result<(), BackendError> {
+        if !self.instance.library().has_entry(Operation::EndCycle) {
+            return Ok(());
+        }
+        match self
+            .instance
+            .call::<_, ()>(Operation::EndCycle, &EndCycleRequest {})
+        {
+            Ok(())
+            | Err(HostError::Call {
+                failure: CallFailure::Unsupported,
+                ..
+            }) => Ok(()),
+            Err(err) => Err(err.into()),
+        }
     }
 
     fn close_issue(&self, issue: u64, at: Timestamp) -> Result<(), BackendError> {

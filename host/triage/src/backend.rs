@@ -109,6 +109,30 @@ pub trait IssueTracker {
 
     /// Closes an open issue at `at`.
     fn close_issue(&self, issue: u64, at: Timestamp) -> Result<(), BackendError>;
+
+    /// Takes the tracker's cycle lock, waiting up to `wait` for a run that holds it: one
+    /// triage cycle at a time reads, plans and writes. [`CycleLock::Unsupported`] when the
+    /// tracker has no such lock.
+    fn begin_cycle(&self, wait: std::time::Duration) -> Result<CycleLock, BackendError> {
+        let _ = wait;
+        Ok(CycleLock::Unsupported)
+    }
+
+    /// Releases the cycle lock (also released when the tracker is dropped).
+    fn end_cycle(&self) -> Result<(), BackendError> {
+        Ok(())
+    }
+}
+
+/// The answer to [`IssueTracker::begin_cycle`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CycleLock {
+    /// This run holds the lock.
+    Acquired,
+    /// Another run holds it (who, when the tracker can tell).
+    Held(Option<String>),
+    /// The tracker has no cycle lock: concurrent runs are not kept apart.
+    Unsupported,
 }
 
 /// A source of build results and test failures.

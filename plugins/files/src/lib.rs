@@ -22,9 +22,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use flakewatch_plugin_sdk::model::{
-    AddCommentRequest, Build, BuildPage, Builder, Capability, CloseIssueRequest, Comment,
-    CommentPage, CommentsRequest, Config, CreateIssueRequest, CreatedIssue, Issue, IssuePage,
-    ListBuildsRequest, ListIssuesRequest, PluginInfo, ReopenIssueRequest, TestFailure,
+    AddCommentRequest, BeginCycleRequest, Build, BuildPage, Builder, Capability, CloseIssueRequest,
+    Comment, CommentPage, CommentsRequest, Config, CreateIssueRequest, CreatedIssue, CycleLock,
+    EndCycleRequest, Issue, IssuePage, ListBuildsRequest, ListIssuesRequest, PluginInfo,
+    ReopenIssueRequest, TestFailure,
 };
 use flakewatch_plugin_sdk::{Plugin, PluginError, export_plugin};
 use serde_json::{Map, Value};
@@ -47,6 +48,8 @@ pub const BUILDERS_FILE: &str = "builders.jsonl";
 pub struct FilesBackend {
     dir: PathBuf,
     crash_at: Option<u64>,
+    /// The cycle lock while this instance holds it.
+    cycle: std::sync::Mutex<Option<store::CycleLock>>,
 }
 
 impl FilesBackend {
@@ -62,7 +65,11 @@ impl FilesBackend {
         let crash_at = std::env::var(CRASH_AT_ENV)
             .ok()
             .and_then(|v| v.trim().parse().ok());
-        Ok(FilesBackend { dir, crash_at })
+        Ok(FilesBackend {
+            dir,
+            crash_at,
+            cycle: std::sync::Mutex::new(None),
+        })
     }
 
     fn path(&self, name: &str) -> PathBuf {
@@ -213,6 +220,42 @@ impl Plugin for FilesBackend {
         issue.insert("state".to_owned(), Value::from("open"));
         issue.insert("closed_at".to_owned(), Value::Null);
         self.write(ISSUES_FILE, &lines)
+    }
+
+    fn begin_cycle(&self, request: &BeginCycleRequest) -> Result<CycleLock, PluginError> {
+        let mut held = self
+            .cycle
+            .lock()
+            .map_err(|_| PluginError::failed("cycle lock state poisoned"))?;
+        if held.is_some() {
+            return Ok(CycleLock {
+                acquired: true,
+                holder: None,
+            });
+        }
+        let wait = std::time::Duration::from_secs(request.wait_seconds);
+        match store::CycleLock::try_acquire(&self.dir, wait).map_err(PluginError::failed)? {
+            Ok(lock) => {
+                *held = Some(lock);
+                Ok(CycleLock {
+                    acquired: true,
+                    holder: None,
+                })
+            }
+            Err(holder) => Ok(CycleLock {
+                acquired: false,
+                holder: (!holder.is_empty()).then_some(holder),
+            }),
+        }
+    }
+
+    fn end_cycle(&self, _request: &EndCycleRequest) -> Result<(), PluginError> {
+        let mut held = self
+            .cycle
+            .lock()
+            .map_err(|_| PluginError::failed("cycle lock state poisoned"))?;
+        *held = None;
+        Ok(())
     }
 
     fn close_issue(&self, request: &CloseIssueRequest) -> Result<(), PluginError> {

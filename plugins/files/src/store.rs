@@ -148,9 +148,81 @@ impl Drop for DirLock {
     }
 }
 
+/// The data directory's cycle lock: held by one triage run from before it reads the issues
+/// until it has written everything, so that two runs never plan from the same state. A
+/// separate file from [`DirLock`]'s, which each write takes briefly inside the cycle.
+#[derive(Debug)]
+pub struct CycleLock {
+    file: File,
+}
+
+/// The cycle lock's file name in the data directory.
+pub const CYCLE_LOCK_FILE: &str = ".flakewatch.cycle.lock";
+
+impl CycleLock {
+    /// Tries to take the lock for up to `wait` (once when zero). `Ok(Err(holder))` when
+    /// another process holds it: `holder` is what that process wrote into the file.
+    pub fn try_acquire(
+        dir: &Path,
+        wait: std::time::Duration,
+    ) -> Result<Result<CycleLock, String>, String> {
+        let path = dir.join(CYCLE_LOCK_FILE);
+        let mut file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .read(true)
+            .write(true)
+            .open(&path)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        let deadline = std::time::Instant::now() + wait;
+        loop {
+            match file.try_lock() {
+                Ok(()) => break,
+                Err(fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                Err(fs::TryLockError::WouldBlock) => {
+                    let holder = fs::read_to_string(&path).unwrap_or_default();
+                    return Ok(Err(holder.trim().to_owned()));
+                }
+                Err(fs::TryLockError::Error(e)) => {
+                    return Err(format!("locking {}: {e}", path.display()));
+                }
+            }
+        }
+        // Say who holds it, for a run that finds it taken.
+        let _ = file.set_len(0);
+        let _ = write!(file, "pid {}", std::process::id());
+        let _ = file.flush();
+        Ok(Ok(CycleLock { file }))
+    }
+}
+
+impl Drop for CycleLock {
+    fn drop(&mut self) {
+        let _ = self.file.set_len(0);
+        let _ = self.file.unlock();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_cycle_lock_is_held_until_dropped_and_names_its_holder() {
+        let dir = tempfile::tempdir().unwrap();
+        let zero = std::time::Duration::ZERO;
+        let held = CycleLock::try_acquire(dir.path(), zero)
+            .unwrap()
+            .expect("free");
+        let other = CycleLock::try_acquire(dir.path(), std::time::Duration::from_millis(120))
+            .unwrap()
+            .expect_err("held");
+        assert_eq!(other, format!("pid {}", std::process::id()));
+        drop(held);
+        assert!(CycleLock::try_acquire(dir.path(), zero).unwrap().is_ok());
+    }
 
     #[test]
     fn write_then_read_round_trips_and_leaves_no_temp_file() {

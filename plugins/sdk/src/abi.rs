@@ -171,6 +171,13 @@ pub struct PluginTable {
     /// Issue tracker: close an open issue ([`CloseIssueRequest`](crate::model::CloseIssueRequest)
     /// → `null`). Appended in SDK 0.2.
     pub close_issue: OptionalCallFn,
+    /// Issue tracker: take the tracker's cycle lock, so that one triage cycle at a time plans
+    /// and applies against it ([`BeginCycleRequest`](crate::model::BeginCycleRequest) →
+    /// [`CycleLock`](crate::model::CycleLock)). Appended in SDK 0.2.
+    pub begin_cycle: OptionalCallFn,
+    /// Issue tracker: release the cycle lock ([`EndCycleRequest`](crate::model::EndCycleRequest)
+    /// → `null`). Appended in SDK 0.2.
+    pub end_cycle: OptionalCallFn,
 }
 
 /// The size of a function pointer in the table.
@@ -205,7 +212,9 @@ const _: () = {
     assert!(offset_of!(PluginTable, reopen_issue) == 8 + 8 * PTR);
     assert!(offset_of!(PluginTable, list_builds) == 8 + 9 * PTR);
     assert!(offset_of!(PluginTable, close_issue) == TABLE_SIZE_V1 as usize);
-    assert!(TABLE_SIZE as usize == TABLE_SIZE_V1 as usize + PTR);
+    assert!(offset_of!(PluginTable, begin_cycle) == TABLE_SIZE_V1 as usize + PTR);
+    assert!(offset_of!(PluginTable, end_cycle) == TABLE_SIZE_V1 as usize + 2 * PTR);
+    assert!(TABLE_SIZE as usize == TABLE_SIZE_V1 as usize + 3 * PTR);
 };
 
 /// The operations of the library itself (not of an instance), in table order.
@@ -251,11 +260,15 @@ pub enum InstanceOperation {
     ListBuilds,
     /// `close_issue` (optional, appended after version 1).
     CloseIssue,
+    /// `begin_cycle` (optional, appended after version 1).
+    BeginCycle,
+    /// `end_cycle` (optional, appended after version 1).
+    EndCycle,
 }
 
 impl InstanceOperation {
     /// Every instance operation, in table order.
-    pub const ALL: [InstanceOperation; 7] = [
+    pub const ALL: [InstanceOperation; 9] = [
         InstanceOperation::ListIssues,
         InstanceOperation::IssueComments,
         InstanceOperation::CreateIssue,
@@ -263,6 +276,8 @@ impl InstanceOperation {
         InstanceOperation::ReopenIssue,
         InstanceOperation::ListBuilds,
         InstanceOperation::CloseIssue,
+        InstanceOperation::BeginCycle,
+        InstanceOperation::EndCycle,
     ];
 
     /// The table entry's name.
@@ -275,6 +290,8 @@ impl InstanceOperation {
             InstanceOperation::ReopenIssue => "reopen_issue",
             InstanceOperation::ListBuilds => "list_builds",
             InstanceOperation::CloseIssue => "close_issue",
+            InstanceOperation::BeginCycle => "begin_cycle",
+            InstanceOperation::EndCycle => "end_cycle",
         }
     }
 
@@ -289,6 +306,8 @@ impl InstanceOperation {
             InstanceOperation::ReopenIssue => offset_of!(PluginTable, reopen_issue),
             InstanceOperation::ListBuilds => offset_of!(PluginTable, list_builds),
             InstanceOperation::CloseIssue => offset_of!(PluginTable, close_issue),
+            InstanceOperation::BeginCycle => offset_of!(PluginTable, begin_cycle),
+            InstanceOperation::EndCycle => offset_of!(PluginTable, end_cycle),
         }
     }
 

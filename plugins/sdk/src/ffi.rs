@@ -35,6 +35,8 @@ pub const fn table<T: Plugin>() -> PluginTable {
         reopen_issue: reopen_issue::<T>,
         list_builds: list_builds::<T>,
         close_issue: Some(close_issue::<T>),
+        begin_cycle: Some(begin_cycle::<T>),
+        end_cycle: Some(end_cycle::<T>),
     }
 }
 
@@ -316,6 +318,14 @@ call_entry!(
 call_entry!(
     /// The `close_issue` entry (appended after version 1).
     close_issue => close_issue
+);
+call_entry!(
+    /// The `begin_cycle` entry (appended after version 1).
+    begin_cycle => begin_cycle
+);
+call_entry!(
+    /// The `end_cycle` entry (appended after version 1).
+    end_cycle => end_cycle
 );
 
 #[cfg(test)]

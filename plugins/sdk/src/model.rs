@@ -196,6 +196,29 @@ pub struct CloseIssueRequest {
     pub closed_at: String,
 }
 
+/// Request to take the tracker's cycle lock: one triage cycle at a time reads, plans and
+/// writes. The plugin tries for up to `wait_seconds` (0: once) and answers whether it got it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BeginCycleRequest {
+    /// How long to wait for a lock another run holds, in seconds.
+    #[serde(default)]
+    pub wait_seconds: u64,
+}
+
+/// The answer to [`BeginCycleRequest`].
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CycleLock {
+    /// Whether this instance now holds the lock (until `end_cycle` or until it is destroyed).
+    pub acquired: bool,
+    /// Who holds it, when another run does and the tracker can tell (`pid 1234`).
+    #[serde(default)]
+    pub holder: Option<String>,
+}
+
+/// Request to release the cycle lock.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EndCycleRequest {}
+
 /// Request for one page of build results.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ListBuildsRequest {

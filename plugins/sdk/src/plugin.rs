@@ -2,9 +2,9 @@
 //! [`PluginError`] their methods return.
 
 use crate::model::{
-    AddCommentRequest, BuildPage, CloseIssueRequest, CommentPage, CommentsRequest, Config,
-    CreateIssueRequest, CreatedIssue, IssuePage, ListBuildsRequest, ListIssuesRequest, PluginInfo,
-    ReopenIssueRequest,
+    AddCommentRequest, BeginCycleRequest, BuildPage, CloseIssueRequest, CommentPage,
+    CommentsRequest, Config, CreateIssueRequest, CreatedIssue, CycleLock, EndCycleRequest,
+    IssuePage, ListBuildsRequest, ListIssuesRequest, PluginInfo, ReopenIssueRequest,
 };
 
 /// What kind of failure a [`PluginError`] is; it decides the status code on the wire.
@@ -107,6 +107,21 @@ pub trait Plugin: Send + Sync + Sized + 'static {
     fn close_issue(&self, request: &CloseIssueRequest) -> Result<(), PluginError> {
         let _ = request;
         Err(PluginError::unsupported("close_issue"))
+    }
+
+    /// Issue tracker: takes the tracker's cycle lock (optional). While an instance holds it,
+    /// no other triage run plans or writes against the same tracker; it is released by
+    /// [`Plugin::end_cycle`] or when the instance is destroyed. A tracker without such a lock
+    /// leaves this unsupported, and the host warns that concurrent runs can duplicate.
+    fn begin_cycle(&self, request: &BeginCycleRequest) -> Result<CycleLock, PluginError> {
+        let _ = request;
+        Err(PluginError::unsupported("begin_cycle"))
+    }
+
+    /// Issue tracker: releases the cycle lock (optional).
+    fn end_cycle(&self, request: &EndCycleRequest) -> Result<(), PluginError> {
+        let _ = request;
+        Err(PluginError::unsupported("end_cycle"))
     }
 
     /// Failure source: one page of build results in the time window, successes included.
