@@ -346,7 +346,7 @@ mod tests {
         );
         assert!(!InstanceOperation::CloseIssue.is_v1());
         assert_eq!(
-            InstanceOperation::CloseIssue.entry_end(),
+            InstanceOperation::EndCycle.entry_end(),
             TABLE_SIZE as usize
         );
         let mut offsets: Vec<usize> = InstanceOperation::ALL
