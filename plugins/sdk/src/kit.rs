@@ -3,7 +3,7 @@
 //!
 //! Call it from your plugin's tests with a configuration pointing at a throwaway store:
 //!
-//! ```ignore
+//! ```text
 //! #[test]
 //! fn conforms() {
 //!     let config = Config { options: [("data".into(), tempdir.into())].into() };
