@@ -186,7 +186,7 @@ fn bad_inputs_are_reported_and_the_rest_still_read() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         stderr.contains(&format!(
-            "flakewatch: {}:1:1: truncated XML: <testsuites> opened here is never closed",
+            "flakewatch: {}:3:1: truncated XML: <testcase> opened here is never closed",
             broken.display()
         )),
         "{stderr}"

@@ -203,7 +203,13 @@ impl Reader<'_> {
         if let Some(p) = self.paths.get(pkg) {
             return p.clone();
         }
-        let p: Arc<[String]> = Arc::from(vec![pkg.to_owned()]);
+        // The unnamed package (no `Package` in the stream) is the root: no suite.
+        let parts = if pkg.is_empty() {
+            Vec::new()
+        } else {
+            vec![pkg.to_owned()]
+        };
+        let p: Arc<[String]> = Arc::from(parts);
         self.paths.insert(pkg.to_owned(), p.clone());
         p
     }
@@ -257,11 +263,14 @@ impl Reader<'_> {
             }
             _ => {}
         }
-        let Some(pkg) = e.package.as_deref() else {
+        // `go tool test2json` without `-p` writes no `Package`: the events belong to the one
+        // unnamed package (tests at the root, no suite). A line with neither an action nor a
+        // package is not an event.
+        if e.package.is_none() && e.action.is_none() {
             self.warn(self.line, 0, WarningKind::NotARecord(Format::GoTest));
             return;
-        };
-        let pkg = pkg.to_owned();
+        }
+        let pkg = e.package.as_deref().unwrap_or("").to_owned();
         if let Some(out) = e.output.as_deref() {
             self.log.push(out, limit);
         }
@@ -434,17 +443,41 @@ impl Reader<'_> {
         }
     }
 
+    /// Whether a parent test of `name` (`T` of `T/a/b`, or `T/a`) has a passing last attempt
+    /// in `path`.
+    fn an_ancestor_passed(&mut self, path: &Arc<[String]>, name: &str) -> bool {
+        let (_, path_id) = self.index.intern(path);
+        let mut parent = name;
+        while let Some((up, _)) = parent.rsplit_once('/') {
+            parent = up;
+            if let Some(i) = self.index.find(&self.run.tests, path_id, None, parent) {
+                return self.run.tests[i]
+                    .attempts
+                    .last()
+                    .is_some_and(|a| a.status == Status::Pass);
+            }
+        }
+        false
+    }
+
     fn end_package(&mut self, mut run: PkgRun, status: Option<Status>, e: &Event<'_>) {
         let limit = self.limits.max_text;
         // Tests still open when their package ends were cut off by a crash.
         let order = std::mem::take(&mut run.order);
-        let pkg = run.path[0].clone();
+        let pkg = run.path.first().cloned().unwrap_or_default();
         let mut crashed = false;
         for name in order {
             if let Some(open) = run.open.remove(&name) {
                 self.warn(self.line, 0, WarningKind::Unfinished(name.clone()));
-                self.close(&pkg, &name, open, crash_status());
-                crashed = true;
+                // A subtest whose parent passed, in a package that passed, lost only its end
+                // event (test2json drops them in some interleavings): it passed too. Anything
+                // else still open when its package ends was cut off by a crash.
+                if status == Some(Status::Pass) && self.an_ancestor_passed(&run.path, &name) {
+                    self.close(&pkg, &name, open, (Status::Pass, None));
+                } else {
+                    self.close(&pkg, &name, open, crash_status());
+                    crashed = true;
+                }
             }
         }
         let suite = &mut self.run.suites[run.suite];

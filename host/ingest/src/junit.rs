@@ -210,6 +210,9 @@ enum Kind {
     Testsuite,
     Testcase,
     Result,
+    /// A `<failure>` or `<error>` directly inside a `<testsuite>`: a test class that failed
+    /// to start. It is its own failing test, `<init>` of the suite, as Jenkins reports it.
+    SuiteResult,
     Retry,
     SystemOut,
     SystemErr,
@@ -223,6 +226,7 @@ impl Kind {
         matches!(
             self,
             Kind::Result
+                | Kind::SuiteResult
                 | Kind::Retry
                 | Kind::SystemOut
                 | Kind::SystemErr
@@ -236,6 +240,8 @@ struct Frame {
     kind: Kind,
     name: Box<str>,
     text: TextBuf,
+    /// Where the element starts.
+    pos: Pos,
 }
 
 struct SuiteCtx {
@@ -314,7 +320,12 @@ impl<'l> Parser<'l> {
     /// Takes one event; `here` resolves the position where it starts. `Ok(false)` at the end.
     fn handle(&mut self, event: Event<'_>, here: impl Fn() -> Pos) -> Result<bool, IngestError> {
         match event {
-            Event::Start(e) => self.start(&e).map_err(|err| placed(err, here()))?,
+            Event::Start(e) => {
+                self.start(&e).map_err(|err| placed(err, here()))?;
+                if let Some(frame) = self.stack.last_mut() {
+                    frame.pos = here();
+                }
+            }
             Event::Empty(e) => {
                 self.start(&e).map_err(|err| placed(err, here()))?;
                 self.end();
@@ -432,6 +443,42 @@ impl<'l> Parser<'l> {
                 self.start_testcase(e);
                 Kind::Testcase
             }
+            "failure" | "error"
+                if self.case.is_none()
+                    && self.retry.is_none()
+                    && self.result.is_none()
+                    && self.stack.last().is_some_and(|f| f.kind == Kind::Testsuite) =>
+            {
+                let status = if name == "failure" {
+                    Status::Fail
+                } else {
+                    Status::Error
+                };
+                let mut detail = Detail {
+                    status,
+                    message: None,
+                    kind: None,
+                    text: None,
+                };
+                self.attributes(e, |key, value| match key {
+                    "message" => detail.message = Some(value.into_owned()),
+                    "type" => detail.kind = Some(value.into_owned()),
+                    _ => {}
+                });
+                let classname = self
+                    .suites
+                    .last()
+                    .and_then(|s| s.path.last())
+                    .filter(|n| !n.is_empty())
+                    .cloned();
+                self.case = Some(Case {
+                    name: Some("<init>".to_owned()),
+                    classname,
+                    ..Case::default()
+                });
+                self.result = Some(detail);
+                Kind::SuiteResult
+            }
             "failure" | "error" | "skipped"
                 if self.case.is_some() && self.retry.is_none() && self.result.is_none() =>
             {
@@ -508,6 +555,7 @@ impl<'l> Parser<'l> {
             kind,
             name,
             text: TextBuf::default(),
+            pos: Pos::default(),
         });
         Ok(())
     }
@@ -651,7 +699,9 @@ impl<'l> Parser<'l> {
             }
             "status" => {
                 status_run = value == "run";
-                if value == "notrun" {
+                // `notrun` (googletest), `disabled` (Catch2, googletest's XML, NUnit's
+                // `<test-case executed="False">` converters), `skipped`: not run.
+                if matches!(&*value, "notrun" | "disabled" | "skipped") {
                     case.skip_attr = true;
                 }
             }
@@ -707,7 +757,8 @@ impl<'l> Parser<'l> {
                     self.finish_case(case);
                 }
             }
-            Kind::Result => {
+            Kind::Result | Kind::SuiteResult => {
+                let suite_level = frame.kind == Kind::SuiteResult;
                 let body = text(frame, self).map(trim_body).filter(|s| !s.is_empty());
                 if let (Some(mut detail), Some(case)) = (self.result.take(), self.case.as_mut()) {
                     detail.text = match (detail.text.take(), body) {
@@ -715,6 +766,9 @@ impl<'l> Parser<'l> {
                         (a, b) => a.or(b),
                     };
                     case.results.push(detail);
+                }
+                if suite_level && let Some(case) = self.case.take() {
+                    self.finish_case(case);
                 }
             }
             Kind::Retry => {
@@ -914,12 +968,13 @@ impl<'l> Parser<'l> {
     }
 
     fn finish(mut self) -> Result<Run, IngestError> {
-        if let Some(frame) = self.stack.first() {
+        // A file cut short: name the innermost element left open, where it starts.
+        if let Some(frame) = self.stack.last() {
             let element = match frame.kind {
                 Kind::Testsuites => "testsuites",
                 Kind::Testsuite => "testsuite",
                 Kind::Testcase => "testcase",
-                Kind::Result => "failure",
+                Kind::Result | Kind::SuiteResult => "failure",
                 Kind::Retry => "flakyFailure",
                 Kind::SystemOut => "system-out",
                 Kind::SystemErr => "system-err",
@@ -929,8 +984,8 @@ impl<'l> Parser<'l> {
             };
             return Err(IngestError::Unclosed {
                 file: self.source.clone(),
-                line: self.root_pos.unwrap_or_default().line,
-                column: self.root_pos.unwrap_or_default().column,
+                line: frame.pos.line,
+                column: frame.pos.column,
                 element: element.to_owned(),
             });
         }
@@ -1196,13 +1251,41 @@ mod tests {
         assert_eq!(&*run.tests[1].suite, ["a".to_owned()]);
     }
 
+    /// A `<failure>`/`<error>` directly inside a `<testsuite>` (a test class that failed to
+    /// start, JENKINS-6700) is a failing test `<init>` of that suite, never dropped; a
+    /// `status="disabled"` case was not run.
+    #[test]
+    fn suite_level_failures_and_disabled_cases() {
+        let run = parse(
+            "<testsuite name=\"S\" tests=\"1\" errors=\"1\"><properties/>\
+             <error message=\"boom\" type=\"NoClassDefFoundError\">trace</error></testsuite>",
+        )
+        .unwrap();
+        assert_eq!(run.tests.len(), 1);
+        let t = &run.tests[0];
+        assert_eq!(
+            (t.name.as_str(), t.classname.as_deref()),
+            ("<init>", Some("S"))
+        );
+        assert_eq!(t.attempts[0].status, Status::Error);
+        assert_eq!(t.verdict(), crate::Verdict::Fail);
+        let run = parse(
+            "<testsuite name=\"S\"><testcase name=\"a\" status=\"disabled\"/>\
+             <testcase name=\"b\"/></testsuite>",
+        )
+        .unwrap();
+        assert_eq!(run.tests[0].attempts[0].status, Status::Skip);
+        assert_eq!(run.tests[1].attempts[0].status, Status::Pass);
+    }
+
     #[test]
     fn broken_documents_give_positioned_errors() {
         let err =
             parse("<testsuites>\n  <testsuite name=\"x\">\n    <testcase name=\"t\">").unwrap_err();
         match &err {
             IngestError::Unclosed { line, element, .. } => {
-                assert_eq!((*line, element.as_str()), (1, "testsuites"));
+                // The innermost element left open, where it starts.
+                assert_eq!((*line, element.as_str()), (3, "testcase"));
             }
             other => panic!("unexpected {other:?}"),
         }

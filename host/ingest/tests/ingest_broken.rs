@@ -48,7 +48,7 @@ fn truncated_xml_names_the_open_element() {
     let err = read(doc.as_bytes(), None).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "input:2:1: truncated XML: <testsuites> opened here is never closed"
+        "input:5:7: truncated XML: <failure> opened here is never closed"
     );
     // Cut inside a tag: quick-xml's syntax error, placed at the tag.
     let err = read(b"<testsuites>\n<testsuite name=\"s\"", None).unwrap_err();

@@ -56,6 +56,34 @@ use Format::{GoTest, Junit, MozlogErrorSummary as Summary, MozlogRaw as Raw};
 
 /// `[tests, attempts, failed_attempts, failed, flaky, skipped, suite_failures, records]`.
 const EXPECTED: &[Expect] = &[
+    // Reproducers from other projects' fixtures (SOURCES.md): a suite-level <error> is one
+    // failing test; disabled cases are skipped; events without Package are read; subtests of
+    // a passing parent that lost their end events passed.
+    e(
+        "junit/jenkins/junit-report-6700.xml",
+        Junit,
+        [1, 1, 1, 1, 0, 0, 0, 1],
+    ),
+    e(
+        "junit/jenkins/junit-report-nested-testsuites.xml",
+        Junit,
+        [3, 3, 1, 1, 0, 0, 0, 1],
+    ),
+    e(
+        "junit/mikepenz/testDisabled.xml",
+        Junit,
+        [22, 22, 6, 6, 0, 10, 0, 6],
+    ),
+    e(
+        "go-test-json/gotestsum/go-test-json-misattributed.jsonl",
+        GoTest,
+        [5, 5, 1, 1, 0, 0, 1, 1],
+    ),
+    e(
+        "go-test-json/gotestsum/go-test-json-missing-test-events.jsonl",
+        GoTest,
+        [12, 12, 6, 6, 0, 0, 0, 6],
+    ),
     // test_cwd; test_failure_assert = failure + 2 rerunFailure; test_flaky_mod_4 = 3
     // flakyFailure then the pass.
     e(
@@ -295,6 +323,9 @@ const NOT_RESULTS: &[&str] = &[
     // stderr: neither is XML nor JSON lines.
     "junit/go-junit-report/012-subtests.go-test-v.txt",
     "go-test-json/generated/go1.19-buildfail.stderr.txt",
+    // The licences of copied reproducers.
+    "junit/jenkins/LICENSE",
+    "junit/mikepenz/LICENSE",
 ];
 
 fn corpus() -> PathBuf {
@@ -337,7 +368,7 @@ fn every_corpus_file_is_covered() {
     covered.extend(NOT_RESULTS.iter().map(|s| (*s).to_owned()));
     covered.insert("SOURCES.md".to_owned());
     assert_eq!(all, covered, "corpus files and expectations differ");
-    assert_eq!(all.len(), 46);
+    assert_eq!(all.len(), 53);
 }
 
 /// `read_path` parses files from memory (JUnit without copying); the streaming reader must

@@ -212,6 +212,9 @@ fn plugins_are_found_by_name_in_search_directories() {
 /// host reading past the table's end. The files plugin, built with this SDK, has the entry.
 #[test]
 fn a_v1_plugin_loads_after_an_optional_entry_was_appended() {
+    let _serial = V1_TABLE
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     use flakewatch_plugin_sdk::abi::{InstanceOperation, TABLE_SIZE, TABLE_SIZE_V1};
 
     const { assert!(TABLE_SIZE > TABLE_SIZE_V1, "this SDK has appended entries") };
@@ -254,6 +257,9 @@ fn a_v1_plugin_loads_after_an_optional_entry_was_appended() {
     assert_eq!(closed.closed_at, Some(at));
 }
 
+/// The v1-table fixture counts instances process-wide: its tests take turns.
+static V1_TABLE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// What the v1-table fixture counted: (instances alive, non-empty buffers freed).
 fn fixture_counts(path: &std::path::Path) -> (i64, i64) {
     #![allow(
@@ -276,6 +282,9 @@ fn fixture_counts(path: &std::path::Path) -> (i64, i64) {
 /// buffer and destroys the instance it was handed before it reports the error.
 #[test]
 fn a_bad_create_answer_leaks_neither_buffer_nor_instance() {
+    let _serial = V1_TABLE
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let path = plugin("flakewatch-test-plugin-v1-table");
     let library = PluginLibrary::load(&path).expect("loads");
     let (live, freed) = fixture_counts(&path);
