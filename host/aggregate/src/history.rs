@@ -173,3 +173,21 @@ pub fn summarize(combined: &Combined, job: &str) -> Vec<HistoryRow> {
     });
     out
 }
+
+#[cfg(test)]
+mod float_tests {
+    use super::*;
+
+    /// A working percentage just under 98 stays under 98: with serde_json's default float
+    /// parsing it read as 98.0 and changed verdicts at the boundary.
+    #[test]
+    fn percentages_read_exactly() {
+        let row: HistoryRow = serde_json::from_str(
+            r#"{"TestName":"t","TestSuiteName":"s","JobName":"j","PassCount":1,"FailCount":0,
+                "FlakeCount":0,"PassPercentage":97.99999999999999,"WorkingPercentage":97.99999999999999}"#,
+        )
+        .expect("row");
+        assert_eq!(row.working_percentage, 97.999_999_999_999_99);
+        assert!(row.working_percentage < 98.0);
+    }
+}

@@ -179,22 +179,24 @@ pub fn aggregate(request: &Request, settings: &Settings) -> Result<Aggregation, 
             c.iter().any(|d| d.result.status == CheckStatus::Failed)
         });
     let any_failed = !blocking_failures.is_empty() || disruption_failed;
-    let (outcome, error) = if !expected_ran {
+    // Improved mode: failures that are only "too few attempts" are a lack of data.
+    let only_too_few = settings.mode == Mode::Improved
+        && !disruption_failed
+        && blocking_failures
+            .iter()
+            .all(|t| t.verdict.rule == Rule::TooFewAttempts);
+    // A real failure wins over everything, as upstream's analyzer checks failures first.
+    let (outcome, error) = if any_failed && !only_too_few {
+        (Outcome::Regression, Some(OVERALL_ERROR.to_owned()))
+    } else if !expected_ran {
         (
             Outcome::InsufficientData,
             Some(AggregateError::NoExpectedSuite.to_string()),
         )
-    } else if !any_failed {
-        (Outcome::Pass, None)
-    } else if settings.mode == Mode::Improved
-        && !disruption_failed
-        && blocking_failures
-            .iter()
-            .all(|t| t.verdict.rule == Rule::TooFewAttempts)
-    {
+    } else if any_failed {
         (Outcome::InsufficientData, Some(OVERALL_ERROR.to_owned()))
     } else {
-        (Outcome::Regression, Some(OVERALL_ERROR.to_owned()))
+        (Outcome::Pass, None)
     };
 
     let mut suite_failures = BTreeMap::new();

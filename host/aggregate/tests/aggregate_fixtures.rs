@@ -635,3 +635,44 @@ fn an_informing_failure_does_not_fail_the_aggregation() {
     assert_eq!(result.report.suite_failures.get("e2e-tests"), Some(&1));
     assert_eq!(result.outcome, Outcome::Pass);
 }
+
+/// Copies a directory tree, rewriting every `.xml` file's text with `edit`.
+fn copy_tree(from: &Path, to: &Path, edit: &dyn Fn(String) -> String) {
+    fs::create_dir_all(to).unwrap();
+    for entry in fs::read_dir(from).unwrap() {
+        let path = entry.unwrap().path();
+        let target = to.join(path.file_name().unwrap());
+        if path.is_dir() {
+            copy_tree(&path, &target, edit);
+        } else if path.extension().is_some_and(|e| e == "xml") {
+            fs::write(&target, edit(fs::read_to_string(&path).unwrap())).unwrap();
+        } else {
+            fs::copy(&path, &target).unwrap();
+        }
+    }
+}
+
+/// A blocking test that really failed decides the outcome even when no expected suite ran:
+/// regression (exit 1), not insufficient data (2), as upstream's analyzer checks failures
+/// first.
+#[test]
+fn a_real_failure_wins_over_no_expected_suite() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_tree(&jra("synthetic/aggregation/runs"), dir.path(), &|text| {
+        text.replace("name=\"openshift-tests\"", "name=\"renamed-suite\"")
+    });
+    let mut request = synthetic_request(None);
+    request.runs_dir = dir.path().to_path_buf();
+    for mode in [Mode::Compat, Mode::Improved] {
+        let settings = Settings::profile(mode);
+        let result = aggregate(&request, &settings).expect("aggregates");
+        assert!(
+            result.report.tests.iter().any(|t| t.blocking
+                && t.verdict.status == CheckStatus::Failed
+                && t.verdict.rule != flakewatch_aggregate::verdict::Rule::TooFewAttempts),
+            "{mode:?}: the fixture has a real blocking failure"
+        );
+        assert_eq!(result.outcome, Outcome::Regression, "{mode:?}");
+        assert_eq!(result.outcome.exit_code(), 1);
+    }
+}

@@ -118,6 +118,22 @@ pub(crate) fn open_input(path: &std::path::Path) -> anyhow::Result<Box<dyn io::R
     Ok(Box::new(file))
 }
 
+/// A mistake in the command line found after parsing (a malformed `--opt`, a bad `--now`):
+/// exit status 2, like clap's own usage errors.
+#[derive(Debug)]
+pub(crate) struct UsageError(pub(crate) String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+/// Exit code for usage errors.
+pub(crate) const EXIT_USAGE: u8 = 2;
+
 /// Exit code for operational failures (I/O, unreadable input).
 pub const EXIT_FAILURE: u8 = 3;
 
@@ -202,6 +218,16 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(code) => code,
+        Err(err) if err.downcast_ref::<UsageError>().is_some() => {
+            let _ = writeln!(io::stderr(), "flakewatch: {err:#}");
+            // `aggregate`'s 2 means "insufficient data": its usage errors are 3 (see docs).
+            let aggregating = matches!(cli.command, Command::Aggregate(_));
+            ExitCode::from(if aggregating {
+                EXIT_FAILURE
+            } else {
+                EXIT_USAGE
+            })
+        }
         Err(err) => {
             let _ = writeln!(io::stderr(), "flakewatch: {err:#}");
             ExitCode::from(EXIT_FAILURE)

@@ -72,3 +72,77 @@ fn plugin_info_names_the_plugin_its_abi_and_operations() {
     assert_eq!(missing.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("no plugin named \"nosuchplugin\""));
 }
+
+/// Plugin options: a malformed one is a usage error that never shows its text; one for a
+/// plugin the run does not use is refused; secrets come from the environment or a file and
+/// reach the plugin without appearing anywhere.
+#[test]
+fn plugin_options_are_checked_and_secrets_stay_hidden() {
+    let data = support::demo_copy();
+    let run = |extra: &[&str], env: &[(&str, &str)]| {
+        let mut cmd = flakewatch();
+        cmd.args([
+            "triage",
+            "--now",
+            DEMO_NOW,
+            "-vv",
+            "--log-format",
+            "json",
+            "--data",
+        ])
+        .arg(data.path())
+        .args(extra);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.output().expect("run flakewatch")
+    };
+    let out = run(&["--opt", "hunter2-secret"], &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("--opt number 1"), "{stderr}");
+    assert!(!stderr.contains("hunter2"), "{stderr}");
+
+    let out = run(&["--opt", "github:token=x"], &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("no plugin named \"github\""), "{stderr}");
+
+    let secret_file = data.path().join("token.txt");
+    std::fs::write(&secret_file, "file-secret-VALUE\n").expect("write");
+    let out = run(
+        &[
+            "--opt-env",
+            "files:token=FW_TEST_TOKEN",
+            "--opt-file",
+            &format!("files:password={}", secret_file.display()),
+        ],
+        &[("FW_TEST_TOKEN", "env-secret-VALUE")],
+    );
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("token") && stderr.contains("password"),
+        "{stderr}"
+    );
+    for secret in ["env-secret-VALUE", "file-secret-VALUE"] {
+        assert!(
+            !stdout.contains(secret) && !stderr.contains(secret),
+            "{secret} leaked"
+        );
+    }
+
+    let out = run(&["--opt-env", "files:token=FW_TEST_UNSET_VARIABLE"], &[]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("FW_TEST_UNSET_VARIABLE is not set"));
+
+    let bad_now = flakewatch()
+        .args(["triage", "--now", "yesterday", "--data"])
+        .arg(data.path())
+        .output()
+        .expect("run flakewatch");
+    assert_eq!(bad_now.status.code(), Some(2));
+}
