@@ -83,7 +83,7 @@ impl BackendArgs {
     /// Every plugin option: (flag, plugin it is for or `None` for all, key, value). A
     /// malformed option is an error that shows its flag and position, never its text (it may
     /// hold a secret).
-    fn options_given(&self) -> anyhow::Result<Vec<(&'static str, Option<String>, String, String)>> {
+    fn options_given(&self) -> anyhow::Result<Vec<GivenOption>> {
         let mut all = Vec::new();
         let sources: [(&'static str, &Vec<String>); 3] = [
             ("--opt", &self.opts),
@@ -209,6 +209,9 @@ impl BackendArgs {
         Ok(PluginBackend::new(library, &config)?)
     }
 }
+
+/// A plugin option as given: (flag, the plugin it is for or `None` for all, key, value).
+type GivenOption = (&'static str, Option<String>, String, String);
 
 /// Reads a secret from a file: at most 64 KiB, one trailing newline removed.
 fn read_secret_file(path: &Path) -> anyhow::Result<String> {
