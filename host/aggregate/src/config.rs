@@ -237,10 +237,12 @@ pub struct ConfigFile {
 impl ConfigFile {
     /// Reads and parses a TOML file.
     pub fn read(path: &Path) -> Result<ConfigFile, AggregateError> {
-        let text = std::fs::read_to_string(path).map_err(|source| AggregateError::Io {
-            path: path.display().to_string(),
-            source,
-        })?;
+        let text =
+            flakewatch_core::bounded::read_to_string(path, flakewatch_core::bounded::CONFIG_LIMIT)
+                .map_err(|source| AggregateError::Io {
+                    path: path.display().to_string(),
+                    source,
+                })?;
         toml::from_str(&text).map_err(|e| AggregateError::Toml {
             path: path.display().to_string(),
             message: e.to_string(),

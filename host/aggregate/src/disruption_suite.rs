@@ -32,6 +32,13 @@ pub(crate) fn disruption_suite(
         Mode::Compat => SidecarMatch::Path,
         Mode::Improved => SidecarMatch::BaseName,
     };
+    // The history file is read first: an unreadable one is a configuration error (exit 3)
+    // whatever the runs hold.
+    let history_file = request
+        .disruption_history
+        .as_deref()
+        .map(disruption::read_history_file)
+        .transpose()?;
     let mut data: BTreeMap<String, BTreeMap<String, i64>> = BTreeMap::new();
     let mut errors = Vec::new();
     for run in finished {
@@ -103,13 +110,11 @@ pub(crate) fn disruption_suite(
         }
     }
     let mut fallback = None;
-    let history: Result<BTreeMap<String, BackendStats>, String> = match &request.disruption_history
-    {
+    let history: Result<BTreeMap<String, BackendStats>, String> = match history_file {
         None => Ok(BTreeMap::new()),
-        Some(path) => match disruption::read_history_file(path) {
-            Err(e) => Err(e.to_string()),
-            Ok(HistoryFile::Stats(stats)) => Ok(stats),
-            Ok(HistoryFile::Raw(rows)) => {
+        Some(file) => match file {
+            HistoryFile::Stats(stats) => Ok(stats),
+            HistoryFile::Raw(rows) => {
                 let mut job = request.job.clone();
                 if disruption::runs_older_than_three_days(&rows, &job, request.now) < 100 {
                     // Upstream falls back to the same job when no earlier one matches, and

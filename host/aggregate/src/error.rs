@@ -74,10 +74,11 @@ pub enum AggregateError {
 
 /// Reads and decodes the JSON file at `path`; either error names the file.
 pub(crate) fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, AggregateError> {
-    let text = std::fs::read_to_string(path).map_err(|source| AggregateError::Io {
-        path: path.display().to_string(),
-        source,
-    })?;
+    let text = flakewatch_core::bounded::read_to_string(path, flakewatch_core::bounded::DATA_LIMIT)
+        .map_err(|source| AggregateError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
     serde_json::from_str(&text).map_err(|source| AggregateError::Json {
         path: path.display().to_string(),
         source,

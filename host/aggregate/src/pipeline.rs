@@ -381,10 +381,13 @@ fn load_history(
 
 /// Upstream's message when the history query fails (the verdicts then use the default).
 fn history_error_note(settings: &Settings, err: &AggregateError) -> String {
-    format!(
+    let note = format!(
         "error getting past reliability data, assume {}% pass: {err}",
         settings.history_error_pass_rate
-    )
+    );
+    // Upstream goes on with the default; say so where people look, not only in the summary.
+    tracing::warn!("{note}");
+    note
 }
 
 #[allow(

@@ -132,7 +132,7 @@ fn matches(prowjob: Option<&Json>, job: &str, selection: &Selection) -> bool {
 }
 
 fn read_json(path: &Path) -> Option<Json> {
-    let text = fs::read(path).ok()?;
+    let text = flakewatch_core::bounded::read(path, flakewatch_core::bounded::DATA_LIMIT).ok()?;
     serde_json::from_slice(&text).ok()
 }
 
@@ -146,7 +146,9 @@ fn timestamp_of(v: &Json) -> Option<Timestamp> {
 
 fn load_run(id: String, dir: PathBuf, prowjob: Option<&Json>) -> Result<FoundRun, AggregateError> {
     let finished_path = dir.join("finished.json");
-    let finished_bytes = fs::read(&finished_path).unwrap_or_default();
+    let finished_bytes =
+        flakewatch_core::bounded::read(&finished_path, flakewatch_core::bounded::DATA_LIMIT)
+            .unwrap_or_default();
     let finished_json: Option<Json> = serde_json::from_slice(&finished_bytes).ok();
     let mut finished = !finished_bytes.iter().all(u8::is_ascii_whitespace);
     let mut state = finished_json
@@ -270,7 +272,8 @@ pub fn add_junit(
     let limits = Limits::default();
     for rel in run.files.iter().filter(|f| is_junit(f)) {
         let path = run.dir.join(rel);
-        let Ok(bytes) = fs::read(&path) else {
+        let Ok(bytes) = flakewatch_core::bounded::read(&path, flakewatch_core::bounded::DATA_LIMIT)
+        else {
             dropped.push(DroppedFile {
                 run: run.id.clone(),
                 file: rel.clone(),
@@ -338,7 +341,8 @@ pub fn read_disruption(
             continue;
         }
         let path = run.dir.join(rel);
-        let bytes = fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let bytes = flakewatch_core::bounded::read(&path, flakewatch_core::bounded::DATA_LIMIT)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
         let json: Json = serde_json::from_slice(&bytes)
             .map_err(|e| format!("{}: invalid JSON: {e}", path.display()))?;
         let Some(map) = json["BackendDisruptions"].as_object() else {

@@ -181,8 +181,11 @@ fn resolve(args: &AggregateArgs) -> anyhow::Result<(Request, Settings)> {
 
     let run_ids = match (&args.static_run_info_path, &args.static_run_info_json) {
         (Some(path), _) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("reading {}", path.display()))?;
+            let text = flakewatch_core::bounded::read_to_string(
+                path,
+                flakewatch_core::bounded::DATA_LIMIT,
+            )
+            .with_context(|| format!("reading {}", path.display()))?;
             Some(static_ids(&text, &path.display().to_string(), &args.job)?)
         }
         (None, Some(text)) => Some(static_ids(text, "--static-run-info-json", &args.job)?),

@@ -86,7 +86,8 @@ fn default_releases(rows: &[analyze_historical::Row]) -> Option<(String, String)
 }
 
 fn read_rows(path: &Path, data_type: DataType) -> anyhow::Result<Vec<analyze_historical::Row>> {
-    let text = fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let text = flakewatch_core::bounded::read_to_string(path, flakewatch_core::bounded::DATA_LIMIT)
+        .with_context(|| format!("reading {}", path.display()))?;
     Ok(analyze_historical::parse_rows(
         &text,
         data_type,

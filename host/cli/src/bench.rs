@@ -2,18 +2,16 @@
 //! failures/s and MB/s per engine, the interpreter/JIT ratio, thread scaling and peak memory —
 //! and checks that every engine made the same assignments.
 
-use std::fs::File;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufReader, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
 use clap::Args;
 use flakewatch_dsl::{Assignment, Field, Record};
 
 use crate::match_cmd::compile_issue_file;
-use flakewatch_ingest::records::parse_record_fields;
+use flakewatch_ingest::records::{MAX_RECORD_LINE, parse_record_fields};
 use flakewatch_triage::engine::{Engine, EngineKind};
 
 /// Arguments of `flakewatch bench`.
@@ -175,19 +173,18 @@ fn describe_plan(out: &mut impl Write, plan: &flakewatch_jit::Plan) -> anyhow::R
     Ok(())
 }
 
-fn load_records(path: &PathBuf, limit: Option<usize>) -> anyhow::Result<Vec<Record>> {
-    let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
+/// The failure records of `path` (`-`: standard input), every line bounded; a bad line is an
+/// error (a benchmark measures what it was given, or nothing).
+fn load_records(path: &std::path::Path, limit: Option<usize>) -> anyhow::Result<Vec<Record>> {
+    let input = crate::open_input(path)?;
+    let name = path.display().to_string();
     let mut records = Vec::new();
-    for (i, line) in BufReader::new(file).lines().enumerate() {
+    for line in flakewatch_core::jsonl::lines(BufReader::new(input), &name, MAX_RECORD_LINE) {
         if limit.is_some_and(|n| records.len() >= n) {
             break;
         }
-        let line = line?;
-        if line.trim().is_empty() {
-            continue;
-        }
-        let record = parse_record_fields(&line)
-            .map_err(|e| anyhow::anyhow!("{}:{}: {e}", path.display(), i + 1))?;
+        let (n, text) = line?;
+        let record = parse_record_fields(&text).map_err(|e| anyhow::anyhow!("{name}:{n}: {e}"))?;
         records.push(record);
     }
     Ok(records)

@@ -10,6 +10,7 @@ use flakewatch_dsl::{Interpreter, Limits};
 use serde_json::json;
 
 use crate::script_file;
+use flakewatch_core::LineError;
 use flakewatch_ingest::records::read_records;
 
 /// Arguments of `flakewatch eval`.
@@ -46,7 +47,9 @@ pub(crate) fn run(args: &EvalArgs) -> anyhow::Result<ExitCode> {
     for item in read_records(BufReader::new(input), &args.records) {
         let line = match item {
             Ok(line) => line,
-            Err(err) if err.is_recoverable() => {
+            // A bad line is reported and skipped; an over-long one ends the input (both make
+            // the exit status 1, as in `match`).
+            Err(err @ (LineError::Invalid { .. } | LineError::TooLong { .. })) => {
                 eprintln!("flakewatch: {err}");
                 bad_lines += 1;
                 continue;

@@ -25,8 +25,9 @@ pub enum LineError {
         /// What is wrong.
         message: String,
     },
-    /// A line is longer than the reader's limit; the rest of it was skipped unread.
-    #[error("{file}:{line}: line longer than {limit} bytes")]
+    /// A line is longer than the reader's limit; the input is not read further (an endless
+    /// line must not keep the reader busy).
+    #[error("{file}:{line}: line longer than {limit} bytes; the rest of the input is not read")]
     TooLong {
         /// The input's name.
         file: String,
@@ -38,9 +39,10 @@ pub enum LineError {
 }
 
 impl LineError {
-    /// Whether reading can go on after this error (a bad line, not a broken stream).
+    /// Whether reading can go on after this error (a bad line, not a broken stream or an
+    /// over-long line).
     pub fn is_recoverable(&self) -> bool {
-        !matches!(self, LineError::Io { .. })
+        matches!(self, LineError::Invalid { .. })
     }
 
     /// An [`Invalid`](LineError::Invalid) error for line `line` of `file`.
@@ -54,9 +56,10 @@ impl LineError {
 }
 
 /// The non-blank lines of `input` with their 1-based numbers, each at most `max_line` bytes
-/// (without its line ending). A longer line is reported as [`LineError::TooLong`] and skipped
-/// without being held in memory; a line that is not UTF-8 is [`LineError::Invalid`]. Both
-/// are recoverable: the next line follows. A read error ends the iteration.
+/// (without its line ending). A line that is not UTF-8 is [`LineError::Invalid`], and the
+/// next line follows. A longer line is [`LineError::TooLong`], reported as soon as the limit
+/// is passed (never held in memory, never read to its end), and, like a read error, ends the
+/// iteration.
 pub fn lines<R: BufRead>(input: R, file: &str, max_line: usize) -> Lines<R> {
     Lines {
         input,
@@ -106,14 +109,13 @@ impl<R: BufRead> Lines<R> {
                 None => (chunk.len(), false),
             };
             seen += take + usize::from(ends);
-            if !too_long {
-                if self.buf.len() + take > self.max_line {
-                    too_long = true;
-                    self.buf.clear();
-                } else {
-                    self.buf.extend_from_slice(&chunk[..take]);
-                }
+            if self.buf.len() + take > self.max_line {
+                too_long = true;
+                self.buf.clear();
+                self.input.consume(take);
+                return Ok((seen, too_long));
             }
+            self.buf.extend_from_slice(&chunk[..take]);
             self.input.consume(take + usize::from(ends));
             if ends {
                 return Ok((seen, too_long));
@@ -147,6 +149,7 @@ impl<R: BufRead> Iterator for Lines<R> {
             }
             self.line += 1;
             if too_long {
+                self.done = true;
                 return Some(Err(LineError::TooLong {
                     file: self.file.clone(),
                     line: self.line,
@@ -177,7 +180,6 @@ impl<R: BufRead> Iterator for Lines<R> {
 
 #[cfg(test)]
 mod tests {
-    use std::io::Read;
 
     use super::*;
 
@@ -216,23 +218,27 @@ mod tests {
     }
 
     #[test]
-    fn long_and_non_utf8_lines_are_reported_and_skipped() {
-        let got = collect(b"0123456789ab\nok\n\xff\xfe\nend\n", 10);
+    fn non_utf8_lines_are_skipped_and_a_long_line_ends_the_input() {
+        let got = collect(b"ok\n\xff\xfe\nend\n0123456789ab\nnever\n", 10);
         assert_eq!(
             got,
             vec![
-                Err("in.jsonl:1: line longer than 10 bytes".into()),
-                Ok((2, "ok".into())),
-                Err("in.jsonl:3: line is not valid UTF-8".into()),
-                Ok((4, "end".into())),
+                Ok((1, "ok".into())),
+                Err("in.jsonl:2: line is not valid UTF-8".into()),
+                Ok((3, "end".into())),
+                Err(
+                    "in.jsonl:4: line longer than 10 bytes; the rest of the input is not read"
+                        .into()
+                ),
             ]
         );
     }
 
     #[test]
     fn an_endless_line_is_read_in_bounded_memory() {
-        // 64 MiB of a line with no end: reported once, never allocated whole.
-        let endless = std::io::BufReader::new(std::io::repeat(b'x').take(64 << 20));
+        // A line with no end (`/dev/zero`): reported at the limit, never allocated whole,
+        // never read to its end.
+        let endless = std::io::BufReader::new(std::io::repeat(b'x'));
         let mut it = lines(endless, "zero", 1024);
         let first = it.next().expect("an error").expect_err("too long");
         assert!(matches!(first, LineError::TooLong { line: 1, .. }));

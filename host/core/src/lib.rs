@@ -1,7 +1,9 @@
 //! The shared vocabulary of flakewatch's host crates, with nothing internal below it: instants
 //! and their text forms ([`time`]), watchflakes' failure snippets ([`snippet`]), and reading
-//! JSON-lines inputs with bounded lines and errors that name the file and line ([`jsonl`]).
+//! JSON-lines inputs with bounded lines and errors that name the file and line ([`jsonl`]),
+//! and whole files read with a bound ([`bounded`]).
 
+pub mod bounded;
 pub mod jsonl;
 pub mod snippet;
 pub mod time;

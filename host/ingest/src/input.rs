@@ -360,17 +360,14 @@ impl<R: Read> Input<R> {
 
     /// Reads one line (without its `\n`) into `out`. Returns `Ok(None)` at end of input,
     /// `Ok(Some(true))` for a line ended by `\n`, `Ok(Some(false))` for a final line without
-    /// one, and `Err(LineTooLong)` (as `Ok(Some)` never) when the line exceeds `max` bytes; the
-    /// rest of that line is then skipped.
+    /// one, and `TooLong` as soon as the line exceeds `max` bytes (the rest of it is not
+    /// read: the readers stop there).
     pub(crate) fn read_line(&mut self, out: &mut Vec<u8>, max: usize) -> io::Result<LineRead> {
         out.clear();
-        let mut too_long = false;
         loop {
             let available = self.fill_buf()?;
             if available.is_empty() {
-                return Ok(if too_long {
-                    LineRead::TooLong
-                } else if out.is_empty() {
+                return Ok(if out.is_empty() {
                     LineRead::Eof
                 } else {
                     LineRead::Partial
@@ -380,25 +377,22 @@ impl<R: Read> Input<R> {
                 Some(i) => (i, true),
                 None => (available.len(), false),
             };
-            if !too_long {
-                if out.len() + chunk > max {
-                    too_long = true;
-                    out.clear();
-                } else {
-                    out.extend_from_slice(&available[..chunk]);
-                }
+            if out.len() + chunk > max {
+                // Over the limit: stop here, without looking for the line's end (an endless
+                // line, `/dev/zero`, must not keep the reader busy). The readers give up.
+                self.consume(chunk);
+                self.mark();
+                out.clear();
+                return Ok(LineRead::TooLong);
             }
+            out.extend_from_slice(&available[..chunk]);
             self.consume(if done { chunk + 1 } else { chunk });
             self.mark();
             if done {
                 if out.last() == Some(&b'\r') {
                     out.pop();
                 }
-                return Ok(if too_long {
-                    LineRead::TooLong
-                } else {
-                    LineRead::Line
-                });
+                return Ok(LineRead::Line);
             }
         }
     }
@@ -590,14 +584,19 @@ mod tests {
     }
 
     #[test]
-    fn long_lines_are_reported_and_skipped() {
+    fn a_long_line_is_reported_at_the_limit() {
         let mut data = vec![b'x'; 100];
         data.extend_from_slice(b"\nok\n");
         let mut input = Input::new(&data[..], u64::MAX);
         let mut line = Vec::new();
         assert_eq!(input.read_line(&mut line, 10).unwrap(), LineRead::TooLong);
-        assert_eq!(input.read_line(&mut line, 10).unwrap(), LineRead::Line);
-        assert_eq!(line, b"ok");
+        assert!(line.is_empty());
+        // An endless line is reported without being read to its end.
+        let mut endless = Input::new(std::io::repeat(b'x'), u64::MAX);
+        assert_eq!(
+            endless.read_line(&mut line, 1 << 20).unwrap(),
+            LineRead::TooLong
+        );
     }
 
     #[test]

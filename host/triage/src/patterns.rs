@@ -4,6 +4,7 @@
 
 use std::io::BufRead;
 
+use flakewatch_core::LineError;
 use flakewatch_dsl::ir::LowerError;
 use flakewatch_dsl::{
     Diagnostic, ExtractError, Extracted, Limits, Parsed, find_script, parallel, parse_script_with,
@@ -126,45 +127,18 @@ pub struct IssueLine {
     pub body: Option<String>,
 }
 
-/// Errors reading an issues file.
-#[derive(Debug, thiserror::Error)]
-pub enum IssuesError {
-    /// The file could not be read.
-    #[error("{file}: {source}")]
-    Io {
-        /// The file.
-        file: String,
-        /// The underlying error.
-        source: std::io::Error,
-    },
-    /// A line is not an issue object.
-    #[error("{file}:{line}: {message}")]
-    Invalid {
-        /// The file.
-        file: String,
-        /// 1-based line.
-        line: usize,
-        /// What is wrong.
-        message: String,
-    },
-}
+/// The longest issue line read (GitHub caps a body at 65,536 characters; its JSON, with the
+/// rest of the issue, stays well below this).
+pub const MAX_ISSUE_LINE: usize = 16 << 20;
 
-/// Reads issues in GitHub's JSON shape, one per line (blank lines skipped).
-pub fn read_issues<R: BufRead>(input: R, file: &str) -> Result<Vec<IssueLine>, IssuesError> {
+/// Reads issues in GitHub's JSON shape, one per line (blank lines skipped); every line is
+/// bounded by [`MAX_ISSUE_LINE`] before it is held in memory.
+pub fn read_issues<R: BufRead>(input: R, file: &str) -> Result<Vec<IssueLine>, LineError> {
     let mut issues = Vec::new();
-    for (i, line) in input.lines().enumerate() {
-        let text = line.map_err(|source| IssuesError::Io {
-            file: file.to_owned(),
-            source,
-        })?;
-        if text.trim().is_empty() {
-            continue;
-        }
-        let issue = serde_json::from_str(&text).map_err(|e| IssuesError::Invalid {
-            file: file.to_owned(),
-            line: i + 1,
-            message: e.to_string(),
-        })?;
+    for line in flakewatch_core::jsonl::lines(input, file, MAX_ISSUE_LINE) {
+        let (line, text) = line?;
+        let issue = serde_json::from_str(&text)
+            .map_err(|e| LineError::invalid(file, line, e.to_string()))?;
         issues.push(issue);
     }
     Ok(issues)

@@ -5,7 +5,7 @@
 //! fault-injection hook [`crash_point`] lets tests stop the process between those steps.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -30,6 +30,10 @@ pub fn crash_point(crash_at: Option<u64>) {
 /// One JSON object per line, with the line number it came from.
 pub type Lines = Vec<(usize, Map<String, Value>)>;
 
+/// The longest line read from a data file (build logs live in lines); a longer one is an
+/// error found before it is held whole in memory.
+pub const MAX_LINE: u64 = 64 << 20;
+
 /// Reads a JSON-lines file of objects; a missing file reads as empty. Blank lines are skipped.
 pub fn read_objects(path: &Path) -> Result<Lines, String> {
     let file = match File::open(path) {
@@ -38,12 +42,30 @@ pub fn read_objects(path: &Path) -> Result<Lines, String> {
         Err(e) => return Err(format!("{}: {e}", path.display())),
     };
     let mut out = Vec::new();
-    for (i, line) in BufReader::new(file).lines().enumerate() {
-        let line = line.map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut reader = BufReader::new(file);
+    let mut bytes = Vec::new();
+    for i in 0.. {
+        bytes.clear();
+        let got = (&mut reader)
+            .take(MAX_LINE + 1)
+            .read_until(b'\n', &mut bytes)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        if got == 0 {
+            break;
+        }
+        if bytes.len() as u64 > MAX_LINE {
+            return Err(format!(
+                "{}:{}: line longer than {MAX_LINE} bytes",
+                path.display(),
+                i + 1
+            ));
+        }
+        let line = std::str::from_utf8(&bytes)
+            .map_err(|_| format!("{}:{}: not UTF-8", path.display(), i + 1))?;
         if line.trim().is_empty() {
             continue;
         }
-        match serde_json::from_str::<Value>(&line) {
+        match serde_json::from_str::<Value>(line) {
             Ok(Value::Object(object)) => out.push((i + 1, object)),
             Ok(_) => {
                 return Err(format!(
