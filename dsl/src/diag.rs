@@ -160,6 +160,18 @@ impl Diagnostic {
         }
     }
 
+    /// Locates `kind` at byte `offset` of the text `lines` indexes.
+    pub fn located(lines: &LineStarts, offset: usize, kind: ErrorKind) -> Diagnostic {
+        let (line, column) = lines.position(offset);
+        Diagnostic {
+            kind,
+            offset,
+            end: offset,
+            line,
+            column,
+        }
+    }
+
     /// The same diagnostic, covering the token up to byte `end`.
     pub fn ending_at(mut self, end: usize) -> Diagnostic {
         self.end = end.max(self.offset);
@@ -176,6 +188,40 @@ impl fmt::Display for Diagnostic {
     /// The one-line form with upstream's file name for issue scripts, `script`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.render_line("script"))
+    }
+}
+
+/// Where each line of a text starts, to locate many diagnostics in one text in O(log n) each
+/// (locating each by counting from the start made a script with many errors quadratic).
+#[derive(Clone, Debug)]
+pub struct LineStarts {
+    starts: Vec<usize>,
+    len: usize,
+}
+
+impl LineStarts {
+    /// The line starts of `src`.
+    pub fn new(src: &str) -> LineStarts {
+        let mut starts = vec![0];
+        starts.extend(
+            src.bytes()
+                .enumerate()
+                .filter(|&(_, b)| b == b'\n')
+                .map(|(i, _)| i + 1),
+        );
+        LineStarts {
+            starts,
+            len: src.len(),
+        }
+    }
+
+    /// As [`position`]: 1-based line and 1-based byte column of `offset`.
+    pub fn position(&self, offset: usize) -> (usize, usize) {
+        let offset = offset.min(self.len);
+        // The line starts at the last start at or before `offset`; a start equal to `offset`
+        // after a newline belongs to the next line, as in `position`.
+        let line = self.starts.partition_point(|&s| s <= offset);
+        (line, offset - self.starts[line - 1] + 1)
     }
 }
 
@@ -198,4 +244,23 @@ pub fn join(diagnostics: &[Diagnostic]) -> String {
         .map(ToString::to_string)
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+#[cfg(test)]
+mod line_tests {
+    use super::*;
+
+    #[test]
+    fn line_starts_locate_like_counting_from_the_start() {
+        for src in ["", "a", "\n", "ab\ncd\n\nef", "\n\nx"] {
+            let lines = LineStarts::new(src);
+            for offset in 0..=src.len() + 2 {
+                assert_eq!(
+                    lines.position(offset),
+                    position(src, offset),
+                    "{src:?} {offset}"
+                );
+            }
+        }
+    }
 }

@@ -69,6 +69,7 @@ pub fn parse_script_with(text: &str, limits: &Limits) -> Parsed {
         return parsed;
     }
     let mut lexer = Lexer::new(text);
+    let mut lines: Option<crate::diag::LineStarts> = None;
     loop {
         let fail = match parse_rule(&mut lexer, limits) {
             Ok(Some(rule)) => {
@@ -82,9 +83,10 @@ pub fn parse_script_with(text: &str, limits: &Limits) -> Parsed {
             .resume
             .filter(|&end| end > fail.offset)
             .unwrap_or(fail.offset);
+        let lines = lines.get_or_insert_with(|| crate::diag::LineStarts::new(text));
         parsed
             .diagnostics
-            .push(Diagnostic::new(text, fail.offset, fail.kind).ending_at(end));
+            .push(Diagnostic::located(lines, fail.offset, fail.kind).ending_at(end));
         match fail
             .resume
             .and_then(|at| memchr_newline(text.as_bytes(), at))
