@@ -21,6 +21,7 @@ mod aggregate;
 mod analyze_historical;
 mod bench;
 mod check;
+mod completions;
 mod debug;
 mod eval;
 mod ingest;
@@ -139,7 +140,18 @@ pub const EXIT_FAILURE: u8 = 3;
 
 /// flakewatch: triage CI test failures at high volume.
 #[derive(Debug, Parser)]
-#[command(name = "flakewatch", version, about, long_about = None)]
+#[command(
+    name = "flakewatch",
+    version = concat!(env!("CARGO_PKG_VERSION"), " (", env!("FLAKEWATCH_COMMIT"), ")"),
+    about,
+    long_about = None,
+    after_help = "Examples:\n  \
+      flakewatch triage --data demo/ --now 2025-10-01T00:00:00Z      the plan for the demo data\n  \
+      flakewatch check examples/issue-body.md                        check a watchflakes script\n  \
+      flakewatch match --issues issues.jsonl --failures -            assign failures read from a pipe\n\n\
+      Exit status: 0 success, 1 the input has errors, 2 usage error, 3 operational failure, \
+      4 triage's guard rail; aggregate has its own (docs/cli.md)."
+)]
 pub struct Cli {
     /// More detail: -v lists every decision and logs progress to stderr; -vv and -vvv log
     /// debug and trace events.
@@ -186,6 +198,10 @@ enum Command {
     Aggregate(aggregate::AggregateArgs),
     /// Inspect a plugin: `flakewatch plugin info PATH|NAME`.
     Plugin(plugin::PluginArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(completions::CompletionsArgs),
+    /// Print the man page (roff): `flakewatch man > flakewatch.1`.
+    Man,
     /// Compare refreshed disruption or alert percentiles with the current ones and write the
     /// new rows, pr_message.md and require_review.
     AnalyzeHistoricalData(analyze_historical::HistoricalArgs),
@@ -215,6 +231,8 @@ fn main() -> ExitCode {
         Command::Aggregate(args) => aggregate::run(args),
         Command::AnalyzeHistoricalData(args) => analyze_historical::run(args),
         Command::Plugin(args) => plugin::run(args),
+        Command::Completions(args) => completions::completions(args),
+        Command::Man => completions::man(),
     };
     match result {
         Ok(code) => code,

@@ -274,3 +274,20 @@ fn a_closed_pipe_keeps_every_commands_status() {
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
+
+#[test]
+fn version_names_the_commit_and_help_shows_examples() {
+    let out = flakewatch().arg("--version").output().expect("runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with("flakewatch "), "{text}");
+    assert!(
+        text.contains('(') && text.trim_end().ends_with(')'),
+        "{text}"
+    );
+    let help = flakewatch().arg("--help").output().expect("runs");
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(
+        help.contains("Examples:") && help.contains("Exit status:"),
+        "{help}"
+    );
+}
