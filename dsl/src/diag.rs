@@ -150,19 +150,15 @@ pub struct Diagnostic {
 impl Diagnostic {
     /// Locates `kind` at byte `offset` of `src`.
     pub fn new(src: &str, offset: usize, kind: ErrorKind) -> Diagnostic {
-        let (line, column) = position(src, offset);
-        Diagnostic {
-            kind,
-            offset,
-            end: offset,
-            line,
-            column,
-        }
+        Diagnostic::at(kind, offset, position(src, offset))
     }
 
     /// Locates `kind` at byte `offset` of the text `lines` indexes.
     pub fn located(lines: &LineStarts, offset: usize, kind: ErrorKind) -> Diagnostic {
-        let (line, column) = lines.position(offset);
+        Diagnostic::at(kind, offset, lines.position(offset))
+    }
+
+    fn at(kind: ErrorKind, offset: usize, (line, column): (usize, usize)) -> Diagnostic {
         Diagnostic {
             kind,
             offset,

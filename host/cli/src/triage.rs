@@ -54,12 +54,13 @@ pub(crate) struct BackendArgs {
     /// --opt-file.
     #[arg(long = "opt", value_name = "KEY=VALUE")]
     pub opts: Vec<String>,
-    /// A plugin option whose value is an environment variable's: [PLUGIN:]KEY=VARIABLE
-    /// (repeatable). For tokens and passwords.
+    /// A plugin option whose value is an environment variable's: KEY=VARIABLE, or
+    /// PLUGIN:KEY=VARIABLE for one plugin (repeatable). For tokens and passwords.
     #[arg(long = "opt-env", value_name = "KEY=VARIABLE")]
     pub opts_env: Vec<String>,
     /// A plugin option whose value is a file's content (trailing newline removed, at most
-    /// 64 KiB): [PLUGIN:]KEY=PATH (repeatable). For tokens and passwords.
+    /// 64 KiB): KEY=PATH, or PLUGIN:KEY=PATH for one plugin (repeatable). For tokens and
+    /// passwords.
     #[arg(long = "opt-file", value_name = "KEY=PATH")]
     pub opts_file: Vec<String>,
     /// The time the 45-day window counts back from (RFC 3339) [default: now].

@@ -63,6 +63,27 @@ fn a_closed_pipe_keeps_every_commands_status() {
     let agg_out = work.path().join("agg");
     let hist_out = work.path().join("hist");
     std::fs::create_dir_all(&hist_out).expect("mkdir");
+    let aggregate = |json: bool| -> Vec<String> {
+        let mut args = vec!["aggregate".to_owned()];
+        if json {
+            args.push("--json".to_owned());
+        }
+        args.extend([
+            "--job".to_owned(),
+            "periodic-ci-openshift-release-master-ci-4.16-e2e-aws-ovn-upgrade".to_owned(),
+            "--payload-tag".to_owned(),
+            "4.16.0-0.ci-2024-03-01-000000".to_owned(),
+            "--runs".to_owned(),
+            format!("{agg}/runs"),
+            "--history".to_owned(),
+            format!("{agg}/historical_TestRuns_Summary_Last200Runs.json"),
+            "--topology".to_owned(),
+            "single".to_owned(),
+            "--working-dir".to_owned(),
+            agg_out.display().to_string(),
+        ]);
+        args
+    };
     let cases: Vec<(&str, Vec<String>, i32)> = vec![
         (
             "check ok",
@@ -140,45 +161,8 @@ fn a_closed_pipe_keeps_every_commands_status() {
             ],
             0,
         ),
-        (
-            "aggregate regression",
-            vec![
-                "aggregate".into(),
-                "--job".into(),
-                "periodic-ci-openshift-release-master-ci-4.16-e2e-aws-ovn-upgrade".into(),
-                "--payload-tag".into(),
-                "4.16.0-0.ci-2024-03-01-000000".into(),
-                "--runs".into(),
-                format!("{agg}/runs"),
-                "--history".into(),
-                format!("{agg}/historical_TestRuns_Summary_Last200Runs.json"),
-                "--topology".into(),
-                "single".into(),
-                "--working-dir".into(),
-                agg_out.display().to_string(),
-            ],
-            1,
-        ),
-        (
-            "aggregate --json",
-            vec![
-                "aggregate".into(),
-                "--json".into(),
-                "--job".into(),
-                "periodic-ci-openshift-release-master-ci-4.16-e2e-aws-ovn-upgrade".into(),
-                "--payload-tag".into(),
-                "4.16.0-0.ci-2024-03-01-000000".into(),
-                "--runs".into(),
-                format!("{agg}/runs"),
-                "--history".into(),
-                format!("{agg}/historical_TestRuns_Summary_Last200Runs.json"),
-                "--topology".into(),
-                "single".into(),
-                "--working-dir".into(),
-                agg_out.display().to_string(),
-            ],
-            1,
-        ),
+        ("aggregate regression", aggregate(false), 1),
+        ("aggregate --json", aggregate(true), 1),
         (
             "analyze-historical-data",
             vec![
