@@ -206,6 +206,18 @@ pub fn parse_rows(
             return Err(AggregateError::Config(format!("{at}: not an object")));
         };
         let s = |name: &str| string_field(obj, name, &at);
+        // A percentile that is not a number would be read as 0 and written out as given:
+        // refuse it, naming the row.
+        let percentile = |name: &str| -> Result<String, AggregateError> {
+            let text = s(name)?;
+            let trimmed = text.trim();
+            if !trimmed.is_empty() && !trimmed.parse::<f64>().is_ok_and(f64::is_finite) {
+                return Err(AggregateError::Config(format!(
+                    "{at}: {name} {text:?} is not a number"
+                )));
+            }
+            Ok(text)
+        };
         let master = match field(obj, "MasterNodesUpdated") {
             None | Some(Json::Null) => None,
             Some(Json::String(v)) => Some(v.clone()),
@@ -241,10 +253,10 @@ pub fn parse_rows(
             topology: s("Topology")?,
             master_nodes_updated: master,
             job_runs,
-            p95: s("P95")?,
-            p99: s("P99")?,
-            p75: s("P75")?,
-            p50: s("P50")?,
+            p95: percentile("P95")?,
+            p99: percentile("P99")?,
+            p75: percentile("P75")?,
+            p50: percentile("P50")?,
         });
     }
     Ok(rows)
@@ -515,6 +527,24 @@ fn go_html_escape(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_percentile_that_is_not_a_number_is_refused() {
+        let rows = r#"[{"BackendName":"b","Release":"4.16","FromRelease":"","Platform":"aws",
+            "Architecture":"amd64","Network":"ovn","Topology":"ha","JobRuns":100,
+            "P95":"1.5","P99":"abc","P75":"1","P50":"0.5"}]"#;
+        let err = parse_rows(rows, DataType::Disruptions, "new.json")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("row 1: P99 \"abc\" is not a number"), "{err}");
+        let ok = rows.replace("\"abc\"", "\"2.5\"");
+        assert_eq!(
+            parse_rows(&ok, DataType::Disruptions, "new.json")
+                .unwrap()
+                .len(),
+            1
+        );
+    }
 
     #[test]
     fn durations_round_to_milliseconds() {

@@ -148,7 +148,7 @@ fn static_ids(text: &str, source: &str, job: &str) -> anyhow::Result<Vec<String>
             ids.push(id);
         }
     }
-    anyhow::ensure!(!ids.is_empty(), "{source}: no run of {job}");
+    // No run of the job is "no runs found": insufficient data (exit 2), as documented.
     Ok(ids)
 }
 
@@ -293,6 +293,12 @@ mod tests {
         assert_eq!(static_ids(text, "f", "j").unwrap(), ["1", "3"]);
         let err = static_ids(r#"[{"JobName":"j"}]"#, "f", "j").unwrap_err();
         assert_eq!(err.to_string(), "f: entry 1 has no JobRunID");
-        assert!(static_ids("[]", "f", "j").is_err());
+        // No run of the job: the aggregation finds no runs (insufficient data, exit 2).
+        assert!(static_ids("[]", "f", "j").unwrap().is_empty());
+        assert!(
+            static_ids(r#"[{"JobName":"k","JobRunID":"9"}]"#, "f", "j")
+                .unwrap()
+                .is_empty()
+        );
     }
 }

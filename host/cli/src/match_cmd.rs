@@ -75,7 +75,28 @@ pub(crate) fn run(args: &MatchArgs) -> anyhow::Result<ExitCode> {
         }
     }
     if unusable > 0 {
-        eprintln!("flakewatch: {unusable} issue(s) have no usable script and match nothing");
+        let named: Vec<String> = compiled
+            .numbers
+            .iter()
+            .zip(&compiled.statuses)
+            .filter(|(_, status)| !status.is_usable())
+            .map(|(number, _)| format!("#{number}"))
+            .collect();
+        let shown = named
+            .iter()
+            .take(20)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", ");
+        let more = named.len().saturating_sub(20);
+        eprintln!(
+            "flakewatch: {unusable} issue(s) have no usable script and match nothing: {shown}{}",
+            if more > 0 {
+                format!(" and {more} more")
+            } else {
+                String::new()
+            }
+        );
     }
     let threads = args
         .threads

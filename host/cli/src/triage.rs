@@ -443,12 +443,12 @@ fn write_report(out: &mut impl Write, plan: &TriagePlan, report: &ApplyReport) -
     for (k, number) in &report.created {
         writeln!(out, "created #{number} ({})", IssueRef::New(*k))?;
     }
+    // Failed writes are errors: standard error, so standard output stays the plan.
     for f in &report.failures {
-        writeln!(
-            out,
-            "FAILED: {} on {}: {}",
+        eprintln!(
+            "flakewatch triage: FAILED: {} on {}: {}",
             f.operation, f.target, f.message
-        )?;
+        );
     }
     if report.stopped_by_guard_rail {
         writeln!(

@@ -146,3 +146,28 @@ fn analyze_historical_disruptions_as_upstream() {
 fn analyze_historical_alerts_as_upstream() {
     historical_scenario("alerts");
 }
+
+/// `--static-run-info-json '[]'` names no run: insufficient data (exit 2), as documented.
+#[test]
+fn no_static_run_is_insufficient_data() {
+    let out = Command::new(env!("CARGO_BIN_EXE_flakewatch"))
+        .args([
+            "aggregate",
+            "--job",
+            SYNTH_JOB,
+            "--payload-tag",
+            SYNTH_TAG,
+            "--no-write",
+            "--runs",
+        ])
+        .arg(jra("synthetic/aggregation/runs"))
+        .args(["--static-run-info-json", "[]"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

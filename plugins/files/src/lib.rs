@@ -62,6 +62,25 @@ impl FilesBackend {
                 dir.display()
             )));
         }
+        // A directory with none of the data files is a mistake (a wrong path), not an empty
+        // tracker: say so rather than succeed on nothing.
+        if ![
+            ISSUES_FILE,
+            BUILDS_FILE,
+            COMMENTS_FILE,
+            FAILURES_FILE,
+            BUILDERS_FILE,
+        ]
+        .iter()
+        .any(|name| dir.join(name).exists())
+        {
+            return Err(PluginError::bad_request(format!(
+                "data directory {} holds none of {ISSUES_FILE}, {BUILDS_FILE}, {COMMENTS_FILE}, \
+                 {FAILURES_FILE}, {BUILDERS_FILE}; create {ISSUES_FILE} (it may be empty) to start \
+                 a new tracker there",
+                dir.display()
+            )));
+        }
         let crash_at = std::env::var(CRASH_AT_ENV)
             .ok()
             .and_then(|v| v.trim().parse().ok());
@@ -458,8 +477,24 @@ mod tests {
 
     fn backend() -> (tempfile::TempDir, FilesBackend) {
         let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join(ISSUES_FILE), "").unwrap();
         let backend = FilesBackend::open(dir.path()).unwrap();
         (dir, backend)
+    }
+
+    /// An empty directory is a wrong path, not an empty tracker.
+    #[test]
+    fn an_empty_data_directory_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = FilesBackend::open(dir.path()).unwrap_err();
+        assert_eq!(err.kind, flakewatch_plugin_sdk::ErrorKind::BadRequest);
+        assert!(
+            err.message.contains("holds none of issues.jsonl"),
+            "{}",
+            err.message
+        );
+        fs::write(dir.path().join(ISSUES_FILE), "").unwrap();
+        assert!(FilesBackend::open(dir.path()).is_ok());
     }
 
     #[test]
