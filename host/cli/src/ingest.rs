@@ -150,7 +150,7 @@ pub(crate) fn run(args: &IngestArgs) -> anyhow::Result<ExitCode> {
             }
         };
         for warning in run.warnings.iter().take(WARNINGS_SHOWN) {
-            eprintln!("flakewatch: {}:{warning}: (warning)", run.source);
+            eprintln!("flakewatch: {}:{warning} (warning)", run.source);
         }
         let more = run.warnings.len().saturating_sub(WARNINGS_SHOWN) as u64 + run.warnings_dropped;
         if more > 0 {

@@ -162,6 +162,14 @@ pub enum WarningKind {
         /// Its value (cut to 64 bytes).
         value: String,
     },
+    /// A numeric attribute that is negative (a duration cannot be); ignored.
+    #[error("{attribute}=\"{value}\" is negative; ignored")]
+    NegativeNumber {
+        /// The attribute or field.
+        attribute: &'static str,
+        /// Its value (cut to 64 bytes).
+        value: String,
+    },
     /// Attributes of a tag that do not parse; the rest of the tag's attributes are ignored.
     #[error("malformed attributes in <{0}>; rest of the tag ignored")]
     BadAttributes(String),

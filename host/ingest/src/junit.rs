@@ -583,8 +583,17 @@ impl<'l> Parser<'l> {
     }
 
     fn bad_number(&mut self, attribute: &'static str, value: &str) {
+        let negative = value
+            .trim()
+            .strip_prefix('-')
+            .and_then(parse_seconds)
+            .is_some_and(|v| v > 0.0);
         let value = value.chars().take(64).collect();
-        self.warn(WarningKind::BadNumber { attribute, value });
+        self.warn(if negative {
+            WarningKind::NegativeNumber { attribute, value }
+        } else {
+            WarningKind::BadNumber { attribute, value }
+        });
     }
 
     fn set_dialect(&mut self, dialect: Dialect) {
@@ -1249,6 +1258,26 @@ mod tests {
         assert_eq!(run.tests[0].attempts.len(), 2);
         assert_eq!(run.tests[0].id(), "a::b::c::t");
         assert_eq!(&*run.tests[1].suite, ["a".to_owned()]);
+    }
+
+    /// A negative duration is "negative", not "not a number", and it drops nothing.
+    #[test]
+    fn negative_times_are_named_as_such() {
+        let run = parse(
+            "<testsuite name=\"s\"><testcase name=\"a\" time=\"-1.5\"/>\
+             <testcase name=\"b\" time=\"abc\"/></testsuite>",
+        )
+        .unwrap();
+        let texts: Vec<String> = run.warnings.iter().map(|w| w.kind.to_string()).collect();
+        assert!(
+            texts.contains(&"time=\"-1.5\" is negative; ignored".to_owned()),
+            "{texts:?}"
+        );
+        assert!(
+            texts.contains(&"time=\"abc\" is not a number; ignored".to_owned()),
+            "{texts:?}"
+        );
+        assert_eq!(run.tests.len(), 2);
     }
 
     /// A `<failure>`/`<error>` directly inside a `<testsuite>` (a test class that failed to

@@ -234,9 +234,19 @@ impl<'de> Visitor<'de> for RecordVisitor {
         while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
             match Field::from_name(&key) {
                 Some(field) => {
-                    let value: Option<String> = map.next_value().map_err(|_| {
-                        serde::de::Error::custom(format!("field {key:?} must be a string"))
-                    })?;
+                    // A syntax error keeps its own message (a control character, a broken
+                    // escape); a value of another type gets the same message as
+                    // `parse_record`'s, so `eval` and `match` report a line alike.
+                    let value: Value = map.next_value()?;
+                    let value = match value {
+                        Value::String(s) => Some(s),
+                        Value::Null => None,
+                        other => {
+                            return Err(serde::de::Error::custom(format!(
+                                "field {key:?} must be a string, not {other}"
+                            )));
+                        }
+                    };
                     if let Some(value) = value {
                         record.set(field, value);
                     }
@@ -301,6 +311,28 @@ mod tests {
         assert!(
             third.starts_with("in.jsonl:4: EOF while parsing"),
             "{third}"
+        );
+    }
+
+    /// Both readers report a line alike: the syntax error's own message for a control
+    /// character, the same words for a value of another type.
+    #[test]
+    fn both_readers_word_bad_lines_alike() {
+        let control = "{\"pkg\":\"a\u{1}b\"}";
+        let fast = parse_record_fields(control).unwrap_err();
+        let full = parse_record(control).unwrap_err();
+        assert!(fast.starts_with("control character"), "{fast}");
+        assert!(full.starts_with("control character"), "{full}");
+        let number = "{\"pkg\":1}";
+        assert!(
+            parse_record_fields(number)
+                .unwrap_err()
+                .starts_with("field \"pkg\" must be a string, not 1")
+        );
+        assert!(
+            parse_record(number)
+                .unwrap_err()
+                .starts_with("field \"pkg\" must be a string, not 1")
         );
     }
 
