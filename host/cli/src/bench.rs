@@ -39,6 +39,17 @@ pub(crate) struct BenchArgs {
 
 /// Runs `flakewatch bench`.
 pub(crate) fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
+    // A spinner on stderr while it measures; indicatif draws nothing when stderr is no
+    // terminal, so pipes and CI logs stay clean.
+    let progress = indicatif::ProgressBar::new_spinner();
+    progress.enable_steady_tick(Duration::from_millis(120));
+    progress.set_message(format!("reading {}", args.failures.display()));
+    let result = measure(args, &progress);
+    progress.finish_and_clear();
+    result
+}
+
+fn measure(args: &BenchArgs, progress: &indicatif::ProgressBar) -> anyhow::Result<ExitCode> {
     let records = load_records(&args.failures, args.limit)?;
     if records.is_empty() {
         // Rates and ratios of nothing are not figures.
@@ -65,6 +76,10 @@ pub(crate) fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
     let mut compiled = Vec::with_capacity(args.engines.len());
     let mut described = false;
     for &kind in &args.engines {
+        progress.set_message(format!(
+            "compiling the issues for the {} engine",
+            kind.name()
+        ));
         let mut compile_times = Vec::new();
         let mut last = None;
         for _ in 0..args.compile_passes.max(1) {
@@ -82,7 +97,7 @@ pub(crate) fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
     // The engines' passes alternate, so that the machine's drift (other tenants, frequency)
     // falls on all of them alike and their ratios hold.
     let engines: Vec<&Engine> = compiled.iter().map(|(_, _, engine)| engine).collect();
-    let (times, results) = alternating_passes(&engines, &records, 1);
+    let (times, results) = alternating_passes(&engines, &records, 1, progress);
     let mut single_thread = Vec::new();
     let mut disagreements = 0usize;
     for (((kind, compile_time, engine), elapsed), assignments) in
@@ -114,7 +129,7 @@ pub(crate) fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
         }
         if *kind == EngineKind::Jit {
             for &threads in args.threads.iter().filter(|&&t| t > 1) {
-                let elapsed = alternating_passes(&[engine], &records, threads).0[0];
+                let elapsed = alternating_passes(&[engine], &records, threads, progress).0[0];
                 let scaled = records.len() as f64 / elapsed.as_secs_f64();
                 writeln!(
                     out,
@@ -202,11 +217,18 @@ fn alternating_passes(
     engines: &[&Engine],
     records: &[Record],
     threads: usize,
+    progress: &indicatif::ProgressBar,
 ) -> (Vec<Duration>, Vec<Vec<Assignment>>) {
     let mut times: Vec<Vec<Duration>> = vec![Vec::new(); engines.len()];
     let mut results = Vec::with_capacity(engines.len());
     loop {
         for (engine, times) in engines.iter().zip(&mut times) {
+            progress.set_message(format!(
+                "matching {} failures with the {} engine on {threads} thread(s), pass {}",
+                records.len(),
+                engine.kind().name(),
+                times.len() + 1
+            ));
             let (elapsed, assignments) = time_matching(engine, records, threads);
             if results.len() < engines.len() {
                 results.push(assignments);
