@@ -449,22 +449,7 @@ impl<'l> Parser<'l> {
                     && self.result.is_none()
                     && self.stack.last().is_some_and(|f| f.kind == Kind::Testsuite) =>
             {
-                let status = if name == "failure" {
-                    Status::Fail
-                } else {
-                    Status::Error
-                };
-                let mut detail = Detail {
-                    status,
-                    message: None,
-                    kind: None,
-                    text: None,
-                };
-                self.attributes(e, |key, value| match key {
-                    "message" => detail.message = Some(value.into_owned()),
-                    "type" => detail.kind = Some(value.into_owned()),
-                    _ => {}
-                });
+                let detail = self.result_detail(e, name);
                 let classname = self
                     .suites
                     .last()
@@ -482,23 +467,7 @@ impl<'l> Parser<'l> {
             "failure" | "error" | "skipped"
                 if self.case.is_some() && self.retry.is_none() && self.result.is_none() =>
             {
-                let status = match name {
-                    "failure" => Status::Fail,
-                    "error" => Status::Error,
-                    _ => Status::Skip,
-                };
-                let mut detail = Detail {
-                    status,
-                    message: None,
-                    kind: None,
-                    text: None,
-                };
-                self.attributes(e, |key, value| match key {
-                    "message" => detail.message = Some(value.into_owned()),
-                    "type" => detail.kind = Some(value.into_owned()),
-                    _ => {}
-                });
-                self.result = Some(detail);
+                self.result = Some(self.result_detail(e, name));
                 Kind::Result
             }
             "flakyFailure" | "flakyError" | "rerunFailure" | "rerunError"
@@ -580,6 +549,28 @@ impl<'l> Parser<'l> {
             let name = e.local_name().as_ref().chars().take(64).collect();
             self.warn(WarningKind::BadAttributes(name));
         }
+    }
+
+    /// The detail of a `<failure>`, `<error>` or `<skipped>` element: its status, `message`
+    /// and `type` (the body comes with the element's end).
+    fn result_detail(&mut self, e: &BytesStart<'_>, element: &str) -> Detail {
+        let status = match element {
+            "failure" => Status::Fail,
+            "error" => Status::Error,
+            _ => Status::Skip,
+        };
+        let mut detail = Detail {
+            status,
+            message: None,
+            kind: None,
+            text: None,
+        };
+        self.attributes(e, |key, value| match key {
+            "message" => detail.message = Some(value.into_owned()),
+            "type" => detail.kind = Some(value.into_owned()),
+            _ => {}
+        });
+        detail
     }
 
     fn bad_number(&mut self, attribute: &'static str, value: &str) {
