@@ -248,6 +248,19 @@ struct SuiteCtx {
     index: usize,
     path: Arc<[String]>,
     path_id: u32,
+    /// What the suite's `tests=`, `failures=` and `errors=` attributes declare.
+    declared: DeclaredCounts,
+    /// Tests filed when the suite started (to tell whether it holds any case).
+    tests_before: usize,
+}
+
+/// A suite's count attributes. Ignored while the suite holds cases (the cases are the
+/// truth); a suite without any case is judged by them, so that a failure it reports without
+/// listing cases does not vanish.
+#[derive(Clone, Copy, Debug, Default)]
+struct DeclaredCounts {
+    tests: u64,
+    failures: u64,
 }
 
 #[derive(Default)]
@@ -623,8 +636,13 @@ impl<'l> Parser<'l> {
         let mut result = SuiteResult::new(SuiteKind::Suite, self.root_path.clone());
         let mut dialect = None;
         let mut bad_time = None;
+        let mut declared = DeclaredCounts::default();
         self.attributes(e, |key, value| match key {
             "name" => name = value.into_owned(),
+            "tests" => declared.tests = value.trim().parse().unwrap_or(0),
+            "failures" | "errors" => {
+                declared.failures += value.trim().parse::<u64>().unwrap_or(0);
+            }
             "timestamp" => result.timestamp = Some(value.into_owned()),
             "hostname" => result.hostname = Some(value.into_owned()),
             "time" => match parse_seconds(&value) {
@@ -669,6 +687,8 @@ impl<'l> Parser<'l> {
             index: self.run.suites.len(),
             path,
             path_id,
+            declared,
+            tests_before: self.run.tests.len(),
         });
         self.run.suites.push(result);
     }
@@ -750,7 +770,21 @@ impl<'l> Parser<'l> {
         match frame.kind {
             Kind::Testsuites | Kind::Other => {}
             Kind::Testsuite => {
-                self.suites.pop();
+                if let Some(suite) = self.suites.pop()
+                    && self.run.tests.len() == suite.tests_before
+                {
+                    let DeclaredCounts { tests, failures } = suite.declared;
+                    let result = &mut self.run.suites[suite.index];
+                    if failures > 0 {
+                        result.status = Some(Status::Fail);
+                        result.message = Some(format!(
+                            "the suite declares {failures} failure(s) or error(s) of {tests} \
+                             test(s) and lists no test case"
+                        ));
+                    } else if tests > 0 && result.status.is_none() {
+                        result.status = Some(Status::Pass);
+                    }
+                }
             }
             Kind::Testcase => {
                 if let Some(case) = self.case.take() {
@@ -1249,6 +1283,30 @@ mod tests {
         assert_eq!(run.tests[0].attempts.len(), 2);
         assert_eq!(run.tests[0].id(), "a::b::c::t");
         assert_eq!(&*run.tests[1].suite, ["a".to_owned()]);
+    }
+
+    /// A suite that lists no case is judged by its count attributes: a failure it declares
+    /// is a failing suite entry, not a green suite; with cases, the cases decide.
+    #[test]
+    fn count_attributes_judge_a_suite_without_cases() {
+        let run = parse(
+            "<testsuites><testsuite name=\"a\" tests=\"3\" failures=\"1\"/>\
+             <testsuite name=\"b\" tests=\"2\" failures=\"0\"/>\
+             <testsuite name=\"c\" tests=\"1\" failures=\"1\"><testcase name=\"t\"/></testsuite>\
+             </testsuites>",
+        )
+        .unwrap();
+        assert_eq!(run.suites[0].status, Some(Status::Fail));
+        assert!(
+            run.suites[0]
+                .message
+                .as_deref()
+                .unwrap()
+                .contains("declares 1 failure")
+        );
+        assert_eq!(run.suites[1].status, Some(Status::Pass));
+        assert_eq!(run.suites[2].status, None, "cases decide");
+        assert_eq!(run.counts().suite_failures, 1);
     }
 
     /// A negative duration is "negative", not "not a number", and it drops nothing.
