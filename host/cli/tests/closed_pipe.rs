@@ -216,12 +216,15 @@ fn a_closed_pipe_keeps_every_commands_status() {
             4,
         ),
     ] {
+        // A fresh copy of the demo data for each run (--apply writes), removed at the end.
+        let copies = std::cell::RefCell::new(Vec::new());
         let (open, closed, stderr) = both(|| {
-            let data = demo_copy().keep();
+            let data = demo_copy();
             let mut cmd = flakewatch();
             cmd.args(["triage", "--now", DEMO_NOW, "--data"])
-                .arg(&data)
+                .arg(data.path())
                 .args(&extra);
+            copies.borrow_mut().push(data);
             cmd
         });
         if open != Some(want) || closed != Some(want) {
