@@ -150,7 +150,7 @@ fn analyze_historical_alerts_as_upstream() {
 /// `--static-run-info-json '[]'` names no run: insufficient data (exit 2), as documented.
 #[test]
 fn no_static_run_is_insufficient_data() {
-    let out = Command::new(env!("CARGO_BIN_EXE_flakewatch"))
+    let out = bin()
         .args([
             "aggregate",
             "--job",
