@@ -939,11 +939,14 @@ impl<'l> Parser<'l> {
             Some(s) => (s.path.clone(), s.path_id),
             None => (self.root_path.clone(), 0),
         };
-        // A test case without a name is its own test: nameless cases are not retries.
+        // A test case without a name is its own test: nameless cases are not retries. Nor
+        // are jest-junit's repeated elements: Jest allows two tests with one title, and
+        // jest-junit reports only a test's final result, never its retries.
         let named = case.name.is_some();
+        let merges = named && self.run.dialect != Dialect::Jest;
         let name = case.name.unwrap_or_default();
         let classname = case.classname.filter(|c| !c.is_empty());
-        let found = if named {
+        let found = if merges {
             self.index
                 .find(&self.run.tests, path_id, classname.as_deref(), &name)
         } else {
@@ -965,7 +968,7 @@ impl<'l> Parser<'l> {
             }
             None => {
                 let i = self.run.tests.len();
-                self.index.add(path_id, classname.as_deref(), &name, named);
+                self.index.add(path_id, classname.as_deref(), &name, merges);
                 self.run.tests.push(Test {
                     suite,
                     classname,

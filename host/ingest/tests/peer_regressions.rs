@@ -82,3 +82,57 @@ fn subtests_of_a_passing_parent_are_not_crashes() {
         .expect("the subtest");
     assert_eq!(nested.verdict(), Verdict::Pass);
 }
+
+/// jest-junit repeats a `<testcase>` for every test sharing a title (dorny/test-reporter counts
+/// each element): in the Jest dialect each element is its own test, never an attempt.
+#[test]
+fn jest_same_titled_tests_are_separate_tests() {
+    let run = read("junit/jest/jest-same-titles.xml");
+    assert_eq!(run.dialect, ingest::Dialect::Jest);
+    assert_eq!(run.counts().tests, 21);
+    assert_eq!(run.counts().attempts, 21);
+    assert_eq!(run.counts().failed_attempts, 0);
+    assert!(run.tests.iter().all(|t| t.attempts.len() == 1));
+    let same = run
+        .tests
+        .iter()
+        .filter(|t| t.name == "should add 1 to number")
+        .count();
+    assert_eq!(same, 3);
+}
+
+/// The decision is per dialect: one failing and one passing element with the same title are
+/// two tests under Jest (one failed, none flaky) and one flaky test with two attempts
+/// elsewhere, where repeated elements are how retries are written.
+#[test]
+fn repeated_testcases_are_attempts_except_under_jest() {
+    let doc = |root: &str| {
+        format!(
+            "<testsuites{root}><testsuite name=\"s\">\
+             <testcase classname=\"c\" name=\"t\"><failure message=\"boom\"/></testcase>\
+             <testcase classname=\"c\" name=\"t\"/>\
+             </testsuite></testsuites>"
+        )
+    };
+    let jest = ingest::read_bytes(
+        doc(" name=\"jest tests\"").as_bytes(),
+        "jest.xml",
+        None,
+        RunMeta::default(),
+        &Limits::default(),
+    )
+    .expect("reads");
+    let verdicts: Vec<Verdict> = jest.tests.iter().map(|t| t.verdict()).collect();
+    assert_eq!(verdicts, [Verdict::Fail, Verdict::Pass]);
+    let generic = ingest::read_bytes(
+        doc("").as_bytes(),
+        "generic.xml",
+        None,
+        RunMeta::default(),
+        &Limits::default(),
+    )
+    .expect("reads");
+    assert_eq!(generic.tests.len(), 1);
+    assert_eq!(generic.tests[0].verdict(), Verdict::Flaky);
+    assert_eq!(generic.tests[0].attempts.len(), 2);
+}
