@@ -402,3 +402,20 @@ fn a_held_cycle_lock_is_reported_and_waited_on_with_a_bound() {
     assert_eq!(before, after, "nothing was written");
     drop(holder);
 }
+
+#[test]
+fn apply_appends_comments_and_leaves_the_existing_bytes_alone() {
+    let data = demo_copy();
+    let path = data.path().join("comments.jsonl");
+    let before = std::fs::read(&path).unwrap();
+    let output = triage(data.path(), &["--apply"], None);
+    assert!(output.status.success());
+    let after = std::fs::read(&path).unwrap();
+    assert!(after.len() > before.len(), "the demo run posts comments");
+    assert_eq!(
+        after[..before.len()],
+        before[..],
+        "the comments already there must be untouched, byte for byte"
+    );
+    assert!(after.ends_with(b"\n"));
+}

@@ -30,7 +30,7 @@ use flakewatch_plugin_sdk::model::{
 use flakewatch_plugin_sdk::{Plugin, PluginError, export_plugin};
 use serde_json::{Map, Value};
 
-use store::{CRASH_AT_ENV, DirLock, read_objects, write_objects};
+use store::{CRASH_AT_ENV, DirLock, Tail, append_object, read_objects, write_objects};
 
 /// Issue file name.
 pub const ISSUES_FILE: &str = "issues.jsonl";
@@ -96,7 +96,13 @@ impl FilesBackend {
     }
 
     fn read(&self, name: &str) -> Result<store::Lines, PluginError> {
-        read_objects(&self.path(name)).map_err(PluginError::failed)
+        // Comments grow by appends; every other file is replaced whole.
+        let tail = if name == COMMENTS_FILE {
+            Tail::Torn
+        } else {
+            Tail::Strict
+        };
+        read_objects(&self.path(name), tail).map_err(PluginError::failed)
     }
 
     fn write(&self, name: &str, lines: &store::Lines) -> Result<(), PluginError> {
@@ -215,7 +221,7 @@ impl Plugin for FilesBackend {
         let _lock = DirLock::acquire(&self.dir).map_err(PluginError::failed)?;
         let mut issues = self.read(ISSUES_FILE)?;
         self.find_issue(&mut issues, request.issue)?;
-        let mut lines = self.read(COMMENTS_FILE)?;
+        let lines = self.read(COMMENTS_FILE)?;
         let id = lines
             .iter()
             .filter_map(|(_, o)| o.get("id").and_then(Value::as_u64))
@@ -228,8 +234,8 @@ impl Plugin for FilesBackend {
             ("created_at".to_owned(), Value::from(now())),
             ("body".to_owned(), Value::from(request.body.as_str())),
         ]);
-        lines.push((0, object));
-        self.write(COMMENTS_FILE, &lines)
+        append_object(&self.path(COMMENTS_FILE), &object, self.crash_at)
+            .map_err(PluginError::failed)
     }
 
     fn reopen_issue(&self, request: &ReopenIssueRequest) -> Result<(), PluginError> {

@@ -1,18 +1,22 @@
 //! JSON-lines files on disk: reading them, replacing them atomically (write a temporary file,
-//! flush it to disk, rename it over the old one), and serialising writers with a lock file.
+//! flush it to disk, rename it over the old one), appending one line to them, and serialising
+//! writers with a lock file.
 //!
-//! A crash at any point leaves either the old file or the new one, never a mix. The
+//! A crash during a replacement leaves either the old file or the new one, never a mix. A
+//! crash during an append leaves at most one torn last line, without its newline: readers of
+//! an appended file skip it ([`Tail::Torn`]) and the next append cuts it off first. The
 //! fault-injection hook [`crash_point`] lets tests stop the process between those steps.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde_json::{Map, Value};
 
 /// The environment variable that makes the plugin abort the process at the N-th crash point
-/// (1-based; two per write: before and after the rename). For crash-safety tests only.
+/// (1-based; two per write: before and after the rename, or in the middle of an appended line
+/// and after it). For crash-safety tests only.
 pub const CRASH_AT_ENV: &str = "FLAKEWATCH_FILES_CRASH_AT";
 
 /// Crash points passed so far in this process.
@@ -34,8 +38,18 @@ pub type Lines = Vec<(usize, Map<String, Value>)>;
 /// error found before it is held whole in memory.
 pub const MAX_LINE: u64 = 64 << 20;
 
+/// How a reader takes a last line that has no newline and is not JSON.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tail {
+    /// An error, as any other bad line: the file is written whole, so it cannot be torn.
+    Strict,
+    /// Skipped: the file grows by [`append_object`], and such a line is what an append cut
+    /// short by a crash leaves (the append never returned, so nothing relied on it).
+    Torn,
+}
+
 /// Reads a JSON-lines file of objects; a missing file reads as empty. Blank lines are skipped.
-pub fn read_objects(path: &Path) -> Result<Lines, String> {
+pub fn read_objects(path: &Path, tail: Tail) -> Result<Lines, String> {
     let file = match File::open(path) {
         Ok(file) => file,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -60,24 +74,109 @@ pub fn read_objects(path: &Path) -> Result<Lines, String> {
                 i + 1
             ));
         }
-        let line = std::str::from_utf8(&bytes)
-            .map_err(|_| format!("{}:{}: not UTF-8", path.display(), i + 1))?;
-        if line.trim().is_empty() {
-            continue;
-        }
-        match serde_json::from_str::<Value>(line) {
-            Ok(Value::Object(object)) => out.push((i + 1, object)),
-            Ok(_) => {
-                return Err(format!(
-                    "{}:{}: expected a JSON object",
-                    path.display(),
-                    i + 1
-                ));
-            }
+        let unterminated = bytes.last() != Some(&b'\n');
+        let parsed = std::str::from_utf8(&bytes)
+            .map_err(|_| "not UTF-8".to_owned())
+            .and_then(|line| {
+                if line.trim().is_empty() {
+                    return Ok(None);
+                }
+                match serde_json::from_str::<Value>(line) {
+                    Ok(Value::Object(object)) => Ok(Some(object)),
+                    Ok(_) => Err("expected a JSON object".to_owned()),
+                    Err(e) => Err(e.to_string()),
+                }
+            });
+        match parsed {
+            Ok(Some(object)) => out.push((i + 1, object)),
+            Ok(None) => {}
+            Err(_) if unterminated && tail == Tail::Torn => break,
             Err(e) => return Err(format!("{}:{}: {e}", path.display(), i + 1)),
         }
     }
     Ok(out)
+}
+
+/// Appends `object` to `path` as one line, and flushes it to disk. Call it with the
+/// [`DirLock`] held. A torn last line left by an earlier crash is cut off first (a complete
+/// object that only lacks its newline gets one), so the file never holds two objects on one
+/// line; only the bytes of the new line are written.
+pub fn append_object(
+    path: &Path,
+    object: &Map<String, Value>,
+    crash_at: Option<u64>,
+) -> Result<(), String> {
+    let mut line = serde_json::to_vec(object).map_err(|e| e.to_string())?;
+    line.push(b'\n');
+    let context = |e: std::io::Error| format!("appending to {}: {e}", path.display());
+    let created = !path.exists();
+    let mut file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .map_err(context)?;
+    repair_tail(&mut file).map_err(context)?;
+    file.seek(SeekFrom::End(0)).map_err(context)?;
+    // Two writes, with a crash point between: a crash there leaves the torn line a real
+    // crash mid-write can leave.
+    let half = line.len() / 2;
+    file.write_all(&line[..half]).map_err(context)?;
+    crash_point(crash_at);
+    file.write_all(&line[half..]).map_err(context)?;
+    file.sync_data().map_err(context)?;
+    if created {
+        sync_dir(path);
+    }
+    crash_point(crash_at);
+    Ok(())
+}
+
+/// The longest torn tail [`repair_tail`] reads back to judge it: an appended line is at most
+/// a comment, far below this; a longer unterminated tail is cut without being parsed.
+const TAIL_PARSE_MAX: u64 = MAX_LINE;
+
+/// Ends `file` after its last newline: drops an unterminated last line that is not a JSON
+/// object, and terminates one that is.
+fn repair_tail(file: &mut File) -> std::io::Result<()> {
+    let len = file.metadata()?.len();
+    if len == 0 {
+        return Ok(());
+    }
+    let mut last = [0u8; 1];
+    file.seek(SeekFrom::Start(len - 1))?;
+    file.read_exact(&mut last)?;
+    if last[0] == b'\n' {
+        return Ok(());
+    }
+    // Find the start of the last line, reading backwards in blocks.
+    let mut start = len;
+    let mut block = vec![0u8; 64 << 10];
+    'search: while start > 0 {
+        let from = start.saturating_sub(block.len() as u64);
+        let n = (start - from) as usize;
+        file.seek(SeekFrom::Start(from))?;
+        file.read_exact(&mut block[..n])?;
+        if let Some(k) = block[..n].iter().rposition(|&b| b == b'\n') {
+            start = from + k as u64 + 1;
+            break 'search;
+        }
+        start = from;
+    }
+    let complete = len - start <= TAIL_PARSE_MAX && {
+        let mut tail = vec![0u8; (len - start) as usize];
+        file.seek(SeekFrom::Start(start))?;
+        file.read_exact(&mut tail)?;
+        matches!(serde_json::from_slice::<Value>(&tail), Ok(Value::Object(_)))
+    };
+    if complete {
+        file.seek(SeekFrom::End(0))?;
+        file.write_all(b"\n")?;
+    } else {
+        file.set_len(start)?;
+    }
+    Ok(())
 }
 
 /// Replaces `path` with `objects`, one per line, atomically.
@@ -250,13 +349,13 @@ mod tests {
     fn write_then_read_round_trips_and_leaves_no_temp_file() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("x.jsonl");
-        assert!(read_objects(&path).unwrap().is_empty());
+        assert!(read_objects(&path, Tail::Strict).unwrap().is_empty());
         let mut a = Map::new();
         a.insert("number".into(), Value::from(1));
         let mut b = Map::new();
         b.insert("title".into(), Value::from("t\nu"));
         write_objects(&path, [&a, &b], None).unwrap();
-        let back = read_objects(&path).unwrap();
+        let back = read_objects(&path, Tail::Strict).unwrap();
         assert_eq!(back, vec![(1, a), (2, b)]);
         let names: Vec<_> = fs::read_dir(dir.path())
             .unwrap()
@@ -270,7 +369,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("x.jsonl");
         fs::write(&path, "{}\n\n[1]\n").unwrap();
-        let err = read_objects(&path).unwrap_err();
+        let err = read_objects(&path, Tail::Strict).unwrap_err();
         assert!(err.ends_with("x.jsonl:3: expected a JSON object"), "{err}");
     }
 
@@ -286,5 +385,44 @@ mod tests {
         );
         let again = DirLock::acquire(dir.path());
         assert!(again.is_ok());
+    }
+
+    #[test]
+    fn appends_add_one_line_and_cut_off_a_torn_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.jsonl");
+        let object = |n: u64| Map::from_iter([("id".to_owned(), Value::from(n))]);
+        append_object(&path, &object(1), None).unwrap();
+        // What a crash in the middle of the second append leaves.
+        let mut file = OpenOptions::new().append(true).open(&path).unwrap();
+        file.write_all(b"{\"id\":").unwrap();
+        drop(file);
+        assert_eq!(
+            read_objects(&path, Tail::Torn).unwrap(),
+            vec![(1, object(1))]
+        );
+        let err = read_objects(&path, Tail::Strict).unwrap_err();
+        assert!(err.contains("c.jsonl:2:"), "{err}");
+        append_object(&path, &object(2), None).unwrap();
+        assert_eq!(
+            fs::read_to_string(&path).unwrap(),
+            "{\"id\":1}\n{\"id\":2}\n"
+        );
+        // A complete object that only lacks its newline (written by hand) is kept.
+        fs::write(&path, "{\"id\":1}").unwrap();
+        append_object(&path, &object(2), None).unwrap();
+        assert_eq!(
+            fs::read_to_string(&path).unwrap(),
+            "{\"id\":1}\n{\"id\":2}\n"
+        );
+    }
+
+    #[test]
+    fn a_torn_line_without_any_newline_before_it_empties_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.jsonl");
+        fs::write(&path, "{\"is").unwrap();
+        append_object(&path, &Map::new(), None).unwrap();
+        assert_eq!(fs::read_to_string(&path).unwrap(), "{}\n");
     }
 }
