@@ -178,6 +178,18 @@ pub struct PluginTable {
     /// Issue tracker: release the cycle lock ([`EndCycleRequest`](crate::model::EndCycleRequest)
     /// → `null`). Appended in SDK 0.2.
     pub end_cycle: OptionalCallFn,
+    /// Test results: store one run, idempotently by its key
+    /// ([`StoreRunRequest`](crate::model::StoreRunRequest) →
+    /// [`StoredRun`](crate::model::StoredRun)). Appended in SDK 0.3.
+    pub store_run: OptionalCallFn,
+    /// Test results: one page of a revision's runs
+    /// ([`RevisionRunsRequest`](crate::model::RevisionRunsRequest) →
+    /// [`RunPage`](crate::model::RunPage)). Appended in SDK 0.3.
+    pub revision_runs: OptionalCallFn,
+    /// Test results: a job's per-test history
+    /// ([`TestHistoryRequest`](crate::model::TestHistoryRequest) →
+    /// [`TestHistory`](crate::model::TestHistory)). Appended in SDK 0.3.
+    pub test_history: OptionalCallFn,
 }
 
 /// The size of a function pointer in the table.
@@ -214,7 +226,10 @@ const _: () = {
     assert!(offset_of!(PluginTable, close_issue) == TABLE_SIZE_V1 as usize);
     assert!(offset_of!(PluginTable, begin_cycle) == TABLE_SIZE_V1 as usize + PTR);
     assert!(offset_of!(PluginTable, end_cycle) == TABLE_SIZE_V1 as usize + 2 * PTR);
-    assert!(TABLE_SIZE as usize == TABLE_SIZE_V1 as usize + 3 * PTR);
+    assert!(offset_of!(PluginTable, store_run) == TABLE_SIZE_V1 as usize + 3 * PTR);
+    assert!(offset_of!(PluginTable, revision_runs) == TABLE_SIZE_V1 as usize + 4 * PTR);
+    assert!(offset_of!(PluginTable, test_history) == TABLE_SIZE_V1 as usize + 5 * PTR);
+    assert!(TABLE_SIZE as usize == TABLE_SIZE_V1 as usize + 6 * PTR);
 };
 
 /// The operations of the library itself (not of an instance), in table order.
@@ -264,11 +279,17 @@ pub enum InstanceOperation {
     BeginCycle,
     /// `end_cycle` (optional, appended after version 1).
     EndCycle,
+    /// `store_run` (optional, appended after version 1).
+    StoreRun,
+    /// `revision_runs` (optional, appended after version 1).
+    RevisionRuns,
+    /// `test_history` (optional, appended after version 1).
+    TestHistory,
 }
 
 impl InstanceOperation {
     /// Every instance operation, in table order.
-    pub const ALL: [InstanceOperation; 9] = [
+    pub const ALL: [InstanceOperation; 12] = [
         InstanceOperation::ListIssues,
         InstanceOperation::IssueComments,
         InstanceOperation::CreateIssue,
@@ -278,6 +299,9 @@ impl InstanceOperation {
         InstanceOperation::CloseIssue,
         InstanceOperation::BeginCycle,
         InstanceOperation::EndCycle,
+        InstanceOperation::StoreRun,
+        InstanceOperation::RevisionRuns,
+        InstanceOperation::TestHistory,
     ];
 
     /// The table entry's name.
@@ -292,6 +316,9 @@ impl InstanceOperation {
             InstanceOperation::CloseIssue => "close_issue",
             InstanceOperation::BeginCycle => "begin_cycle",
             InstanceOperation::EndCycle => "end_cycle",
+            InstanceOperation::StoreRun => "store_run",
+            InstanceOperation::RevisionRuns => "revision_runs",
+            InstanceOperation::TestHistory => "test_history",
         }
     }
 
@@ -308,6 +335,9 @@ impl InstanceOperation {
             InstanceOperation::CloseIssue => offset_of!(PluginTable, close_issue),
             InstanceOperation::BeginCycle => offset_of!(PluginTable, begin_cycle),
             InstanceOperation::EndCycle => offset_of!(PluginTable, end_cycle),
+            InstanceOperation::StoreRun => offset_of!(PluginTable, store_run),
+            InstanceOperation::RevisionRuns => offset_of!(PluginTable, revision_runs),
+            InstanceOperation::TestHistory => offset_of!(PluginTable, test_history),
         }
     }
 
@@ -345,7 +375,7 @@ mod tests {
             ]
         );
         assert!(!InstanceOperation::CloseIssue.is_v1());
-        assert_eq!(InstanceOperation::EndCycle.entry_end(), TABLE_SIZE as usize);
+        assert_eq!(InstanceOperation::TestHistory.entry_end(), TABLE_SIZE as usize);
         let mut offsets: Vec<usize> = InstanceOperation::ALL
             .iter()
             .map(|op| op.offset())

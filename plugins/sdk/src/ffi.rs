@@ -37,6 +37,9 @@ pub const fn table<T: Plugin>() -> PluginTable {
         close_issue: Some(close_issue::<T>),
         begin_cycle: Some(begin_cycle::<T>),
         end_cycle: Some(end_cycle::<T>),
+        store_run: Some(store_run::<T>),
+        revision_runs: Some(revision_runs::<T>),
+        test_history: Some(test_history::<T>),
     }
 }
 
@@ -326,6 +329,18 @@ call_entry!(
 call_entry!(
     /// The `end_cycle` entry (appended after version 1).
     end_cycle => end_cycle
+);
+call_entry!(
+    /// The `store_run` entry (appended after version 1).
+    store_run => store_run
+);
+call_entry!(
+    /// The `revision_runs` entry (appended after version 1).
+    revision_runs => revision_runs
+);
+call_entry!(
+    /// The `test_history` entry (appended after version 1).
+    test_history => test_history
 );
 
 #[cfg(test)]

@@ -17,14 +17,19 @@ pub enum Capability {
     IssueTracker,
     /// Lists build results with their test failures.
     FailureSource,
+    /// Stores test results (runs with their tests and attempts, as ingested) and answers the
+    /// per-revision and history queries on them. Appended in SDK 0.3.
+    TestResults,
 }
 
 impl Capability {
-    /// The capability's name in documents and messages (`issue_tracker`, `failure_source`).
+    /// The capability's name in documents and messages (`issue_tracker`, `failure_source`,
+    /// `test_results`).
     pub fn name(self) -> &'static str {
         match self {
             Capability::IssueTracker => "issue_tracker",
             Capability::FailureSource => "failure_source",
+            Capability::TestResults => "test_results",
         }
     }
 }
@@ -309,4 +314,195 @@ pub struct BuildPage {
     /// Where the next page starts; `None` on the last page.
     #[serde(default)]
     pub next_cursor: Option<String>,
+}
+
+// ---- Test results (capability `test_results`, SDK 0.3) ----
+
+/// One CI run's test results as ingested from one file: the unit a store writes, whole or
+/// not at all.
+///
+/// Mozilla's model maps onto it directly: a run is one execution of one chunk of one suite on
+/// one revision (a re-run or retry of the chunk is another run with the same `revision`,
+/// `suite` and `chunk`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ResultsRun {
+    /// The run's identity. Storing a run whose key is stored already changes nothing.
+    pub key: String,
+    /// The CI job (OpenShift's job name, a Taskcluster task label).
+    #[serde(default)]
+    pub job: Option<String>,
+    /// The revision (commit, payload) under test.
+    #[serde(default)]
+    pub revision: Option<String>,
+    /// The suite the run executes (`mochitest-plain`), when the run is one suite's chunk.
+    #[serde(default)]
+    pub suite: Option<String>,
+    /// The chunk number, 1-based.
+    #[serde(default)]
+    pub chunk: Option<u32>,
+    /// How many chunks the suite is split into (the chunk count expected on the revision).
+    #[serde(default)]
+    pub chunks: Option<u32>,
+    /// When the run started (RFC 3339); history windows count back over it.
+    #[serde(default)]
+    pub started_at: Option<String>,
+    /// A link to the run.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// Where the results were read from (a file name).
+    #[serde(default)]
+    pub source: String,
+    /// The format they were read as (`junit`, `gotest`, `mozlog-raw`, ...).
+    #[serde(default)]
+    pub format: String,
+    /// Every other run property (platform, build type, variant fields).
+    #[serde(default)]
+    pub properties: BTreeMap<String, String>,
+    /// The tests the harness announced it would run (mozlog `suite_start`), by group: a test
+    /// listed here and reported by no execution of the chunk is missing.
+    #[serde(default)]
+    pub scheduled: Vec<ScheduledTest>,
+    /// The tests with results, in the order the run reported them.
+    #[serde(default)]
+    pub tests: Vec<TestResult>,
+}
+
+/// A test a harness announced before running it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ScheduledTest {
+    /// Its group (the mozlog manifest), empty when none.
+    #[serde(default)]
+    pub group: String,
+    /// The test.
+    pub test: String,
+}
+
+/// One test of a run with its attempts. Tests are not unique within a run (a Jest title
+/// used twice, nameless JUnit cases): a store keeps them by position.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct TestResult {
+    /// The suite path, outermost first (JUnit `<testsuite>` names, the go package, the mozlog
+    /// group); empty when none.
+    #[serde(default)]
+    pub suite: Vec<String>,
+    /// The class name, when the format has one.
+    #[serde(default)]
+    pub classname: Option<String>,
+    /// The test name.
+    pub name: String,
+    /// Its attempts in execution order (several when retried or re-run within the run).
+    #[serde(default)]
+    pub attempts: Vec<AttemptResult>,
+}
+
+/// One attempt of a test.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct AttemptResult {
+    /// `pass`, `fail`, `error` or `skip`.
+    pub status: String,
+    /// Whether the attempt counts as a failure: a failing status that was not expected.
+    #[serde(default)]
+    pub failure: bool,
+    /// Whether the result was expected (mozlog `expected`, `known_intermittent`).
+    #[serde(default = "yes")]
+    pub expected: bool,
+    /// The producer's own status word when it says more (`TIMEOUT`, `CRASH`).
+    #[serde(default)]
+    pub raw_status: Option<String>,
+    /// Duration in seconds.
+    #[serde(default)]
+    pub duration: Option<f64>,
+    /// The failure or skip message, capped by the host.
+    #[serde(default)]
+    pub message: Option<String>,
+    /// The statuses the test's metadata marks as known intermittent (mozlog
+    /// `known_intermittent`); empty when none.
+    #[serde(default)]
+    pub known_intermittent: Vec<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Request to store one run.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct StoreRunRequest {
+    /// The run, whole.
+    pub run: ResultsRun,
+}
+
+/// The answer to [`StoreRunRequest`].
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredRun {
+    /// `true` when the run was written now, `false` when a run with its key was stored
+    /// already (nothing was written).
+    pub stored: bool,
+}
+
+/// Request for one page of the runs of a revision.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RevisionRunsRequest {
+    /// The revision.
+    pub revision: String,
+    /// Only the runs of this suite, when given.
+    #[serde(default)]
+    pub suite: Option<String>,
+    /// The `next_cursor` of the previous page; `None` for the first page.
+    #[serde(default)]
+    pub cursor: Option<String>,
+}
+
+/// One page of runs, each whole, in the order they were stored.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RunPage {
+    /// The runs of this page.
+    #[serde(default)]
+    pub runs: Vec<ResultsRun>,
+    /// Where the next page starts; `None` on the last page.
+    #[serde(default)]
+    pub next_cursor: Option<String>,
+}
+
+/// Request for a job's per-test history, as the job-run-aggregator's
+/// `TestRuns_Summary_Last200Runs` view computes it: the job's last `max_runs` runs that
+/// started within `max_days` days before `now` (newest first by start time, then by key),
+/// one result per run and test (flaked when it both failed and passed in the run, else
+/// passed or failed; a test only skipped in a run does not count for it), summed per test.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TestHistoryRequest {
+    /// The job.
+    pub job: String,
+    /// At most this many runs, the newest.
+    pub max_runs: u32,
+    /// Only runs that started at most this many days before `now`.
+    pub max_days: u32,
+    /// The end of the window (RFC 3339); runs that started after it do not count.
+    pub now: String,
+}
+
+/// The answer to [`TestHistoryRequest`].
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TestHistory {
+    /// How many runs the window holds.
+    pub runs: u64,
+    /// One row per test that passed, failed or flaked in at least one run of the window.
+    #[serde(default)]
+    pub rows: Vec<TestHistoryRow>,
+}
+
+/// One test's history over the window.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TestHistoryRow {
+    /// The suite path, as stored.
+    #[serde(default)]
+    pub suite: Vec<String>,
+    /// The test name.
+    pub name: String,
+    /// Runs in which it only passed.
+    pub pass_count: u64,
+    /// Runs in which it only failed.
+    pub fail_count: u64,
+    /// Runs in which it failed and passed.
+    pub flake_count: u64,
 }

@@ -5,6 +5,7 @@ use crate::model::{
     AddCommentRequest, BeginCycleRequest, BuildPage, CloseIssueRequest, CommentPage,
     CommentsRequest, Config, CreateIssueRequest, CreatedIssue, CycleLock, EndCycleRequest,
     IssuePage, ListBuildsRequest, ListIssuesRequest, PluginInfo, ReopenIssueRequest,
+    RevisionRunsRequest, RunPage, StoreRunRequest, StoredRun, TestHistory, TestHistoryRequest,
 };
 
 /// What kind of failure a [`PluginError`] is; it decides the status code on the wire.
@@ -128,5 +129,29 @@ pub trait Plugin: Send + Sync + Sized + 'static {
     fn list_builds(&self, request: &ListBuildsRequest) -> Result<BuildPage, PluginError> {
         let _ = request;
         Err(PluginError::unsupported("list_builds"))
+    }
+
+    /// Test results: stores one run, all of it or nothing (optional, SDK 0.3). A run whose
+    /// [`key`](crate::model::ResultsRun::key) is stored already is left as it is and
+    /// `stored: false` is returned, so ingesting the same file twice, or again after a crash,
+    /// stores it once. Once this returns, the run must show up in
+    /// [`Plugin::revision_runs`] and [`Plugin::test_history`].
+    fn store_run(&self, request: &StoreRunRequest) -> Result<StoredRun, PluginError> {
+        let _ = request;
+        Err(PluginError::unsupported("store_run"))
+    }
+
+    /// Test results: one page of the runs of a revision, each whole, in the order they were
+    /// stored (optional, SDK 0.3).
+    fn revision_runs(&self, request: &RevisionRunsRequest) -> Result<RunPage, PluginError> {
+        let _ = request;
+        Err(PluginError::unsupported("revision_runs"))
+    }
+
+    /// Test results: a job's per-test pass, fail and flake counts over its recent runs, as
+    /// [`TestHistoryRequest`] defines them (optional, SDK 0.3).
+    fn test_history(&self, request: &TestHistoryRequest) -> Result<TestHistory, PluginError> {
+        let _ = request;
+        Err(PluginError::unsupported("test_history"))
     }
 }
