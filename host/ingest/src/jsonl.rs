@@ -145,6 +145,8 @@ struct AttemptLine<'a> {
     subtests: Vec<SubtestLine<'a>>,
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     properties: &'a [(String, String)],
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    known_intermittent: &'a [String],
 }
 
 #[derive(Serialize)]
@@ -207,6 +209,7 @@ fn attempt(a: &Attempt) -> AttemptLine<'_> {
         extra: a.extra.iter().map(detail).collect(),
         subtests: a.subtests().iter().map(subtest).collect(),
         properties: a.properties(),
+        known_intermittent: a.known_intermittent(),
     }
 }
 

@@ -271,6 +271,9 @@ pub struct AttemptInfo {
     pub subtests: Vec<Subtest>,
     /// Key/value attributes of the attempt (go `attr` events).
     pub properties: Vec<(String, String)>,
+    /// The statuses the test's metadata lists as known intermittent (mozlog
+    /// `known_intermittent` on `test_end`).
+    pub known_intermittent: Vec<String>,
 }
 
 /// What an attempt without an [`AttemptInfo`] reads as.
@@ -284,6 +287,7 @@ static NO_INFO: AttemptInfo = AttemptInfo {
     stderr: None,
     subtests: Vec::new(),
     properties: Vec::new(),
+    known_intermittent: Vec::new(),
 };
 
 impl AttemptInfo {
@@ -373,6 +377,11 @@ impl Attempt {
     /// Key/value attributes ([`AttemptInfo::properties`]).
     pub fn properties(&self) -> &[(String, String)] {
         &self.info().properties
+    }
+
+    /// Known-intermittent statuses ([`AttemptInfo::known_intermittent`]).
+    pub fn known_intermittent(&self) -> &[String] {
+        &self.info().known_intermittent
     }
 
     /// Whether this attempt counts as a failure: a failing status that was not expected.
@@ -703,6 +712,9 @@ pub struct Run {
     pub suites: Vec<SuiteResult>,
     /// Tests in order of first appearance.
     pub tests: Vec<Test>,
+    /// The tests the harness announced before running them, as (group, test): mozlog
+    /// `suite_start`'s `tests` map. Empty for formats that announce nothing.
+    pub scheduled: Vec<(String, String)>,
     /// Text that belongs to no test or suite (go non-JSON lines, mozlog `log` messages).
     pub log: Option<String>,
     /// Problems recovered from, with their positions.
@@ -726,6 +738,7 @@ impl Run {
             meta,
             suites: Vec::new(),
             tests: Vec::new(),
+            scheduled: Vec::new(),
             log: None,
             warnings: Vec::new(),
             warnings_dropped: 0,

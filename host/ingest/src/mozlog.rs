@@ -38,6 +38,8 @@ struct Line {
     status: Option<String>,
     expected: Option<String>,
     known_intermittent: Option<Vec<String>>,
+    /// `suite_start`'s scheduled tests: `{group: [test, ...]}`, or a plain list.
+    tests: Option<Value>,
     message: Option<String>,
     stack: Option<String>,
     group: Option<String>,
@@ -65,6 +67,22 @@ fn is_expected(status: &str, expected: Option<&str>, known: Option<&[String]>) -
     match expected {
         None => true,
         Some(e) => e == status || known.is_some_and(|k| k.iter().any(|s| s == status)),
+    }
+}
+
+/// Adds `suite_start`'s `tests` to `out` as (group, test): a map of groups to test lists,
+/// or one list of tests without a group. Entries that are not tests are passed over.
+fn scheduled(tests: &Value, out: &mut Vec<(String, String)>) {
+    match tests {
+        Value::Object(groups) => {
+            for (group, list) in groups {
+                for test in list.as_array().into_iter().flatten().filter_map(test_id) {
+                    out.push((group.clone(), test));
+                }
+            }
+        }
+        Value::Array(list) => out.extend(list.iter().filter_map(test_id).map(|t| (String::new(), t))),
+        _ => {}
     }
 }
 
@@ -280,6 +298,9 @@ impl Reader<'_> {
                 if self.run.name.is_none() {
                     self.run.name = line.name.clone();
                 }
+                if let Some(tests) = &line.tests {
+                    scheduled(tests, &mut self.run.scheduled);
+                }
                 for (k, v) in line.run_info.iter().flatten() {
                     if !self.run.meta.variant.contains_key(k) {
                         let v = match v {
@@ -346,6 +367,9 @@ impl Reader<'_> {
                     line.expected.as_deref(),
                     line.known_intermittent.as_deref(),
                 );
+                if let Some(known) = line.known_intermittent.clone().filter(|k| !k.is_empty()) {
+                    open.attempt.info_mut().known_intermittent = known;
+                }
                 open.attempt.info_mut().message = line.message.clone().filter(|m| !m.is_empty());
                 open.attempt.info_mut().trace = line.stack.clone().filter(|m| !m.is_empty());
                 if let (Some(t0), Some(t1)) = (open.start_ms, line.time)
