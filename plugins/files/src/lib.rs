@@ -15,7 +15,13 @@
 //!
 //! Every write takes a lock on the directory, re-reads the file, and replaces it atomically,
 //! so a crash never leaves a half-written file and concurrent runs never lose updates.
+//!
+//! Test results (capability `test_results`) live in an SQLite database, `results.sqlite`, in
+//! the same directory ([`results`]). A results store works in an empty or not yet existing
+//! directory (`store_run` creates it); the issue-tracker and failure-source operations still
+//! refuse a directory that holds none of the JSON-lines files.
 
+pub mod results;
 pub mod store;
 
 use std::collections::BTreeMap;
@@ -25,7 +31,8 @@ use flakewatch_plugin_sdk::model::{
     AddCommentRequest, BeginCycleRequest, Build, BuildPage, Builder, Capability, CloseIssueRequest,
     Comment, CommentPage, CommentsRequest, Config, CreateIssueRequest, CreatedIssue, CycleLock,
     EndCycleRequest, Issue, IssuePage, ListBuildsRequest, ListIssuesRequest, PluginInfo,
-    ReopenIssueRequest, TestFailure,
+    ReopenIssueRequest, RevisionRunsRequest, RunPage, StoreRunRequest, StoredRun, TestFailure,
+    TestHistory, TestHistoryRequest,
 };
 use flakewatch_plugin_sdk::{Plugin, PluginError, export_plugin};
 use serde_json::{Map, Value};
@@ -50,12 +57,47 @@ pub struct FilesBackend {
     crash_at: Option<u64>,
     /// The cycle lock while this instance holds it.
     cycle: std::sync::Mutex<Option<store::CycleLock>>,
+    /// The test-results database.
+    results: results::ResultsStore,
 }
 
 impl FilesBackend {
-    /// A backend over `dir`, which must exist.
+    /// A backend over `dir`, which must exist and hold at least one of the JSON-lines files.
     pub fn open(dir: impl Into<PathBuf>) -> Result<FilesBackend, PluginError> {
         let dir = dir.into();
+        Self::check_tracker_dir(&dir)?;
+        Ok(Self::open_any(dir, results::DEFAULT_PAGE_RUNS))
+    }
+
+    /// A backend over `dir`, which need not exist: its results store works there at once,
+    /// and the issue-tracker and failure-source operations refuse it as [`FilesBackend::open`]
+    /// does until it holds one of the JSON-lines files. `page_runs` is the number of runs per
+    /// `revision_runs` page.
+    pub fn open_any(dir: impl Into<PathBuf>, page_runs: usize) -> FilesBackend {
+        let dir = dir.into();
+        let crash_at = std::env::var(CRASH_AT_ENV)
+            .ok()
+            .and_then(|v| v.trim().parse().ok());
+        FilesBackend {
+            results: results::ResultsStore::new(dir.clone(), crash_at, page_runs),
+            dir,
+            crash_at,
+            cycle: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// The results store.
+    pub fn results(&self) -> &results::ResultsStore {
+        &self.results
+    }
+
+    /// The issue tracker's and failure source's check of the data directory.
+    fn tracker_ready(&self) -> Result<(), PluginError> {
+        Self::check_tracker_dir(&self.dir)
+    }
+
+    /// Refuses a directory that does not exist or holds none of the JSON-lines files.
+    fn check_tracker_dir(dir: &Path) -> Result<(), PluginError> {
         if !dir.is_dir() {
             return Err(PluginError::bad_request(format!(
                 "data directory {} does not exist",
@@ -81,14 +123,7 @@ impl FilesBackend {
                 dir.display()
             )));
         }
-        let crash_at = std::env::var(CRASH_AT_ENV)
-            .ok()
-            .and_then(|v| v.trim().parse().ok());
-        Ok(FilesBackend {
-            dir,
-            crash_at,
-            cycle: std::sync::Mutex::new(None),
-        })
+        Ok(())
     }
 
     fn path(&self, name: &str) -> PathBuf {
@@ -154,9 +189,14 @@ impl Plugin for FilesBackend {
         PluginInfo {
             name: "files".to_owned(),
             version: env!("CARGO_PKG_VERSION").to_owned(),
-            description: "issues, comments and failures in JSON-lines files (option data=DIR)"
+            description: "issues, comments and failures in JSON-lines files, test results in \
+                          SQLite (option data=DIR)"
                 .to_owned(),
-            capabilities: vec![Capability::IssueTracker, Capability::FailureSource],
+            capabilities: vec![
+                Capability::IssueTracker,
+                Capability::FailureSource,
+                Capability::TestResults,
+            ],
             sdk_version: String::new(),
         }
     }
@@ -165,10 +205,31 @@ impl Plugin for FilesBackend {
         let dir = config.get("data").ok_or_else(|| {
             PluginError::bad_request("the files backend needs a data directory (--data DIR)")
         })?;
-        FilesBackend::open(Path::new(dir))
+        let page_runs = match config.get("page_runs") {
+            None => results::DEFAULT_PAGE_RUNS,
+            Some(text) => text.parse().ok().filter(|&n| n > 0).ok_or_else(|| {
+                PluginError::bad_request(format!(
+                    "the files backend's page_runs must be a positive number, not {text:?}"
+                ))
+            })?,
+        };
+        Ok(FilesBackend::open_any(Path::new(dir), page_runs))
+    }
+
+    fn store_run(&self, request: &StoreRunRequest) -> Result<StoredRun, PluginError> {
+        self.results.store_run(request)
+    }
+
+    fn revision_runs(&self, request: &RevisionRunsRequest) -> Result<RunPage, PluginError> {
+        self.results.revision_runs(request)
+    }
+
+    fn test_history(&self, request: &TestHistoryRequest) -> Result<TestHistory, PluginError> {
+        self.results.test_history(request)
     }
 
     fn list_issues(&self, _request: &ListIssuesRequest) -> Result<IssuePage, PluginError> {
+        self.tracker_ready()?;
         let issues = self.issues()?;
         Ok(IssuePage {
             total_count: Some(issues.len() as u64),
@@ -178,6 +239,7 @@ impl Plugin for FilesBackend {
     }
 
     fn issue_comments(&self, request: &CommentsRequest) -> Result<CommentPage, PluginError> {
+        self.tracker_ready()?;
         let comments = self
             .read(COMMENTS_FILE)?
             .into_iter()
@@ -194,6 +256,7 @@ impl Plugin for FilesBackend {
     }
 
     fn create_issue(&self, request: &CreateIssueRequest) -> Result<CreatedIssue, PluginError> {
+        self.tracker_ready()?;
         let _lock = DirLock::acquire(&self.dir).map_err(PluginError::failed)?;
         let mut lines = self.read(ISSUES_FILE)?;
         let number = lines
@@ -218,6 +281,7 @@ impl Plugin for FilesBackend {
     }
 
     fn add_comment(&self, request: &AddCommentRequest) -> Result<(), PluginError> {
+        self.tracker_ready()?;
         let _lock = DirLock::acquire(&self.dir).map_err(PluginError::failed)?;
         let mut issues = self.read(ISSUES_FILE)?;
         self.find_issue(&mut issues, request.issue)?;
@@ -239,6 +303,7 @@ impl Plugin for FilesBackend {
     }
 
     fn reopen_issue(&self, request: &ReopenIssueRequest) -> Result<(), PluginError> {
+        self.tracker_ready()?;
         let _lock = DirLock::acquire(&self.dir).map_err(PluginError::failed)?;
         let mut lines = self.read(ISSUES_FILE)?;
         let issue = self.find_issue(&mut lines, request.issue)?;
@@ -248,6 +313,7 @@ impl Plugin for FilesBackend {
     }
 
     fn begin_cycle(&self, request: &BeginCycleRequest) -> Result<CycleLock, PluginError> {
+        self.tracker_ready()?;
         let mut held = self
             .cycle
             .lock()
@@ -284,6 +350,7 @@ impl Plugin for FilesBackend {
     }
 
     fn close_issue(&self, request: &CloseIssueRequest) -> Result<(), PluginError> {
+        self.tracker_ready()?;
         let _lock = DirLock::acquire(&self.dir).map_err(PluginError::failed)?;
         let mut lines = self.read(ISSUES_FILE)?;
         let issue = self.find_issue(&mut lines, request.issue)?;
@@ -296,6 +363,7 @@ impl Plugin for FilesBackend {
     }
 
     fn list_builds(&self, _request: &ListBuildsRequest) -> Result<BuildPage, PluginError> {
+        self.tracker_ready()?;
         let mut page = BuildSet::default();
         for (line, object) in self.read(BUILDERS_FILE)? {
             let builder: Builder = serde_json::from_value(Value::Object(object)).map_err(|e| {
@@ -646,6 +714,13 @@ mod tests {
         config
             .options
             .insert("data".into(), "/nonexistent/flakewatch".into());
-        assert!(FilesBackend::create(&config).is_err());
+        // The instance is made (a results store may create the directory), but the tracker
+        // refuses the missing directory.
+        let files = FilesBackend::create(&config).unwrap();
+        let err = files
+            .list_issues(&ListIssuesRequest::default())
+            .unwrap_err();
+        assert_eq!(err.kind, flakewatch_plugin_sdk::ErrorKind::BadRequest);
+        assert!(err.message.contains("does not exist"), "{}", err.message);
     }
 }

@@ -15,9 +15,11 @@
 //! equal to what arrived), create an issue that the next listing shows with its title and
 //! body, add a comment that the issue's comments then show, and, when it implements them,
 //! close and reopen. A failure source must page its builds with build URLs of the form
-//! `https://ci.chromium.org/b/ID` and RFC 3339 times. Every response goes through its JSON
-//! encoding and back, as it does across the ABI. The kit writes to the store: never point it
-//! at a real tracker.
+//! `https://ci.chromium.org/b/ID` and RFC 3339 times. A test-results store must store a run
+//! once (`stored: false` the second time), give it back field for field, page a revision's
+//! runs in the order stored, and answer the history of [`history_fixture`] with the counts
+//! worked out there by hand. Every response goes through its JSON encoding and back, as it
+//! does across the ABI. The kit writes to the store: never point it at a real tracker.
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -25,7 +27,8 @@ use serde::de::DeserializeOwned;
 use crate::model::{
     AddCommentRequest, BuildPage, Capability, CloseIssueRequest, CommentPage, CommentsRequest,
     Config, CreateIssueRequest, CreatedIssue, Issue, IssuePage, IssueState, ListBuildsRequest,
-    ListIssuesRequest, ReopenIssueRequest,
+    ListIssuesRequest, ReopenIssueRequest, ResultsRun, RevisionRunsRequest, RunPage, ScheduledTest,
+    StoreRunRequest, StoredRun, TestHistory, TestHistoryRequest, TestHistoryRow, TestResult,
 };
 use crate::plugin::{ErrorKind, Plugin, PluginError};
 
@@ -92,6 +95,9 @@ pub fn check<P: Plugin>(config: &Config) -> Report {
     }
     if info.capabilities.contains(&Capability::FailureSource) {
         check_source(&plugin, &mut report);
+    }
+    if info.capabilities.contains(&Capability::TestResults) {
+        check_results(&plugin, &mut report);
     }
     report
 }
@@ -478,5 +484,411 @@ mod tests {
         assert!(ops.contains(&"create_issue"), "{report:?}");
         assert!(ops.contains(&"add_comment"), "{report:?}");
         assert!(!report.is_ok());
+    }
+}
+
+// ---- Test results ----
+
+/// A run that uses every field: `None` next to empty values, a test twice, a test without
+/// attempts, a retried test, properties and scheduled tests.
+pub fn sample_run(key: &str, revision: &str, suite: Option<&str>) -> ResultsRun {
+    use crate::model::AttemptResult;
+    let attempt = |status: &str, failure: bool| AttemptResult {
+        status: status.to_owned(),
+        failure,
+        expected: !failure,
+        raw_status: None,
+        duration: None,
+        message: None,
+        known_intermittent: Vec::new(),
+    };
+    ResultsRun {
+        key: key.to_owned(),
+        job: Some("kit-job".to_owned()),
+        revision: Some(revision.to_owned()),
+        suite: suite.map(str::to_owned),
+        chunk: Some(2),
+        chunks: Some(4),
+        started_at: Some("2025-06-09T12:00:00.25+02:00".to_owned()),
+        url: None,
+        source: "results/kit.xml".to_owned(),
+        format: "junit".to_owned(),
+        properties: [
+            ("platform".to_owned(), "linux64".to_owned()),
+            ("empty".to_owned(), String::new()),
+        ]
+        .into(),
+        scheduled: vec![
+            ScheduledTest {
+                group: "dom/a.toml".to_owned(),
+                test: "test_a.html".to_owned(),
+            },
+            ScheduledTest {
+                group: String::new(),
+                test: "test_\u{e9}\u{1F600}".to_owned(),
+            },
+        ],
+        tests: vec![
+            TestResult {
+                suite: vec!["outer".to_owned(), "inner".to_owned()],
+                classname: Some("pkg.Class".to_owned()),
+                name: "same title".to_owned(),
+                attempts: vec![
+                    AttemptResult {
+                        status: "fail".to_owned(),
+                        failure: true,
+                        expected: false,
+                        raw_status: Some("TIMEOUT".to_owned()),
+                        duration: Some(0.1 + 0.2),
+                        message: Some("line 1\nline 2\t\"quoted\" \\ back".to_owned()),
+                        known_intermittent: vec!["TIMEOUT".to_owned(), "FAIL".to_owned()],
+                    },
+                    attempt("pass", false),
+                ],
+            },
+            TestResult {
+                suite: vec!["outer".to_owned(), "inner".to_owned()],
+                classname: Some("pkg.Class".to_owned()),
+                name: "same title".to_owned(),
+                attempts: vec![attempt("pass", false)],
+            },
+            TestResult {
+                suite: Vec::new(),
+                classname: None,
+                name: String::new(),
+                attempts: Vec::new(),
+            },
+            TestResult {
+                suite: vec![String::new()],
+                classname: Some(String::new()),
+                name: "skipped".to_owned(),
+                attempts: vec![AttemptResult {
+                    message: Some(String::new()),
+                    duration: Some(0.0),
+                    ..attempt("skip", false)
+                }],
+            },
+        ],
+    }
+}
+
+/// The kit's history data set and the answers worked out by hand: runs of the job
+/// `history-job` (and of others), and for each request the expected answer.
+///
+/// Runs (all of `history-job` unless said), `now` = 2025-06-10T00:00:00Z:
+///
+/// | key | started | tests (attempts) |
+/// |---|---|---|
+/// | h1 | 06-09T00:00Z (written +02:00) | A pass; B fail; C fail then pass; D skip; E skip then fail; F `fail` but not a failure (expected) |
+/// | h2 | 06-08 | A fail; B fail; C pass; D skip |
+/// | h3 | 06-07 | A pass, A pass again (one test twice); B in suite `other` pass |
+/// | h4 | 06-06 | A fail |
+/// | h5 | 06-01 (9 days back) | A fail |
+/// | h6 | 06-11 (after now) | A fail |
+/// | h7 | 06-09, job `other-job` | A fail |
+/// | h8 | no start time | A fail |
+/// | h9a, h9b | both 06-05T12:00Z | A pass (h9a), A fail (h9b) |
+pub fn history_fixture() -> (Vec<ResultsRun>, Vec<(TestHistoryRequest, TestHistory)>) {
+    use crate::model::AttemptResult;
+    let a = |status: &str, failure: bool| AttemptResult {
+        status: status.to_owned(),
+        failure,
+        expected: !failure,
+        ..AttemptResult::default()
+    };
+    let t = |suite: &str, name: &str, attempts: Vec<AttemptResult>| TestResult {
+        suite: vec![suite.to_owned()],
+        classname: None,
+        name: name.to_owned(),
+        attempts,
+    };
+    let run = |key: &str, job: &str, started: Option<&str>, tests: Vec<TestResult>| ResultsRun {
+        key: key.to_owned(),
+        job: Some(job.to_owned()),
+        revision: Some(format!("rev-{key}")),
+        started_at: started.map(str::to_owned),
+        tests,
+        ..ResultsRun::default()
+    };
+    let (pass, fail, skip) = (|| a("pass", false), || a("fail", true), || a("skip", false));
+    let j = "history-job";
+    let runs = vec![
+        run(
+            "h1",
+            j,
+            Some("2025-06-09T02:00:00+02:00"),
+            vec![
+                t("s", "A", vec![pass()]),
+                t("s", "B", vec![fail()]),
+                t("s", "C", vec![fail(), pass()]),
+                t("s", "D", vec![skip()]),
+                t("s", "E", vec![skip(), fail()]),
+                t("s", "F", vec![a("fail", false)]),
+            ],
+        ),
+        run(
+            "h2",
+            j,
+            Some("2025-06-08T00:00:00Z"),
+            vec![
+                t("s", "A", vec![fail()]),
+                t("s", "B", vec![fail()]),
+                t("s", "C", vec![pass()]),
+                t("s", "D", vec![skip()]),
+            ],
+        ),
+        run(
+            "h3",
+            j,
+            Some("2025-06-07T00:00:00Z"),
+            vec![
+                t("s", "A", vec![pass()]),
+                t("s", "A", vec![pass()]),
+                t("other", "B", vec![pass()]),
+            ],
+        ),
+        run(
+            "h4",
+            j,
+            Some("2025-06-06T00:00:00Z"),
+            vec![t("s", "A", vec![fail()])],
+        ),
+        run(
+            "h5",
+            j,
+            Some("2025-06-01T00:00:00Z"),
+            vec![t("s", "A", vec![fail()])],
+        ),
+        run(
+            "h6",
+            j,
+            Some("2025-06-11T00:00:00Z"),
+            vec![t("s", "A", vec![fail()])],
+        ),
+        run(
+            "h7",
+            "other-job",
+            Some("2025-06-09T00:00:00Z"),
+            vec![t("s", "A", vec![fail()])],
+        ),
+        run("h8", j, None, vec![t("s", "A", vec![fail()])]),
+        run(
+            "h9a",
+            j,
+            Some("2025-06-05T12:00:00Z"),
+            vec![t("s", "A", vec![pass()])],
+        ),
+        run(
+            "h9b",
+            j,
+            Some("2025-06-05T12:00:00Z"),
+            vec![t("s", "A", vec![fail()])],
+        ),
+    ];
+    let row = |suite: &str, name: &str, pass_count, fail_count, flake_count| TestHistoryRow {
+        suite: vec![suite.to_owned()],
+        name: name.to_owned(),
+        pass_count,
+        fail_count,
+        flake_count,
+    };
+    let request = |max_runs, max_days| TestHistoryRequest {
+        job: j.to_owned(),
+        max_runs,
+        max_days,
+        now: "2025-06-10T00:00:00Z".to_owned(),
+    };
+    let expected = vec![
+        // The 3 newest of the 7-day window: h1, h2, h3.
+        (
+            request(3, 7),
+            TestHistory {
+                runs: 3,
+                rows: vec![
+                    row("other", "B", 1, 0, 0),
+                    row("s", "A", 2, 1, 0),
+                    row("s", "B", 0, 2, 0),
+                    row("s", "C", 1, 0, 1),
+                    row("s", "E", 0, 1, 0),
+                    row("s", "F", 1, 0, 0),
+                ],
+            },
+        ),
+        // One day back from now reaches h1 exactly (its start is the window's first instant).
+        (
+            request(200, 1),
+            TestHistory {
+                runs: 1,
+                rows: vec![
+                    row("s", "A", 1, 0, 0),
+                    row("s", "B", 0, 1, 0),
+                    row("s", "C", 0, 0, 1),
+                    row("s", "E", 0, 1, 0),
+                    row("s", "F", 1, 0, 0),
+                ],
+            },
+        ),
+        // Seven days: h1, h2, h3, h4, h9a, h9b (h5 is 9 days back, h6 after now).
+        (
+            request(200, 7),
+            TestHistory {
+                runs: 6,
+                rows: vec![
+                    row("other", "B", 1, 0, 0),
+                    row("s", "A", 3, 3, 0),
+                    row("s", "B", 0, 2, 0),
+                    row("s", "C", 1, 0, 1),
+                    row("s", "E", 0, 1, 0),
+                    row("s", "F", 1, 0, 0),
+                ],
+            },
+        ),
+        // Five runs: h9a and h9b start together; the later key (h9b) is the newer.
+        (
+            request(5, 7),
+            TestHistory {
+                runs: 5,
+                rows: vec![
+                    row("other", "B", 1, 0, 0),
+                    row("s", "A", 2, 3, 0),
+                    row("s", "B", 0, 2, 0),
+                    row("s", "C", 1, 0, 1),
+                    row("s", "E", 0, 1, 0),
+                    row("s", "F", 1, 0, 0),
+                ],
+            },
+        ),
+        // No run of the job at all.
+        (
+            TestHistoryRequest {
+                job: "no-such-job".to_owned(),
+                ..request(200, 7)
+            },
+            TestHistory::default(),
+        ),
+    ];
+    (runs, expected)
+}
+
+/// Every run of a revision, following the pages.
+fn all_revision_runs<P: Plugin>(
+    plugin: &P,
+    report: &mut Report,
+    revision: &str,
+    suite: Option<&str>,
+) -> Option<(Vec<ResultsRun>, usize)> {
+    let mut runs = Vec::new();
+    let mut cursor = None;
+    for page in 1..=MAX_PAGES {
+        let RunPage {
+            runs: got,
+            next_cursor,
+        } = call::<RunPage>(
+            report,
+            "revision_runs",
+            plugin.revision_runs(&RevisionRunsRequest {
+                revision: revision.to_owned(),
+                suite: suite.map(str::to_owned),
+                cursor: cursor.clone(),
+            }),
+        )?;
+        runs.extend(got);
+        match next_cursor {
+            None => return Some((runs, page)),
+            Some(next) if Some(&next) == cursor.as_ref() => {
+                report.fail("revision_runs", format!("cursor {next:?} repeats"));
+                return None;
+            }
+            Some(next) => cursor = Some(next),
+        }
+    }
+    report.fail("revision_runs", format!("more than {MAX_PAGES} pages"));
+    None
+}
+
+fn check_results<P: Plugin>(plugin: &P, report: &mut Report) {
+    // Store, store again, read back field for field.
+    let run = sample_run("kit-run-1", "kit-rev", Some("kit-suite"));
+    let request = StoreRunRequest { run: run.clone() };
+    match call::<StoredRun>(report, "store_run", plugin.store_run(&request)) {
+        Some(StoredRun { stored: true }) => {}
+        Some(_) => report.fail("store_run", "a new run was answered stored: false"),
+        None => return,
+    }
+    match call::<StoredRun>(report, "store_run", plugin.store_run(&request)) {
+        Some(StoredRun { stored: false }) => {}
+        Some(_) => report.fail("store_run", "a run stored twice was answered stored: true"),
+        None => return,
+    }
+    let Some((got, _)) = all_revision_runs(plugin, report, "kit-rev", None) else {
+        return;
+    };
+    if got != [run.clone()] {
+        report.fail(
+            "revision_runs",
+            format!("stored {run:?}\nread back {got:?}"),
+        );
+    }
+    // Several runs, in the order stored, filtered by suite.
+    let keys = ["kit-p3", "kit-p1", "kit-p5", "kit-p2", "kit-p4"];
+    let mut stored = Vec::new();
+    for (i, key) in keys.iter().enumerate() {
+        let suite = if i % 2 == 0 { "even" } else { "odd" };
+        let run = sample_run(key, "kit-rev-pages", Some(suite));
+        if call::<StoredRun>(
+            report,
+            "store_run",
+            plugin.store_run(&StoreRunRequest { run: run.clone() }),
+        )
+        .is_none()
+        {
+            return;
+        }
+        stored.push(run);
+    }
+    if let Some((got, _)) = all_revision_runs(plugin, report, "kit-rev-pages", None) {
+        let got: Vec<&str> = got.iter().map(|r| r.key.as_str()).collect();
+        if got != keys {
+            report.fail("revision_runs", format!("stored {keys:?}, listed {got:?}"));
+        }
+    }
+    if let Some((got, _)) = all_revision_runs(plugin, report, "kit-rev-pages", Some("even")) {
+        let want: Vec<&ResultsRun> = stored
+            .iter()
+            .filter(|r| r.suite.as_deref() == Some("even"))
+            .collect();
+        if got.iter().collect::<Vec<_>>() != want {
+            report.fail("revision_runs", "the suite filter lists other runs");
+        }
+    }
+    if let Some((got, _)) = all_revision_runs(plugin, report, "kit-no-such-revision", None) {
+        if !got.is_empty() {
+            report.fail("revision_runs", "an unknown revision lists runs");
+        }
+    }
+    // History.
+    let (runs, expected) = history_fixture();
+    for run in runs {
+        if call::<StoredRun>(
+            report,
+            "store_run",
+            plugin.store_run(&StoreRunRequest { run }),
+        )
+        .is_none()
+        {
+            return;
+        }
+    }
+    for (request, want) in expected {
+        if let Some(got) =
+            call::<TestHistory>(report, "test_history", plugin.test_history(&request))
+        {
+            if got != want {
+                report.fail(
+                    "test_history",
+                    format!("for {request:?}\nexpected {want:?}\nanswered {got:?}"),
+                );
+            }
+        }
     }
 }
