@@ -154,24 +154,39 @@ pub fn summarize(combined: &Combined, job: &str) -> Vec<HistoryRow> {
                 (false, false) => {}
             }
         }
-        let total = pass + fail + flake;
-        if total == 0 {
-            return;
+        if let Some(row) = row_from_counts(path, &test.name, job, pass, fail, flake) {
+            out.push(row);
         }
-        out.push(HistoryRow {
-            test_name: test.name.clone(),
-            test_suite_name: path.join(super::combine::SUITE_SEPARATOR),
-            job_name: job.to_owned(),
-            pass_count: pass,
-            fail_count: fail,
-            flake_count: flake,
-            pass_percentage: pass as f64 / total as f64 * 100.0,
-            working_percentage: (pass + flake) as f64 / total as f64 * 100.0,
-            aggregation_start_date: None,
-            dominant_cluster: String::new(),
-        });
     });
     out
+}
+
+/// The history row of a test from its per-run counts, with the view's percentages; `None`
+/// when no run counted.
+pub fn row_from_counts<S: std::borrow::Borrow<str>>(
+    suite: &[S],
+    name: &str,
+    job: &str,
+    pass: u64,
+    fail: u64,
+    flake: u64,
+) -> Option<HistoryRow> {
+    let total = pass + fail + flake;
+    if total == 0 {
+        return None;
+    }
+    Some(HistoryRow {
+        test_name: name.to_owned(),
+        test_suite_name: suite.join(super::combine::SUITE_SEPARATOR),
+        job_name: job.to_owned(),
+        pass_count: pass,
+        fail_count: fail,
+        flake_count: flake,
+        pass_percentage: pass as f64 / total as f64 * 100.0,
+        working_percentage: (pass + flake) as f64 / total as f64 * 100.0,
+        aggregation_start_date: None,
+        dominant_cluster: String::new(),
+    })
 }
 
 #[cfg(test)]

@@ -331,6 +331,14 @@ fn load_history(
             }
             Err(err) => (HistoryState::Error, history_error_note(settings, &err)),
         },
+        HistoryInput::Provided { source, rows } => match rows {
+            Ok(rows) => {
+                let index = HistoryIndex::new(rows.clone(), &request.job);
+                let note = format!("{} rows from {source}", index.len());
+                (HistoryState::Index(index), note)
+            }
+            Err(err) => (HistoryState::Error, history_error_note(settings, err)),
+        },
         HistoryInput::Runs(dir) => {
             let stored = match runs::find_runs(dir, &request.job, &Selection::All) {
                 Ok(stored) => stored,
@@ -380,7 +388,7 @@ fn load_history(
 }
 
 /// Upstream's message when the history query fails (the verdicts then use the default).
-fn history_error_note(settings: &Settings, err: &AggregateError) -> String {
+fn history_error_note(settings: &Settings, err: &dyn std::fmt::Display) -> String {
     let note = format!(
         "error getting past reliability data, assume {}% pass: {err}",
         settings.history_error_pass_rate

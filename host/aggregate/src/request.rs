@@ -5,10 +5,11 @@ use std::path::PathBuf;
 
 use flakewatch_core::time::Timestamp;
 
+use crate::history::HistoryRow;
 use crate::runs::Selection;
 
 /// Where the historical pass rates come from.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum HistoryInput {
     /// None at all: every test gets the new-test default.
     None,
@@ -16,6 +17,13 @@ pub enum HistoryInput {
     Rows(PathBuf),
     /// Stored runs of the job (`<dir>/<run-id>/...`): the files backend computes the rows.
     Runs(PathBuf),
+    /// Rows a test-results store computed (`--history-from`), or why it could not.
+    Provided {
+        /// Where they come from, for the summary's note (`store "postgres": 12 runs`).
+        source: String,
+        /// The rows, or the store's error.
+        rows: Result<Vec<HistoryRow>, String>,
+    },
 }
 
 /// What to aggregate and where.

@@ -14,7 +14,12 @@ use anyhow::Context;
 use clap::{Args, ValueEnum};
 use serde_json::Value as Json;
 
+use flakewatch_aggregate::history::row_from_counts;
 use flakewatch_aggregate::runs::Selection;
+use flakewatch_plugin_sdk::model::TestHistoryRequest;
+use flakewatch_results::ResultsStore;
+
+use crate::plugin_options::PluginOptions;
 use flakewatch_aggregate::{
     AggregateError, ConfigFile, HistoryInput, Mode, Request, Settings, aggregate,
 };
@@ -70,12 +75,20 @@ pub(crate) struct AggregateArgs {
     #[arg(long, value_name = "PREFIX")]
     pub explicit_gcs_prefix: Option<String>,
     /// Historical pass rates: a JSON array of `TestRuns_Summary_Last200Runs` rows.
-    #[arg(long, value_name = "FILE", conflicts_with = "history_runs")]
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["history_runs", "history_from"])]
     pub history: Option<PathBuf>,
     /// Historical pass rates computed from stored runs of the job (one directory per run):
     /// its last runs within the window (`history_max_runs`, `history_max_days`).
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", conflicts_with = "history_from")]
     pub history_runs: Option<PathBuf>,
+    /// Historical pass rates computed by a test-results store (a plugin providing
+    /// `test_results`, e.g. `files` with --data DIR, or `postgres`) from the job's runs stored
+    /// with `ingest --store`, over the same window as --history-runs.
+    #[arg(long, value_name = "STORE")]
+    pub history_from: Option<String>,
+    /// The store's plugin libraries and options (with --history-from).
+    #[command(flatten)]
+    pub plugin: PluginOptions,
     /// Historical disruption: raw `BackendDisruption` rows or per-backend statistics rows.
     #[arg(long, value_name = "FILE")]
     pub disruption_history: Option<PathBuf>,
@@ -199,16 +212,17 @@ fn resolve(args: &AggregateArgs) -> anyhow::Result<(Request, Settings)> {
             "say which runs: --payload-tag, --aggregation-id or --static-run-info-path"
         ),
     };
-    let history = match (&args.history, &args.history_runs) {
-        (Some(file), _) => HistoryInput::Rows(file.clone()),
-        (None, Some(dir)) => HistoryInput::Runs(dir.clone()),
-        (None, None) => HistoryInput::None,
-    };
     let now = match &args.now {
         Some(text) => {
             Timestamp::parse_rfc3339(text).map_err(|e| anyhow::anyhow!("--now {text:?}: {e}"))?
         }
         None => Timestamp::now().context("the system clock is before 1970")?,
+    };
+    let history = match (&args.history, &args.history_runs, &args.history_from) {
+        (Some(file), _, _) => HistoryInput::Rows(file.clone()),
+        (None, Some(dir), _) => HistoryInput::Runs(dir.clone()),
+        (None, None, Some(store)) => store_history(args, store, &settings, now)?,
+        (None, None, None) => HistoryInput::None,
     };
     let request = Request {
         job: args.job.clone(),
@@ -225,6 +239,51 @@ fn resolve(args: &AggregateArgs) -> anyhow::Result<(Request, Settings)> {
         working_dir: (!args.no_write).then(|| args.working_dir.clone()),
     };
     Ok((request, settings))
+}
+
+/// History from a test-results store. A store that cannot be opened is a configuration
+/// error; a store that fails to answer is what upstream's failed history query is: every test
+/// takes the history-error default, with a warning.
+fn store_history(
+    args: &AggregateArgs,
+    store: &str,
+    settings: &Settings,
+    now: Timestamp,
+) -> anyhow::Result<HistoryInput> {
+    let opened = args.plugin.open_store(store)?;
+    let request = TestHistoryRequest {
+        job: args.job.clone(),
+        max_runs: u32::try_from(settings.history_max_runs).unwrap_or(u32::MAX),
+        max_days: settings.history_max_days,
+        now: now.format_rfc3339(),
+    };
+    let (rows, runs) = match opened.test_history(&request) {
+        Ok(history) => {
+            let rows = history
+                .rows
+                .iter()
+                .filter_map(|r| {
+                    row_from_counts(
+                        &r.suite,
+                        &r.name,
+                        &args.job,
+                        r.pass_count,
+                        r.fail_count,
+                        r.flake_count,
+                    )
+                })
+                .collect();
+            (Ok(rows), history.runs)
+        }
+        Err(err) => (Err(err.to_string()), 0),
+    };
+    Ok(HistoryInput::Provided {
+        source: format!(
+            "the store {store:?}: {runs} runs of the job (last {} runs within {} days)",
+            settings.history_max_runs, settings.history_max_days
+        ),
+        rows,
+    })
 }
 
 /// Runs `flakewatch aggregate`.

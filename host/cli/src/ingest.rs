@@ -13,6 +13,10 @@ use anyhow::Context;
 use clap::{Args, ValueEnum};
 
 use flakewatch_ingest::{self as ingest, FailureOptions, Format, Limits, RunMeta};
+use flakewatch_plugin_sdk::model::ResultsRun;
+use flakewatch_results::{DocumentOptions, ResultsStore, run_document};
+
+use crate::store::StoreArgs;
 
 /// Warnings printed per input before the rest are only counted.
 const WARNINGS_SHOWN: usize = 10;
@@ -48,10 +52,10 @@ pub(crate) struct IngestArgs {
     #[arg(long = "run-meta", value_name = "KEY=VALUE")]
     pub run_meta: Vec<String>,
     /// Write watchflakes failure records (one per failing attempt) instead of test results.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "store")]
     pub failures: bool,
     /// Output file; standard output when absent.
-    #[arg(long, short, value_name = "FILE")]
+    #[arg(long, short, value_name = "FILE", conflicts_with = "store")]
     pub out: Option<PathBuf>,
     /// Bytes kept of one text field (output, message, trace).
     #[arg(long, value_name = "BYTES", default_value_t = Limits::default().max_text)]
@@ -59,6 +63,10 @@ pub(crate) struct IngestArgs {
     /// Bytes of `log` kept per failure record (0: none).
     #[arg(long, value_name = "BYTES", default_value_t = FailureOptions::default().max_log)]
     pub max_log_bytes: usize,
+    /// With --store NAME: store each file's results as one run in that test-results store
+    /// instead of printing them (a run already stored is left as it is).
+    #[command(flatten)]
+    pub store: StoreArgs,
 }
 
 /// The resolved configuration of one `ingest` invocation.
@@ -131,6 +139,9 @@ fn read_one(path: &Path, config: &Config) -> Result<ingest::Run, ingest::IngestE
 /// Runs `flakewatch ingest`.
 pub(crate) fn run(args: &IngestArgs) -> anyhow::Result<ExitCode> {
     let config = resolve(args)?;
+    if args.store.store.is_some() {
+        return store(args, &config);
+    }
     let sink: Box<dyn Write> = match &args.out {
         Some(path) => {
             Box::new(File::create(path).with_context(|| format!("creating {}", path.display()))?)
@@ -149,13 +160,7 @@ pub(crate) fn run(args: &IngestArgs) -> anyhow::Result<ExitCode> {
                 continue;
             }
         };
-        for warning in run.warnings.iter().take(WARNINGS_SHOWN) {
-            eprintln!("flakewatch: {}:{warning} (warning)", run.source);
-        }
-        let more = run.warnings.len().saturating_sub(WARNINGS_SHOWN) as u64 + run.warnings_dropped;
-        if more > 0 {
-            eprintln!("flakewatch: {}: {more} more warning(s)", run.source);
-        }
+        warn(&run);
         match &config.failures {
             Some(opts) => records += ingest::write_failures(&run, opts, &mut out)?,
             None => ingest::write_results(&run, &mut out)?,
@@ -170,6 +175,112 @@ pub(crate) fn run(args: &IngestArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Prints a run's warnings, the first few of them.
+fn warn(run: &ingest::Run) {
+    for warning in run.warnings.iter().take(WARNINGS_SHOWN) {
+        eprintln!("flakewatch: {}:{warning} (warning)", run.source);
+    }
+    let more = run.warnings.len().saturating_sub(WARNINGS_SHOWN) as u64 + run.warnings_dropped;
+    if more > 0 {
+        eprintln!("flakewatch: {}: {more} more warning(s)", run.source);
+    }
+}
+
+/// `ingest --store NAME`: each file is one run, or, with `--run-meta run_id=ID`, all the
+/// files together are the one run `ID` (a CI run's several JUnit files). A run is stored
+/// whole or not at all, once. An unreadable file is reported and the others are still stored
+/// (exit 1), except that a run named by `run_id` is not stored without all of its files; a
+/// store that fails stops the command (exit 3), and what was stored before stays stored.
+fn store(args: &IngestArgs, config: &Config) -> anyhow::Result<ExitCode> {
+    let store = args.store.open()?;
+    let mut failed_inputs = 0usize;
+    let mut documents = Vec::new();
+    for path in &args.files {
+        let document = read_one(path, config)
+            .map_err(|e| e.to_string())
+            .and_then(|run| {
+                warn(&run);
+                run_document(&run, DocumentOptions::default()).map_err(|e| e.to_string())
+            });
+        match document {
+            Ok(document) => documents.push(document),
+            Err(err) => {
+                eprintln!("flakewatch: {err}");
+                failed_inputs += 1;
+            }
+        }
+    }
+    if config.meta.run_id.is_some() {
+        if failed_inputs > 0 {
+            eprintln!(
+                "flakewatch: run {} not stored: {failed_inputs} of its files could not be read",
+                config.meta.run_id.as_deref().unwrap_or_default()
+            );
+            return Ok(ExitCode::from(1));
+        }
+        documents = merge(documents).into_iter().collect();
+    }
+    let mut out = crate::stdout();
+    let (mut stored, mut known) = (0usize, 0usize);
+    for document in &documents {
+        let written = store
+            .store_run(document)
+            .with_context(|| format!("storing {} in {:?}", document.source, store.name()))?;
+        let attempts: usize = document.tests.iter().map(|t| t.attempts.len()).sum();
+        if written {
+            stored += 1;
+            writeln!(
+                out,
+                "stored {}: run {} ({} tests, {attempts} attempts)",
+                document.source,
+                document.key,
+                document.tests.len()
+            )?;
+        } else {
+            known += 1;
+            writeln!(
+                out,
+                "already stored {}: run {}",
+                document.source, document.key
+            )?;
+        }
+    }
+    out.flush()?;
+    eprintln!(
+        "flakewatch: {stored} run(s) stored, {known} already stored, in {:?}",
+        store.name()
+    );
+    if failed_inputs > 0 {
+        eprintln!("flakewatch: {failed_inputs} input(s) could not be read");
+        return Ok(ExitCode::from(1));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The documents of one run's files as one document: tests and scheduled tests in file
+/// order, the sources and formats listed, the earliest start.
+fn merge(documents: Vec<ResultsRun>) -> Option<ResultsRun> {
+    let mut documents = documents.into_iter();
+    let mut run = documents.next()?;
+    for other in documents {
+        run.source = format!("{}, {}", run.source, other.source);
+        if !run.format.split(", ").any(|f| f == other.format) {
+            run.format = format!("{}, {}", run.format, other.format);
+        }
+        run.started_at = match (run.started_at.take(), other.started_at) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        run.suite = run.suite.or(other.suite);
+        run.scheduled.extend(other.scheduled);
+        run.tests.extend(other.tests);
+        for (k, v) in other.properties {
+            run.properties.entry(k).or_insert(v);
+        }
+    }
+    Some(run)
 }
 
 #[cfg(test)]

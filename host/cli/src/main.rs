@@ -28,9 +28,12 @@ mod ingest;
 mod logging;
 pub(crate) mod match_cmd;
 mod plugin;
+mod plugin_options;
 mod query;
+mod revision;
 mod schema;
 mod script_file;
+mod store;
 mod triage;
 
 /// The `--engine` values: every [`EngineKind`] by name, with its description in `--help`.
@@ -196,6 +199,10 @@ enum Command {
     /// (OpenShift's job-run-aggregator); exit 0 pass, 1 regression, 2 insufficient data,
     /// 3 configuration or infrastructure error.
     Aggregate(aggregate::AggregateArgs),
+    /// Show a revision's stored test results the way Mozilla asks of every push: chunks
+    /// expected, executed, repeated and missing per suite, scheduled tests never reported,
+    /// and the tests whose results differ on the revision.
+    Revision(revision::RevisionArgs),
     /// Inspect a plugin: `flakewatch plugin info PATH|NAME`.
     Plugin(plugin::PluginArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
@@ -230,6 +237,7 @@ fn main() -> ExitCode {
         Command::Query(args) => query::run(args),
         Command::Aggregate(args) => aggregate::run(args),
         Command::AnalyzeHistoricalData(args) => analyze_historical::run(args),
+        Command::Revision(args) => revision::run(args),
         Command::Plugin(args) => plugin::run(args),
         Command::Completions(args) => completions::completions(args),
         Command::Man => completions::man(),

@@ -3,20 +3,19 @@
 //!
 //! Also home of the backend options shared with `flakewatch query`.
 
-use std::collections::BTreeMap;
 use std::io::{self, Write};
-use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::plugin_options::PluginOptions;
 use crate::schema::TriageDocument;
-use anyhow::{Context, bail};
+use anyhow::Context;
 use clap::Args;
-use flakewatch_plugin_sdk::model::{Capability, Config};
+use flakewatch_plugin_sdk::model::Capability;
 
 use flakewatch_core::time::Timestamp;
-use flakewatch_plugin_host::{PluginBackend, PluginLibrary, PluginRegistry, PluginSearch};
+use flakewatch_plugin_host::{PluginBackend, PluginLibrary};
 use flakewatch_triage::backend::{CycleLock, IssueTracker};
 use flakewatch_triage::engine::EngineKind;
 use flakewatch_triage::run::{
@@ -42,27 +41,9 @@ pub(crate) struct BackendArgs {
     /// The plugin providing the failure source, if not --backend.
     #[arg(long, value_name = "NAME")]
     pub failures: Option<String>,
-    /// Load a plugin library (repeatable). Plugins are also found through
-    /// FLAKEWATCH_PLUGIN_PATH and beside the flakewatch executable.
-    #[arg(long = "plugin", value_name = "PATH")]
-    pub plugins: Vec<PathBuf>,
-    /// The data directory of the files backend (the same as --opt data=DIR).
-    #[arg(long, value_name = "DIR")]
-    pub data: Option<PathBuf>,
-    /// A plugin option, KEY=VALUE for every plugin or PLUGIN:KEY=VALUE for one (repeatable).
-    /// Not for secrets: command lines are visible to other users; use --opt-env or
-    /// --opt-file.
-    #[arg(long = "opt", value_name = "KEY=VALUE")]
-    pub opts: Vec<String>,
-    /// A plugin option whose value is an environment variable's: KEY=VARIABLE, or
-    /// PLUGIN:KEY=VARIABLE for one plugin (repeatable). For tokens and passwords.
-    #[arg(long = "opt-env", value_name = "KEY=VARIABLE")]
-    pub opts_env: Vec<String>,
-    /// A plugin option whose value is a file's content (trailing newline removed, at most
-    /// 64 KiB): KEY=PATH, or PLUGIN:KEY=PATH for one plugin (repeatable). For tokens and
-    /// passwords.
-    #[arg(long = "opt-file", value_name = "KEY=PATH")]
-    pub opts_file: Vec<String>,
+    /// Plugin libraries and their options.
+    #[command(flatten)]
+    pub plugin: PluginOptions,
     /// The time the 45-day window counts back from (RFC 3339) [default: now].
     #[arg(long, value_name = "TIME")]
     pub now: Option<String>,
@@ -81,83 +62,6 @@ pub(crate) struct Backends {
 }
 
 impl BackendArgs {
-    /// Every plugin option: (flag, plugin it is for or `None` for all, key, value). A
-    /// malformed option is an error that shows its flag and position, never its text (it may
-    /// hold a secret).
-    fn options_given(&self) -> anyhow::Result<Vec<GivenOption>> {
-        let mut all = Vec::new();
-        let sources: [(&'static str, &Vec<String>); 3] = [
-            ("--opt", &self.opts),
-            ("--opt-env", &self.opts_env),
-            ("--opt-file", &self.opts_file),
-        ];
-        for (flag, given) in sources {
-            for (n, opt) in given.iter().enumerate() {
-                let Some((key, value)) = opt.split_once('=') else {
-                    return Err(crate::UsageError(format!(
-                        "{flag} number {}: expected KEY=VALUE or PLUGIN:KEY=VALUE (its text is \
-                         not shown: it may hold a secret)",
-                        n + 1
-                    ))
-                    .into());
-                };
-                let (plugin, key) = match key.split_once(':') {
-                    Some((plugin, key)) => (Some(plugin.to_owned()), key),
-                    None => (None, key),
-                };
-                if key.is_empty() {
-                    return Err(crate::UsageError(format!(
-                        "{flag} number {}: the option has no name",
-                        n + 1
-                    ))
-                    .into());
-                }
-                let value = match flag {
-                    "--opt-env" => std::env::var(value).map_err(|_| {
-                        anyhow::anyhow!(
-                            "{flag} {key}: the environment variable {value} is not set (or not UTF-8)"
-                        )
-                    })?,
-                    "--opt-file" => read_secret_file(Path::new(value))
-                        .with_context(|| format!("{flag} {key}: reading {value}"))?,
-                    _ => value.to_owned(),
-                };
-                all.push((flag, plugin, key.to_owned(), value));
-            }
-        }
-        Ok(all)
-    }
-
-    /// The options for plugin `name`.
-    fn config(&self, name: &str) -> anyhow::Result<Config> {
-        let mut options = BTreeMap::new();
-        if let Some(dir) = &self.data {
-            options.insert("data".to_owned(), dir.display().to_string());
-        }
-        for (_, plugin, key, value) in self.options_given()? {
-            if plugin.is_none() || plugin.as_deref() == Some(name) {
-                options.insert(key, value);
-            }
-        }
-        Ok(Config { options })
-    }
-
-    /// Refuses an option for a plugin this run does not use (a typo would go unnoticed).
-    fn check_option_targets(&self, used: &[&str]) -> anyhow::Result<()> {
-        for (flag, plugin, key, _) in self.options_given()? {
-            if let Some(plugin) = plugin
-                && !used.contains(&plugin.as_str())
-            {
-                return Err(crate::UsageError(format!(
-                    "{flag} {plugin}:{key}: this run uses no plugin named {plugin:?} (it uses {})",
-                    used.join(", ")
-                ))
-                .into());
-            }
-        }
-        Ok(())
-    }
-
     /// The start of the time window.
     pub(crate) fn options(&self) -> anyhow::Result<TriageOptions> {
         let now = match &self.now {
@@ -173,8 +77,7 @@ impl BackendArgs {
     /// Loads the plugins and creates the instances: the failure source, and the issue
     /// tracker if `with_tracker`.
     pub(crate) fn resolve(&self, with_tracker: bool) -> anyhow::Result<Backends> {
-        let mut registry =
-            PluginRegistry::open(PluginSearch::from_environment(self.plugins.clone()))?;
+        let mut registry = self.plugin.registry()?;
         let default = match (&self.backend, registry.explicit().first()) {
             (Some(name), _) => name.clone(),
             (None, Some(first)) => first.info().name.clone(),
@@ -186,7 +89,7 @@ impl BackendArgs {
         if with_tracker && tracker_name != source_name {
             used.push(tracker_name.as_str());
         }
-        self.check_option_targets(&used)?;
+        self.plugin.check_option_targets(&used)?;
         let source_lib = registry.find(&source_name)?;
         let source = Arc::new(self.instantiate(&source_lib)?);
         source.require(Capability::FailureSource)?;
@@ -206,27 +109,9 @@ impl BackendArgs {
     }
 
     fn instantiate(&self, library: &Arc<PluginLibrary>) -> anyhow::Result<PluginBackend> {
-        let config = self.config(&library.info().name)?;
+        let config = self.plugin.config(&library.info().name)?;
         Ok(PluginBackend::new(library, &config)?)
     }
-}
-
-/// A plugin option as given: (flag, the plugin it is for or `None` for all, key, value).
-type GivenOption = (&'static str, Option<String>, String, String);
-
-/// Reads a secret from a file: at most 64 KiB, one trailing newline removed.
-fn read_secret_file(path: &Path) -> anyhow::Result<String> {
-    use std::io::Read as _;
-    const LIMIT: u64 = 64 * 1024;
-    let mut text = String::new();
-    std::fs::File::open(path)?
-        .take(LIMIT + 1)
-        .read_to_string(&mut text)?;
-    if text.len() as u64 > LIMIT {
-        bail!("larger than {LIMIT} bytes");
-    }
-    let trimmed = text.strip_suffix('\n').unwrap_or(&text);
-    Ok(trimmed.strip_suffix('\r').unwrap_or(trimmed).to_owned())
 }
 
 /// Arguments of `flakewatch triage`.

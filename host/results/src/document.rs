@@ -247,7 +247,10 @@ mod tests {
         meta.set("run_id", "task/0");
         let doc = run_document(&mozlog_run(meta), DocumentOptions::default()).expect("doc");
         assert_eq!(doc.key, "task/0");
-        assert_eq!(doc.properties.get("run_id").map(String::as_str), Some("task/0"));
+        assert_eq!(
+            doc.properties.get("run_id").map(String::as_str),
+            Some("task/0")
+        );
     }
 
     #[test]
@@ -255,9 +258,12 @@ mod tests {
         for (key, value) in [("chunk", "two"), ("chunk", "3/2"), ("chunks", "0")] {
             let mut meta = RunMeta::default();
             meta.set(key, value);
-            let err = run_document(&mozlog_run(meta), DocumentOptions::default())
-                .expect_err("refused");
-            assert!(err.to_string().starts_with("m.log: run metadata chunk"), "{err}");
+            let err =
+                run_document(&mozlog_run(meta), DocumentOptions::default()).expect_err("refused");
+            assert!(
+                err.to_string().starts_with("m.log: run metadata chunk"),
+                "{err}"
+            );
         }
     }
 }

@@ -25,7 +25,8 @@ pub fn text(report: &RevisionReport, verbose: bool) -> String {
                     out,
                     "  run {} ({}{}): {}",
                     e.key,
-                    e.chunk.map_or_else(|| "no chunk".to_owned(), |c| format!("chunk {c}")),
+                    e.chunk
+                        .map_or_else(|| "no chunk".to_owned(), |c| format!("chunk {c}")),
                     e.started_at
                         .as_deref()
                         .map_or_else(String::new, |t| format!(", started {t}")),
@@ -40,7 +41,12 @@ pub fn text(report: &RevisionReport, verbose: bool) -> String {
                 suite.missing_tests.len()
             );
             for m in &suite.missing_tests {
-                let _ = writeln!(out, "    {}{}", chunk_prefix(m.chunk), test_label(&m.group, &m.test));
+                let _ = writeln!(
+                    out,
+                    "    {}{}",
+                    chunk_prefix(m.chunk),
+                    test_label(&m.group, &m.test)
+                );
             }
         }
         if !suite.flaky.is_empty() {
@@ -70,7 +76,8 @@ pub fn markdown(report: &RevisionReport) -> String {
             out,
             "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             cell(&suite_name(s)),
-            s.chunks_expected.map_or_else(|| "?".to_owned(), |n| n.to_string()),
+            s.chunks_expected
+                .map_or_else(|| "?".to_owned(), |n| n.to_string()),
             list(&s.chunks_executed),
             if s.chunks_repeated.is_empty() {
                 "—".to_owned()
@@ -130,7 +137,9 @@ pub fn markdown(report: &RevisionReport) -> String {
 }
 
 fn suite_name(s: &SuiteReport) -> String {
-    s.suite.clone().unwrap_or_else(|| "(runs without a suite)".to_owned())
+    s.suite
+        .clone()
+        .unwrap_or_else(|| "(runs without a suite)".to_owned())
 }
 
 fn chunk_line(s: &SuiteReport) -> String {
@@ -152,7 +161,11 @@ fn chunk_line(s: &SuiteReport) -> String {
     }
     let unchunked = s.executions.iter().filter(|e| e.chunk.is_none()).count();
     if unchunked > 0 {
-        let _ = write!(line, "; {unchunked} run{} without a chunk", plural(unchunked));
+        let _ = write!(
+            line,
+            "; {unchunked} run{} without a chunk",
+            plural(unchunked)
+        );
     }
     line
 }

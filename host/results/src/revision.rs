@@ -39,15 +39,18 @@ pub struct ScheduleError(String);
 impl Schedule {
     /// Reads a JSON object of suite names to positive chunk counts.
     pub fn from_json(text: &str) -> Result<Schedule, ScheduleError> {
-        let map: BTreeMap<String, serde_json::Value> = serde_json::from_str(text)
-            .map_err(|e| ScheduleError(format!("expected an object of suite → chunk count: {e}")))?;
+        let map: BTreeMap<String, serde_json::Value> = serde_json::from_str(text).map_err(|e| {
+            ScheduleError(format!("expected an object of suite → chunk count: {e}"))
+        })?;
         let mut chunks = BTreeMap::new();
         for (suite, value) in map {
             let n = value
                 .as_u64()
                 .filter(|n| (1..=u64::from(u32::MAX)).contains(n))
                 .ok_or_else(|| {
-                    ScheduleError(format!("suite {suite:?}: {value} is not a positive chunk count"))
+                    ScheduleError(format!(
+                        "suite {suite:?}: {value} is not a positive chunk count"
+                    ))
                 })?;
             chunks.insert(suite, n as u32);
         }
@@ -57,6 +60,18 @@ impl Schedule {
     /// The expected chunk count of `suite`.
     pub fn chunks(&self, suite: &str) -> Option<u32> {
         self.chunks.get(suite).copied()
+    }
+
+    /// The schedule of `suite` alone.
+    pub fn only(&self, suite: &str) -> Schedule {
+        Schedule {
+            chunks: self
+                .chunks
+                .iter()
+                .filter(|(s, _)| s.as_str() == suite)
+                .map(|(s, n)| (s.clone(), *n))
+                .collect(),
+        }
     }
 
     /// The suites it names.
@@ -165,7 +180,11 @@ impl Totals {
 
     fn count(&mut self, test: &TestResult) {
         self.tests += 1;
-        let ran: Vec<&AttemptResult> = test.attempts.iter().filter(|a| a.status != "skip").collect();
+        let ran: Vec<&AttemptResult> = test
+            .attempts
+            .iter()
+            .filter(|a| a.status != "skip")
+            .collect();
         let failed = ran.iter().any(|a| a.failure);
         let ok = ran.iter().any(|a| !a.failure);
         match (ok, failed) {
@@ -263,14 +282,13 @@ pub fn analyze(revision: &str, runs: &[ResultsRun], schedule: &Schedule) -> Revi
 }
 
 fn suite_report(suite: Option<&str>, runs: &[&ResultsRun], schedule: &Schedule) -> SuiteReport {
-    let (chunks_expected, chunks_expected_from) =
-        match suite.and_then(|s| schedule.chunks(s)) {
-            Some(n) => (Some(n), "schedule"),
-            None => match runs.iter().filter_map(|r| r.chunks).max() {
-                Some(n) => (Some(n), "runs"),
-                None => (None, "unknown"),
-            },
-        };
+    let (chunks_expected, chunks_expected_from) = match suite.and_then(|s| schedule.chunks(s)) {
+        Some(n) => (Some(n), "schedule"),
+        None => match runs.iter().filter_map(|r| r.chunks).max() {
+            Some(n) => (Some(n), "runs"),
+            None => (None, "unknown"),
+        },
+    };
     let mut per_chunk: BTreeMap<u32, usize> = BTreeMap::new();
     for run in runs {
         if let Some(chunk) = run.chunk {
@@ -361,7 +379,11 @@ fn flaky_tests(runs: &[&ResultsRun]) -> Vec<FlakyTest> {
     let mut seen: BTreeMap<Identity, (BTreeSet<u32>, Vec<Observation>)> = BTreeMap::new();
     for run in runs {
         for test in &run.tests {
-            let identity = (test.suite.clone(), test.classname.clone(), test.name.clone());
+            let identity = (
+                test.suite.clone(),
+                test.classname.clone(),
+                test.name.clone(),
+            );
             let entry = seen.entry(identity).or_default();
             if let Some(chunk) = run.chunk {
                 entry.0.insert(chunk);
@@ -382,7 +404,9 @@ fn flaky_tests(runs: &[&ResultsRun]) -> Vec<FlakyTest> {
     seen.into_iter()
         .filter(|(_, (_, results))| {
             results.iter().any(|o| o.status == "pass")
-                && results.iter().any(|o| o.status == "fail" || o.status == "error")
+                && results
+                    .iter()
+                    .any(|o| o.status == "fail" || o.status == "error")
         })
         .map(|((path, classname, name), (chunks, results))| FlakyTest {
             known_intermittent: results

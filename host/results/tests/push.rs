@@ -28,7 +28,10 @@ fn push() -> (String, Vec<ResultsRun>) {
         let run = read_path(&path, None, meta, &Limits::default()).expect("reads");
         docs.push(run_document(&run, DocumentOptions::default()).expect("document"));
     }
-    (manifest["revision"].as_str().expect("revision").to_owned(), docs)
+    (
+        manifest["revision"].as_str().expect("revision").to_owned(),
+        docs,
+    )
 }
 
 #[test]

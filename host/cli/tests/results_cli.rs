@@ -1,0 +1,353 @@
+//! Test results through the real binary and the real files plugin (its embedded SQLite
+//! database): `ingest --store` of the mozlog push in `testdata/pushes`, `revision` on it,
+//! re-ingesting and crashed ingests, and `aggregate --history-from` against the history the
+//! same runs give as run directories.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use flakewatch_core::time::Timestamp;
+use serde_json::Value;
+use support::{flakewatch, workspace};
+
+const REVISION: &str = "5f3a9c1e0b7d4e2a8c6b1d9f0e3a7c5b2d4f6a8e";
+
+fn pushes() -> PathBuf {
+    workspace().join("testdata/pushes")
+}
+
+/// The executions of the push: file and `--run-meta` pairs.
+fn executions() -> Vec<(PathBuf, Vec<String>)> {
+    let manifest: Value = serde_json::from_str(
+        &std::fs::read_to_string(pushes().join("push.json")).expect("push.json"),
+    )
+    .expect("JSON");
+    manifest["executions"]
+        .as_array()
+        .expect("executions")
+        .iter()
+        .map(|e| {
+            let meta = e["meta"]
+                .as_object()
+                .expect("meta")
+                .iter()
+                .map(|(k, v)| format!("{k}={}", v.as_str().expect("string")))
+                .collect();
+            (pushes().join(e["file"].as_str().expect("file")), meta)
+        })
+        .collect()
+}
+
+fn ingest(data: &Path, file: &Path, meta: &[String], crash_at: Option<usize>) -> Output {
+    let mut cmd = flakewatch();
+    cmd.args(["ingest", "--store", "files", "--data"])
+        .arg(data)
+        .arg(file);
+    for pair in meta {
+        cmd.args(["--run-meta", pair]);
+    }
+    if let Some(n) = crash_at {
+        cmd.env("FLAKEWATCH_FILES_CRASH_AT", n.to_string());
+    }
+    cmd.output().expect("run flakewatch")
+}
+
+fn ingest_push(data: &Path) -> Vec<String> {
+    executions()
+        .iter()
+        .map(|(file, meta)| {
+            let out = ingest(data, file, meta, None);
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        })
+        .collect()
+}
+
+fn revision(data: &Path, extra: &[&str]) -> Output {
+    flakewatch()
+        .args(["revision", REVISION, "--data"])
+        .arg(data)
+        .args(extra)
+        .output()
+        .expect("run flakewatch")
+}
+
+fn revision_json(data: &Path) -> Value {
+    let out = revision(data, &["--json"]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "the push has findings: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("JSON view")
+}
+
+#[test]
+fn the_push_is_stored_once_and_its_view_names_exactly_its_findings() {
+    let data = tempfile::tempdir().expect("temp dir");
+    let first = ingest_push(data.path());
+    assert!(
+        first.iter().all(|out| out.starts_with("stored ")),
+        "{first:?}"
+    );
+    let view = revision_json(data.path());
+
+    // The same push again: nothing is written, the state is the same.
+    let again = ingest_push(data.path());
+    assert!(
+        again.iter().all(|out| out.starts_with("already stored ")),
+        "{again:?}"
+    );
+    assert_eq!(revision_json(data.path()), view);
+
+    let plain = &view["suites"][0];
+    assert_eq!(plain["suite"], "mochitest-plain");
+    assert_eq!(plain["chunks_expected"], 4);
+    assert_eq!(plain["chunks_executed"], serde_json::json!([1, 2, 3]));
+    assert_eq!(
+        plain["chunks_repeated"],
+        serde_json::json!([{"chunk": 2, "executions": 2}])
+    );
+    assert_eq!(plain["chunks_missing"], serde_json::json!([4]));
+    assert_eq!(plain["missing_tests"][0]["test"], "layout/test/test_g.html");
+    assert_eq!(plain["missing_tests"].as_array().map(Vec::len), Some(1));
+    let flaky = plain["flaky"].as_array().expect("flaky");
+    assert_eq!(flaky.len(), 1);
+    assert_eq!(flaky[0]["name"], "dom/events/test/test_c.html");
+    assert_eq!(flaky[0]["known_intermittent"], true);
+    let statuses: Vec<&str> = flaky[0]["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .map(|r| r["raw_status"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(statuses, ["OK", "TIMEOUT"]);
+
+    // Text and Markdown say the same; one suite alone is clean.
+    let text = revision(data.path(), &[]);
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains("MISSING 4"), "{text}");
+    let md = revision(data.path(), &["--md"]);
+    assert!(String::from_utf8_lossy(&md.stdout).contains("### Flaky on this revision"));
+    let xpcshell = revision(data.path(), &["--suite", "xpcshell"]);
+    assert_eq!(
+        xpcshell.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&xpcshell.stdout)
+    );
+}
+
+#[test]
+fn an_ingest_killed_while_storing_loses_nothing_and_duplicates_nothing() {
+    let reference = tempfile::tempdir().expect("temp dir");
+    ingest_push(reference.path());
+    let expected = revision_json(reference.path());
+
+    let (file, meta) = &executions()[1];
+    let mut crash_at = 1;
+    loop {
+        let data = tempfile::tempdir().expect("temp dir");
+        let crashed = ingest(data.path(), file, meta, Some(crash_at));
+        if crashed.status.success() {
+            assert!(crash_at > 1, "the store passes no crash point");
+            break;
+        }
+        assert_ne!(
+            crashed.status.code(),
+            Some(3),
+            "crash point {crash_at}: failed instead of crashing: {}",
+            String::from_utf8_lossy(&crashed.stderr)
+        );
+        // The killed run is there whole (killed after its commit) or not at all.
+        let partial = revision(data.path(), &["--json"]);
+        if partial.status.code() != Some(3) {
+            let view: Value = serde_json::from_slice(&partial.stdout).expect("JSON view");
+            assert_eq!(view["runs"], 1, "crash point {crash_at}");
+            let execution = &view["suites"][0]["executions"][0];
+            assert_eq!(execution["totals"]["tests"], 2, "crash point {crash_at}");
+        }
+        ingest_push(data.path());
+        assert_eq!(
+            revision_json(data.path()),
+            expected,
+            "crash point {crash_at}"
+        );
+        crash_at += 1;
+    }
+}
+
+#[test]
+fn a_store_without_the_capability_or_runs_is_a_clear_error() {
+    let data = tempfile::tempdir().expect("temp dir");
+    let empty = revision(data.path(), &[]);
+    assert_eq!(empty.status.code(), Some(3));
+    let stderr = String::from_utf8_lossy(&empty.stderr);
+    assert!(
+        stderr.contains(&format!("holds no run of revision {REVISION}")),
+        "{stderr}"
+    );
+
+    let example = support::plugin("flakewatch-plugin-example");
+    let out = flakewatch()
+        .args(["revision", REVISION, "--store", "example", "--plugin"])
+        .arg(&example)
+        .output()
+        .expect("run flakewatch");
+    assert_eq!(out.status.code(), Some(3));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("does not provide test_results"), "{stderr}");
+
+    let (file, meta) = &executions()[0];
+    let mut cmd = flakewatch();
+    cmd.args(["ingest", "--store", "files", "--data"])
+        .arg(data.path())
+        .arg(file)
+        .arg(file);
+    for pair in meta {
+        cmd.args(["--run-meta", pair]);
+    }
+    let out = cmd.output().expect("run flakewatch");
+    // Two files under one run_id are one run.
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("(4 tests, 4 attempts)"), "{stdout}");
+}
+
+const SYNTH_JOB: &str = "periodic-ci-openshift-release-master-ci-4.16-e2e-aws-ovn-upgrade";
+const SYNTH_TAG: &str = "4.16.0-0.ci-2024-03-01-000000";
+
+fn synthetic_runs() -> PathBuf {
+    workspace().join("testdata/jra/synthetic/aggregation/runs")
+}
+
+fn xml_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).expect("read dir") {
+        let path = entry.expect("entry").path();
+        if path.is_dir() {
+            xml_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "xml") {
+            out.push(path);
+        }
+    }
+}
+
+/// Every test's judgement: name, working percentage, status, where its history came from,
+/// and the summary sentence (which states the historical pass rate), by name.
+fn verdicts(summary: &Value) -> Vec<(String, Value, Value, Value, Value)> {
+    let mut all: Vec<_> = summary["tests"]
+        .as_array()
+        .expect("tests")
+        .iter()
+        .map(|t| {
+            (
+                t["name"].as_str().expect("name").to_owned(),
+                t["workingPercentage"].clone(),
+                t["status"].clone(),
+                t["history"].clone(),
+                t["summary"].clone(),
+            )
+        })
+        .collect();
+    all.sort_by(|a, b| a.0.cmp(&b.0));
+    all
+}
+
+fn aggregate(history: &[&str], data: Option<&Path>) -> Value {
+    let mut cmd = flakewatch();
+    cmd.args([
+        "aggregate",
+        "--job",
+        SYNTH_JOB,
+        "--payload-tag",
+        SYNTH_TAG,
+        "--topology",
+        "single",
+        "--no-write",
+        "--json",
+        "--now",
+        "2024-03-01T12:00:00Z",
+        "--runs",
+    ])
+    .arg(synthetic_runs())
+    .args(history);
+    if let Some(data) = data {
+        cmd.arg("--data").arg(data);
+    }
+    let out = cmd.output().expect("run flakewatch");
+    assert!(
+        matches!(out.status.code(), Some(0 | 1)),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("JSON summary")
+}
+
+#[test]
+fn history_from_the_store_judges_as_history_from_run_directories() {
+    let data = tempfile::tempdir().expect("temp dir");
+    for entry in std::fs::read_dir(synthetic_runs()).expect("runs") {
+        let run = entry.expect("entry").path();
+        let id = run
+            .file_name()
+            .expect("name")
+            .to_string_lossy()
+            .into_owned();
+        let finished: Value = serde_json::from_str(
+            &std::fs::read_to_string(run.join("finished.json")).expect("finished.json"),
+        )
+        .expect("JSON");
+        let started = Timestamp::from_unix(finished["timestamp"].as_i64().expect("time"), 0)
+            .expect("time")
+            .format_rfc3339();
+        let mut files = Vec::new();
+        xml_files(&run, &mut files);
+        files.sort();
+        let out = flakewatch()
+            .args(["ingest", "--store", "files", "--data"])
+            .arg(data.path())
+            .args(&files)
+            .args(["--run-meta", &format!("run_id={id}")])
+            .args(["--run-meta", &format!("job={SYNTH_JOB}")])
+            .args(["--run-meta", &format!("started_at={started}")])
+            .output()
+            .expect("run flakewatch");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let from_dirs = aggregate(
+        &["--history-runs", &synthetic_runs().display().to_string()],
+        None,
+    );
+    let from_store = aggregate(&["--history-from", "files"], Some(data.path()));
+    assert!(
+        from_store["history"]
+            .as_str()
+            .is_some_and(|h| h.contains("from the store \"files\": 10 runs of the job")),
+        "{}",
+        from_store["history"]
+    );
+    let judged = verdicts(&from_store);
+    assert_eq!(judged, verdicts(&from_dirs));
+    let t2 = judged
+        .iter()
+        .find(|t| t.0.starts_with("[sig-b] fails three times"))
+        .expect("test");
+    assert_eq!((&t2.1, &t2.3), (&Value::from(70), &Value::from("row")));
+    let with_rows = judged.iter().filter(|t| t.3 == "row").count();
+    assert!(with_rows >= 3, "{judged:?}");
+}
