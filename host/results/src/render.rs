@@ -88,7 +88,11 @@ pub fn markdown(report: &RevisionReport) -> String {
                     .collect::<Vec<_>>()
                     .join(", ")
             },
-            list(&s.chunks_missing),
+            if s.chunks_missing.is_empty() {
+                "—".to_owned()
+            } else {
+                list(&s.chunks_missing)
+            },
             s.totals.passed,
             s.totals.failed,
             s.totals.skipped,
