@@ -20,7 +20,7 @@ use flakewatch_plugin_sdk::model::{
 };
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
 
-use crate::store::crash_point;
+use crate::store::{DirLock, crash_point};
 
 /// The database file in the data directory.
 pub const RESULTS_FILE: &str = "results.sqlite";
@@ -56,14 +56,14 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX runs_revision_suite ON runs (revision, suite, id);
     CREATE INDEX runs_job_started ON runs (job, started_us);
     CREATE TABLE scheduled_tests (
-        run_id      INTEGER NOT NULL REFERENCES runs (id),
+        run_id      INTEGER NOT NULL,
         position    INTEGER NOT NULL,
         grp         TEXT NOT NULL,
         test        TEXT NOT NULL,
         PRIMARY KEY (run_id, position)
     );
     CREATE TABLE test_results (
-        run_id             INTEGER NOT NULL REFERENCES runs (id),
+        run_id             INTEGER NOT NULL,
         test_position      INTEGER NOT NULL,
         attempt            INTEGER NOT NULL,
         suite_path         TEXT NOT NULL,
@@ -138,6 +138,15 @@ impl ResultsStore {
                 std::fs::create_dir_all(&self.dir)
                     .map_err(|e| failed(op, &path, format!("creating the data directory: {e}")))?;
             }
+            // Opening switches the database to WAL and migrates it: steps SQLite answers
+            // "locked" to at once, without waiting, when another connection does them at the
+            // same time. The directory lock serialises first opens (a reader that cannot take
+            // it goes on without).
+            let _lock = match DirLock::acquire(&self.dir) {
+                Ok(lock) => Some(lock),
+                Err(e) if create => return Err(failed(op, &path, e)),
+                Err(_) => None,
+            };
             let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
             if create {
                 flags |= OpenFlags::SQLITE_OPEN_CREATE;
