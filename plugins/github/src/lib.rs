@@ -572,3 +572,49 @@ impl Plugin for GitHubTracker {
 }
 
 export_plugin!(GitHubTracker);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(options: &[(&str, &str)]) -> Config {
+        Config {
+            options: options
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn the_graphql_url_follows_the_api_base() {
+        let public =
+            GitHubTracker::from_config(&config(&[("repo", "a/b")]), |_| None).expect("create");
+        assert_eq!(public.graphql, "https://api.github.com/graphql");
+        let enterprise = GitHubTracker::from_config(
+            &config(&[("repo", "a/b"), ("api", "https://ghe.example/api/v3/")]),
+            |_| None,
+        )
+        .expect("create");
+        assert_eq!(enterprise.api, "https://ghe.example/api/v3");
+        assert_eq!(enterprise.graphql, "https://ghe.example/api/graphql");
+        for (key, value) in [
+            ("per-page", "0"),
+            ("per-page", "101"),
+            ("max-wait", "-1"),
+            ("project", "x"),
+            ("edited-at", "rest"),
+            ("api", "ftp://x"),
+        ] {
+            let err =
+                GitHubTracker::from_config(&config(&[("repo", "a/b"), (key, value)]), |_| None)
+                    .expect_err(key);
+            assert!(err.message.contains(key), "{}", err.message);
+        }
+    }
+
+    #[test]
+    fn labels_are_percent_encoded() {
+        assert_eq!(percent_encode("Test Flakes/x,y"), "Test%20Flakes%2Fx%2Cy");
+    }
+}

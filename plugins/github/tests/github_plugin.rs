@@ -614,3 +614,43 @@ fn options_are_checked_and_the_token_never_shows() {
         .expect_err("cursor");
     assert_eq!(err.kind, ErrorKind::BadRequest);
 }
+
+#[test]
+fn a_server_that_refuses_connections_is_retried_within_the_budget() {
+    // A port that was just free: nothing listens on it.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let config = Config {
+        options: [
+            ("repo", REPO.to_owned()),
+            ("api", format!("http://127.0.0.1:{port}")),
+            ("token", TOKEN.to_owned()),
+            ("max-wait", "0.3".to_owned()),
+            ("retry-base-ms", "20".to_owned()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect(),
+    };
+    let tracker = GitHubTracker::from_config(&config, |_| None).expect("create");
+    let err = list(&tracker).expect_err("nothing listens");
+    assert_error(
+        &err,
+        &[
+            "list_issues on golang/go",
+            "GET /repos/golang/go/issues",
+            "gave up after",
+        ],
+    );
+    let attempts: u32 = err
+        .message
+        .split("gave up after ")
+        .nth(1)
+        .and_then(|s| s.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .expect("an attempt count");
+    assert!(attempts >= 2, "retried: {}", err.message);
+}
