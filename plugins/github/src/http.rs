@@ -1,8 +1,10 @@
 //! Requests to GitHub with `ureq`: authentication, rate limits, retries with capped
 //! exponential backoff and jitter inside a bounded total wait, and conditional requests
-//! (`ETag` / `If-None-Match`) answered from an in-memory cache.
+//! (`ETag` / `If-None-Match`) answered from an in-memory cache, and from a directory when
+//! one is given (so that a new process, too, reads an unchanged listing for no quota).
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -76,6 +78,8 @@ pub struct Client {
     token: Option<Token>,
     policy: Policy,
     cache: Mutex<HashMap<String, Cached>>,
+    /// Where answers with an `ETag` are also kept, one file per URL.
+    cache_dir: Option<PathBuf>,
     /// Set when a response said the primary limit is used up: no request before then.
     blocked_until: Mutex<Option<u64>>,
 }
@@ -115,8 +119,69 @@ impl Client {
             token,
             policy,
             cache: Mutex::new(HashMap::new()),
+            cache_dir: None,
             blocked_until: Mutex::new(None),
         }
+    }
+
+    /// Keeps answers with an `ETag` in `dir` too (one JSON file per URL, written by rename;
+    /// an unreadable or foreign file is a miss).
+    pub fn with_cache_dir(mut self, dir: PathBuf) -> Client {
+        self.cache_dir = Some(dir);
+        self
+    }
+
+    fn cache_file(&self, url: &str) -> Option<PathBuf> {
+        // FNV-1a of the URL: a stable file name; the file repeats the URL to rule out clashes.
+        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in url.bytes() {
+            hash ^= u64::from(b);
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+        Some(
+            self.cache_dir
+                .as_ref()?
+                .join(format!("etag-{hash:016x}.json")),
+        )
+    }
+
+    /// The cached answer for `url`: memory, else the cache directory.
+    fn cached(&self, url: &str) -> Option<Cached> {
+        if let Some(c) = self
+            .cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(url)
+        {
+            return Some(c.clone());
+        }
+        let bytes = std::fs::read(self.cache_file(url)?).ok()?;
+        let value: Value = serde_json::from_slice(&bytes).ok()?;
+        if value["url"].as_str() != Some(url) {
+            return None;
+        }
+        Some(Cached {
+            etag: value["etag"].as_str()?.to_owned(),
+            json: value.get("json")?.clone(),
+            link: value["link"].as_str().map(str::to_owned),
+        })
+    }
+
+    /// Remembers an answer (a cache directory that cannot be written is only a miss later).
+    fn remember(&self, url: &str, cached: Cached) {
+        if let Some(file) = self.cache_file(url) {
+            let document = serde_json::json!({
+                "url": url, "etag": cached.etag, "link": cached.link, "json": cached.json,
+            });
+            let tmp = file.with_extension(format!("tmp{}", std::process::id()));
+            if std::fs::write(&tmp, document.to_string()).is_ok() {
+                let _ = std::fs::rename(&tmp, &file);
+            }
+        }
+        self.cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(url.to_owned(), cached);
     }
 
     /// A message without the token.
@@ -206,12 +271,7 @@ impl Client {
     ) -> Attempt {
         let what = format!("{} {}", method.name(), path_of(url));
         let cached = match method {
-            Method::Get => self
-                .cache
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .get(url)
-                .cloned(),
+            Method::Get => self.cached(url),
             _ => None,
         };
         let result = match method {
@@ -301,8 +361,8 @@ impl Client {
             return match serde_json::from_slice::<Value>(&bytes) {
                 Ok(json) => {
                     if let (Method::Get, Some(etag)) = (method, etag) {
-                        self.cache.lock().unwrap_or_else(|e| e.into_inner()).insert(
-                            url.to_owned(),
+                        self.remember(
+                            url,
                             Cached {
                                 etag,
                                 json: json.clone(),

@@ -10,6 +10,7 @@
 //! | `graphql` | GraphQL URL (default: `API/graphql`, or `https://HOST/api/graphql` for an `/api/v3` base) |
 //! | `token`, `token-file` | the token (else the environment variable `GITHUB_TOKEN`) |
 //! | `state-dir` | where the size of the last complete listing is kept (no check without it) |
+//! | `cache-dir` | where answers with an `ETag` are kept between runs (default: memory only) |
 //! | `max-wait` | seconds one request may take in all, retries and rate-limit waits included (60) |
 //! | `retry-base-ms` | the first retry backoff in milliseconds, doubling to at most 30 s (500) |
 //! | `timeout` | seconds one attempt may take (30) |
@@ -53,6 +54,7 @@ const KNOWN_OPTIONS: &[&str] = &[
     "token",
     "token-file",
     "state-dir",
+    "cache-dir",
     "max-wait",
     "retry-base-ms",
     "timeout",
@@ -223,6 +225,16 @@ impl GitHubTracker {
                 Some(StateFile::new(&dir, &selection))
             }
         };
+        let cache_dir = match config.get("cache-dir") {
+            None => None,
+            Some(dir) => {
+                let dir = PathBuf::from(dir);
+                std::fs::create_dir_all(&dir).map_err(|e| {
+                    bad(format!("option cache-dir: {}: {}", dir.display(), e.kind()))
+                })?;
+                Some(dir)
+            }
+        };
         let loopback = ["http://127.0.0.1", "http://localhost", "http://[::1]"]
             .iter()
             .any(|p| api.starts_with(p));
@@ -236,7 +248,10 @@ impl GitHubTracker {
             per_page,
             edited_at,
             state,
-            client: Client::new(token, policy, loopback),
+            client: match cache_dir {
+                Some(dir) => Client::new(token, policy, loopback).with_cache_dir(dir),
+                None => Client::new(token, policy, loopback),
+            },
             project_id: Mutex::new(None),
         })
     }

@@ -654,3 +654,29 @@ fn a_server_that_refuses_connections_is_retried_within_the_budget() {
         .expect("an attempt count");
     assert!(attempts >= 2, "retried: {}", err.message);
 }
+
+#[test]
+fn a_cache_directory_makes_an_unchanged_listing_free_for_a_new_instance() {
+    let cache = tempfile::tempdir().expect("temp dir");
+    let dir = cache.path().join("etags");
+    let dir = dir.to_str().expect("utf-8");
+    let server = server(45);
+    let options = [
+        ("per-page", "20"),
+        ("edited-at", "none"),
+        ("cache-dir", dir),
+    ];
+    let first = list(&tracker(&server, &options)).expect("list");
+    let before = server.rate_limit_remaining();
+    // A new instance (a new process) with the same cache directory.
+    let second = list(&tracker(&server, &options)).expect("list");
+    assert_eq!(first, second);
+    assert_eq!(server.rate_limit_remaining(), before);
+    assert!(server.requests()[3..].iter().all(|r| r.status == 304));
+    // A cache file that is not JSON is a miss, not an error.
+    for entry in std::fs::read_dir(dir).expect("cache dir") {
+        std::fs::write(entry.expect("entry").path(), "{").expect("spoil");
+    }
+    assert_eq!(list(&tracker(&server, &options)).expect("list"), first);
+    assert!(server.requests()[6..].iter().all(|r| r.status == 200));
+}
