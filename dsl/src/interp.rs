@@ -148,6 +148,16 @@ impl<'p> Interpreter<'p> {
         self.first_match(issue, record, scratch)
     }
 
+    /// The 0-based index of issue `issue`'s first rule that matches `record`, if any: which
+    /// rule gave [`Interpreter::script_action`]'s action (for explanations and lint).
+    pub fn first_rule(&self, issue: usize, record: &Record, scratch: &mut Scratch) -> Option<usize> {
+        self.reset(scratch);
+        self.set.issues[issue]
+            .rules
+            .iter()
+            .position(|rule| self.node(rule.expr, record, scratch))
+    }
+
     fn first_match(
         &self,
         issue: usize,
