@@ -253,7 +253,7 @@ impl Observation {
 
     fn is_known_intermittent(&self) -> bool {
         let word = self.word();
-        self.known_intermittent.iter().any(|k| *k == word)
+        self.known_intermittent.contains(&word)
     }
 }
 
