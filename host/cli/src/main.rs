@@ -30,6 +30,7 @@ pub(crate) mod match_cmd;
 mod plugin;
 mod plugin_options;
 mod query;
+mod report;
 mod revision;
 mod schema;
 mod script_file;
@@ -195,6 +196,9 @@ enum Command {
     Triage(triage::TriageArgs),
     /// Show the failures a script captures, and which issue owns each (upstream's query mode).
     Query(query::QueryArgs),
+    /// Rank every tracked issue by recent impact and list the failures no issue owns: HTML
+    /// (--html FILE), Markdown (--md), JSON (--json) or text.
+    Report(report::ReportArgs),
     /// Judge the parallel runs of one job for one payload against each test's history
     /// (OpenShift's job-run-aggregator); exit 0 pass, 1 regression, 2 insufficient data,
     /// 3 configuration or infrastructure error.
@@ -235,6 +239,7 @@ fn main() -> ExitCode {
         Command::Ingest(args) => ingest::run(args),
         Command::Triage(args) => triage::run(args, cli.verbose),
         Command::Query(args) => query::run(args),
+        Command::Report(args) => report::run(args),
         Command::Aggregate(args) => aggregate::run(args),
         Command::AnalyzeHistoricalData(args) => analyze_historical::run(args),
         Command::Revision(args) => revision::run(args),
