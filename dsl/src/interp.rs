@@ -158,6 +158,22 @@ impl<'p> Interpreter<'p> {
             .position(|rule| self.node(rule.expr, record, scratch))
     }
 
+    /// [`Interpreter::first_rule`] of every issue, in order, with the predicate results shared
+    /// across issues (the record is read once).
+    pub fn first_rules(&self, record: &Record, scratch: &mut Scratch) -> Vec<Option<usize>> {
+        self.reset(scratch);
+        self.set
+            .issues
+            .iter()
+            .map(|issue| {
+                issue
+                    .rules
+                    .iter()
+                    .position(|rule| self.node(rule.expr, record, scratch))
+            })
+            .collect()
+    }
+
     fn first_match(
         &self,
         issue: usize,

@@ -20,7 +20,7 @@
 //! The checks that need failures (`FW-L007`, `FW-L008`, `FW-L009`, URL examples) run only
 //! when the window's failures are given.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::time::{Duration, Instant};
 
 use flakewatch_dsl::ast::{CmpOp, Expr, ExprKind, Rule, Script};
@@ -586,8 +586,8 @@ fn rule_uses(set: &PatternSet, numbers: &[u64], records: &[Record]) -> Uses {
         for record in part {
             let mut firsts = Vec::new();
             let mut builder = AssignmentBuilder::new();
-            for issue in 0..set.issues.len() {
-                if let Some(rule) = interp.first_rule(issue, record, &mut scratch) {
+            for (issue, first) in interp.first_rules(record, &mut scratch).into_iter().enumerate() {
+                if let Some(rule) = first {
                     let action = set.issues[issue].rules[rule].action as usize;
                     let kind = set.action_kinds[action];
                     builder.offer(issue, kind);
@@ -637,11 +637,24 @@ fn rule_uses(set: &PatternSet, numbers: &[u64], records: &[Record]) -> Uses {
 
 fn on_failures(issues: &Issues, failures: &Failures, options: &LintOptions, out: &mut Vec<Finding>) {
     let records = &failures.records;
-    // Values the window's failures have, per field, for `unseen-value`.
-    let mut values: BTreeMap<Field, BTreeSet<&str>> = BTreeMap::new();
+    // Values the window's failures have in the fields rules compare with `==`, for
+    // `unseen-value`.
+    let mut compared: BTreeSet<Field> = BTreeSet::new();
+    for i in 0..issues.numbers.len() {
+        if let Some((_, script)) = issues.script(i) {
+            for rule in &script.rules {
+                for part in conjuncts(&rule.expr) {
+                    if let Some((field, CmpOp::Eq, _)) = comparison(part) {
+                        compared.insert(field);
+                    }
+                }
+            }
+        }
+    }
+    let mut values: BTreeMap<Field, HashSet<&str>> = BTreeMap::new();
     for record in records {
-        for (field, value) in record.iter() {
-            values.entry(field).or_default().insert(value);
+        for &field in &compared {
+            values.entry(field).or_default().insert(record.get(field));
         }
     }
     let scripts: Vec<(u64, Option<&Script>)> = (0..issues.numbers.len())
