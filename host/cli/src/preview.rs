@@ -73,7 +73,13 @@ pub(crate) fn run(args: &PreviewArgs) -> anyhow::Result<ExitCode> {
             result
                 .taken_from
                 .iter()
-                .map(|(who, n)| format!("{n} from {who}"))
+                .map(|(who, n)| {
+                    if who.starts_with("shared with") {
+                        format!("{n} {who}")
+                    } else {
+                        format!("{n} from {who}")
+                    }
+                })
                 .collect(),
         ),
         (
