@@ -42,8 +42,14 @@ pub(crate) enum FormatArg {
 #[derive(Debug, Args)]
 pub(crate) struct IngestArgs {
     /// Input files (`-` reads standard input).
-    #[arg(required = true, value_name = "FILES")]
+    #[arg(required_unless_present = "manifest", value_name = "FILES")]
     pub files: Vec<PathBuf>,
+    /// With --store: a JSON manifest of a push's executions, each stored as one run:
+    /// `{"executions": [{"file": "chunk-1.log", "meta": {"run_id": "...", "chunk": "1"}}]}`
+    /// (`files` for several files of one run; paths relative to the manifest; `meta` is added
+    /// to --run-meta). `testdata/pushes/push.json` is one.
+    #[arg(long, value_name = "FILE", requires = "store")]
+    pub manifest: Option<PathBuf>,
     /// Input format.
     #[arg(long, value_enum, default_value_t = FormatArg::Auto)]
     pub format: FormatArg,
@@ -113,17 +119,25 @@ fn resolve(args: &IngestArgs) -> anyhow::Result<Config> {
 }
 
 fn read_one(path: &Path, config: &Config) -> Result<ingest::Run, ingest::IngestError> {
+    read_with(path, config, &config.meta)
+}
+
+fn read_with(
+    path: &Path,
+    config: &Config,
+    meta: &RunMeta,
+) -> Result<ingest::Run, ingest::IngestError> {
     let read = |format: Option<Format>| {
         if path.as_os_str() == "-" {
             ingest::read(
                 io::stdin().lock(),
                 "-",
                 format,
-                config.meta.clone(),
+                meta.clone(),
                 &config.limits,
             )
         } else {
-            ingest::read_path(path, format, config.meta.clone(), &config.limits)
+            ingest::read_path(path, format, meta.clone(), &config.limits)
         }
     };
     let run = read(config.format)?;
@@ -189,38 +203,44 @@ fn warn(run: &ingest::Run) {
 }
 
 /// `ingest --store NAME`: each file is one run, or, with `--run-meta run_id=ID`, all the
-/// files together are the one run `ID` (a CI run's several JUnit files). A run is stored
-/// whole or not at all, once. An unreadable file is reported and the others are still stored
-/// (exit 1), except that a run named by `run_id` is not stored without all of its files; a
-/// store that fails stops the command (exit 3), and what was stored before stays stored.
+/// files together are the one run `ID` (a CI run's several JUnit files), or each execution
+/// of a `--manifest`. A run is stored whole or not at all, once. An unreadable file is
+/// reported and the other runs are still stored (exit 1), but a run is never stored without
+/// one of its files; a store that fails stops the command (exit 3), and what was stored before
+/// stays stored.
 fn store(args: &IngestArgs, config: &Config) -> anyhow::Result<ExitCode> {
+    let groups = run_groups(args, config)?;
     let store = args.store.open()?;
     let mut failed_inputs = 0usize;
     let mut documents = Vec::new();
-    for path in &args.files {
-        let document = read_one(path, config)
-            .map_err(|e| e.to_string())
-            .and_then(|run| {
-                warn(&run);
-                run_document(&run, DocumentOptions::default()).map_err(|e| e.to_string())
-            });
-        match document {
-            Ok(document) => documents.push(document),
-            Err(err) => {
-                eprintln!("flakewatch: {err}");
-                failed_inputs += 1;
+    for (files, meta) in &groups {
+        let mut parts = Vec::new();
+        let mut failed = 0usize;
+        for path in files {
+            let document = read_with(path, config, meta)
+                .map_err(|e| e.to_string())
+                .and_then(|run| {
+                    warn(&run);
+                    run_document(&run, DocumentOptions::default()).map_err(|e| e.to_string())
+                });
+            match document {
+                Ok(document) => parts.push(document),
+                Err(err) => {
+                    eprintln!("flakewatch: {err}");
+                    failed += 1;
+                }
             }
         }
-    }
-    if config.meta.run_id.is_some() {
-        if failed_inputs > 0 {
+        failed_inputs += failed;
+        if failed > 0 && files.len() > 1 {
             eprintln!(
-                "flakewatch: run {} not stored: {failed_inputs} of its files could not be read",
-                config.meta.run_id.as_deref().unwrap_or_default()
+                "flakewatch: run {} not stored: {failed} of its {} files could not be read",
+                meta.run_id.as_deref().unwrap_or("?"),
+                files.len()
             );
-            return Ok(ExitCode::from(1));
+            continue;
         }
-        documents = merge(documents).into_iter().collect();
+        documents.extend(merge(parts));
     }
     let mut out = crate::stdout();
     let (mut stored, mut known) = (0usize, 0usize);
@@ -257,6 +277,62 @@ fn store(args: &IngestArgs, config: &Config) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The runs to store: (files, metadata) each. Without a manifest, one run per file, or one
+/// run of every file when `run_id` names it.
+fn run_groups(args: &IngestArgs, config: &Config) -> anyhow::Result<Vec<(Vec<PathBuf>, RunMeta)>> {
+    let mut groups: Vec<(Vec<PathBuf>, RunMeta)> = if config.meta.run_id.is_some() {
+        if args.files.is_empty() {
+            Vec::new()
+        } else {
+            vec![(args.files.clone(), config.meta.clone())]
+        }
+    } else {
+        args.files
+            .iter()
+            .map(|f| (vec![f.clone()], config.meta.clone()))
+            .collect()
+    };
+    let Some(path) = &args.manifest else {
+        return Ok(groups);
+    };
+    #[derive(serde::Deserialize)]
+    struct Manifest {
+        executions: Vec<Execution>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Execution {
+        #[serde(default)]
+        file: Option<PathBuf>,
+        #[serde(default)]
+        files: Vec<PathBuf>,
+        #[serde(default)]
+        meta: std::collections::BTreeMap<String, String>,
+    }
+    let text =
+        flakewatch_core::bounded::read_to_string(path, flakewatch_core::bounded::CONFIG_LIMIT)
+            .with_context(|| format!("reading the manifest {}", path.display()))?;
+    let manifest: Manifest = serde_json::from_str(&text)
+        .with_context(|| format!("{}: not a manifest of executions", path.display()))?;
+    let base = path.parent().unwrap_or(Path::new("."));
+    for (i, execution) in manifest.executions.into_iter().enumerate() {
+        let files: Vec<PathBuf> = execution
+            .file
+            .into_iter()
+            .chain(execution.files)
+            .map(|f| base.join(f))
+            .collect();
+        if files.is_empty() {
+            anyhow::bail!("{}: execution {} names no file", path.display(), i + 1);
+        }
+        let mut meta = config.meta.clone();
+        for (key, value) in execution.meta {
+            meta.set(&key, value);
+        }
+        groups.push((files, meta));
+    }
+    Ok(groups)
 }
 
 /// The documents of one run's files as one document: tests and scheduled tests in file

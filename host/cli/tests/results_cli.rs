@@ -6,7 +6,7 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::process::Output;
+use std::process::{Command, Output};
 
 use flakewatch_core::time::Timestamp;
 use serde_json::Value;
@@ -146,6 +146,41 @@ fn the_push_is_stored_once_and_its_view_names_exactly_its_findings() {
 }
 
 #[test]
+fn a_manifest_stores_the_push_as_file_by_file_ingests_do() {
+    let by_file = tempfile::tempdir().expect("temp dir");
+    ingest_push(by_file.path());
+    let by_manifest = tempfile::tempdir().expect("temp dir");
+    let out = flakewatch()
+        .args(["ingest", "--store", "files", "--data"])
+        .arg(by_manifest.path())
+        .arg("--manifest")
+        .arg(pushes().join("push.json"))
+        .output()
+        .expect("run flakewatch");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        stdout.lines().filter(|l| l.starts_with("stored ")).count(),
+        6,
+        "{stdout}"
+    );
+    let mut want = revision_json(by_file.path());
+    let mut got = revision_json(by_manifest.path());
+    for v in [&mut want, &mut got] {
+        for suite in v["suites"].as_array_mut().expect("suites") {
+            for e in suite["executions"].as_array_mut().expect("executions") {
+                e["source"] = Value::Null;
+            }
+        }
+    }
+    assert_eq!(got, want);
+}
+
+#[test]
 fn an_ingest_killed_while_storing_loses_nothing_and_duplicates_nothing() {
     let reference = tempfile::tempdir().expect("temp dir");
     ingest_push(reference.path());
@@ -265,6 +300,7 @@ fn verdicts(summary: &Value) -> Vec<(String, Value, Value, Value, Value)> {
 }
 
 fn aggregate(history: &[&str], data: Option<&Path>) -> Value {
+    // `--history-runs` only: the store variants build their own command.
     let mut cmd = flakewatch();
     cmd.args([
         "aggregate",
@@ -294,9 +330,29 @@ fn aggregate(history: &[&str], data: Option<&Path>) -> Value {
     serde_json::from_slice(&out.stdout).expect("JSON summary")
 }
 
-#[test]
-fn history_from_the_store_judges_as_history_from_run_directories() {
-    let data = tempfile::tempdir().expect("temp dir");
+/// Where a test keeps its results: the files store in a directory, or PostgreSQL.
+enum Store<'a> {
+    Files(&'a Path),
+    Postgres(&'a str),
+}
+
+impl Store<'_> {
+    fn args(&self, cmd: &mut Command, flag: &str) {
+        match self {
+            Store::Files(dir) => {
+                cmd.args([flag, "files", "--data"]).arg(dir);
+            }
+            Store::Postgres(url) => {
+                cmd.args([flag, "postgres", "--opt-env", "postgres:url=FW_RESULTS_URL"])
+                    .env("FW_RESULTS_URL", url);
+            }
+        }
+    }
+}
+
+/// Stores the ten synthetic aggregation runs (each run's JUnit files as one run) and checks
+/// that `aggregate --history-from` judges every test as `--history-runs` does.
+fn history_from_store_equals_history_from_runs(store: &Store<'_>, name: &str) {
     for entry in std::fs::read_dir(synthetic_runs()).expect("runs") {
         let run = entry.expect("entry").path();
         let id = run
@@ -314,9 +370,10 @@ fn history_from_the_store_judges_as_history_from_run_directories() {
         let mut files = Vec::new();
         xml_files(&run, &mut files);
         files.sort();
-        let out = flakewatch()
-            .args(["ingest", "--store", "files", "--data"])
-            .arg(data.path())
+        let mut cmd = flakewatch();
+        cmd.arg("ingest");
+        store.args(&mut cmd, "--store");
+        let out = cmd
             .args(&files)
             .args(["--run-meta", &format!("run_id={id}")])
             .args(["--run-meta", &format!("job={SYNTH_JOB}")])
@@ -333,11 +390,34 @@ fn history_from_the_store_judges_as_history_from_run_directories() {
         &["--history-runs", &synthetic_runs().display().to_string()],
         None,
     );
-    let from_store = aggregate(&["--history-from", "files"], Some(data.path()));
+    let mut cmd = flakewatch();
+    cmd.args([
+        "aggregate",
+        "--job",
+        SYNTH_JOB,
+        "--payload-tag",
+        SYNTH_TAG,
+        "--topology",
+        "single",
+        "--no-write",
+        "--json",
+        "--now",
+        "2024-03-01T12:00:00Z",
+        "--runs",
+    ])
+    .arg(synthetic_runs());
+    store.args(&mut cmd, "--history-from");
+    let out = cmd.output().expect("run flakewatch");
+    assert!(
+        matches!(out.status.code(), Some(0 | 1)),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let from_store: Value = serde_json::from_slice(&out.stdout).expect("JSON summary");
     assert!(
         from_store["history"]
             .as_str()
-            .is_some_and(|h| h.contains("from the store \"files\": 10 runs of the job")),
+            .is_some_and(|h| h.contains(&format!("from the store \"{name}\": 10 runs of the job"))),
         "{}",
         from_store["history"]
     );
@@ -350,4 +430,165 @@ fn history_from_the_store_judges_as_history_from_run_directories() {
     assert_eq!((&t2.1, &t2.3), (&Value::from(70), &Value::from("row")));
     let with_rows = judged.iter().filter(|t| t.3 == "row").count();
     assert!(with_rows >= 3, "{judged:?}");
+}
+
+#[test]
+fn history_from_the_store_judges_as_history_from_run_directories() {
+    let data = tempfile::tempdir().expect("temp dir");
+    history_from_store_equals_history_from_runs(&Store::Files(data.path()), "files");
+}
+
+/// The variable `scripts/test` sets to its throwaway PostgreSQL server.
+const POSTGRES_ENV: &str = "FLAKEWATCH_TEST_POSTGRES_URL";
+
+/// A database of its own on the test server, dropped at the end; `None` (after saying so)
+/// when no server is configured outside CI.
+struct TestDb {
+    admin: String,
+    name: String,
+    url: String,
+}
+
+impl TestDb {
+    fn new() -> Option<TestDb> {
+        let admin = match std::env::var(POSTGRES_ENV) {
+            Ok(url) if !url.is_empty() => url,
+            _ => {
+                assert!(
+                    std::env::var_os("CI").is_none(),
+                    "{POSTGRES_ENV} is not set: CI runs the tests through scripts/test"
+                );
+                eprintln!("skipped: {POSTGRES_ENV} is unset (scripts/test starts a server)");
+                return None;
+            }
+        };
+        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let name = format!("flakewatch_cli_{}_{n}", std::process::id());
+        let mut client = postgres::Client::connect(&admin, postgres::NoTls).expect("connect");
+        // One statement each: a multi-statement string runs as one transaction, and
+        // neither statement may.
+        client
+            .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .expect("drop an old database");
+        client
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .expect("create database");
+        let (base, query) = admin.split_once('?').unwrap_or((&admin, ""));
+        let cut = base[base.find("://").map_or(0, |i| i + 3)..]
+            .find('/')
+            .map_or(base.len(), |i| i + base.find("://").map_or(0, |j| j + 3));
+        let url = format!(
+            "{}/{name}{}",
+            &base[..cut],
+            if query.is_empty() {
+                String::new()
+            } else {
+                format!("?{query}")
+            }
+        );
+        Some(TestDb { admin, name, url })
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Ok(mut client) = postgres::Client::connect(&self.admin, postgres::NoTls) {
+            let _ = client.batch_execute(&format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ));
+        }
+    }
+}
+
+#[test]
+fn postgres_holds_the_push_as_sqlite_does() {
+    let Some(db) = TestDb::new() else { return };
+    let sqlite = tempfile::tempdir().expect("temp dir");
+    ingest_push(sqlite.path());
+    let expected = revision_json(sqlite.path());
+
+    let store = |args: &[&str], file: Option<&(PathBuf, Vec<String>)>| {
+        let mut cmd = flakewatch();
+        cmd.args(args)
+            .args([
+                "--store",
+                "postgres",
+                "--opt-env",
+                "postgres:url=FW_RESULTS_URL",
+            ])
+            .env("FW_RESULTS_URL", &db.url);
+        if let Some((path, meta)) = file {
+            cmd.arg(path);
+            for pair in meta {
+                cmd.args(["--run-meta", pair]);
+            }
+        }
+        cmd.output().expect("run flakewatch")
+    };
+    for round in ["stored ", "already stored "] {
+        for execution in executions() {
+            let out = store(&["ingest"], Some(&execution));
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            assert!(stdout.starts_with(round), "{stdout}");
+        }
+    }
+    let out = store(&["revision", REVISION, "--json"], None);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut view: Value = serde_json::from_slice(&out.stdout).expect("JSON view");
+    // The same view, but for where the runs were read from (paths of the two ingests).
+    let mut want = expected;
+    for v in [&mut view, &mut want] {
+        for suite in v["suites"].as_array_mut().expect("suites") {
+            for e in suite["executions"].as_array_mut().expect("executions") {
+                e["source"] = Value::Null;
+            }
+        }
+    }
+    assert_eq!(view, want);
+}
+
+#[test]
+fn history_from_postgres_judges_as_history_from_run_directories() {
+    let Some(db) = TestDb::new() else { return };
+    history_from_store_equals_history_from_runs(&Store::Postgres(&db.url), "postgres");
+}
+
+#[test]
+fn a_postgres_server_that_is_down_is_a_clear_error_without_the_password() {
+    let (file, meta) = &executions()[0];
+    let mut cmd = flakewatch();
+    cmd.args([
+        "ingest",
+        "--store",
+        "postgres",
+        "--opt-env",
+        "postgres:url=FW_DOWN_URL",
+    ])
+    .env(
+        "FW_DOWN_URL",
+        "postgres://flakewatch:hunter2-secret@127.0.0.1:9/results",
+    )
+    .arg(file);
+    for pair in meta {
+        cmd.args(["--run-meta", pair]);
+    }
+    let out = cmd.output().expect("run flakewatch");
+    assert_eq!(out.status.code(), Some(3));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("postgres"), "{stderr}");
+    assert!(stderr.contains("127.0.0.1:9"), "{stderr}");
+    assert!(!stderr.contains("hunter2-secret"), "{stderr}");
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("hunter2-secret"));
 }

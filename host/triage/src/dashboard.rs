@@ -3,6 +3,7 @@
 //! (docs/triage.md, "Failures without passing builds").
 
 use std::cmp::Ordering;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::failure::Failure;
@@ -164,6 +165,9 @@ pub struct Dashboard {
     pub go_branch: String,
     builders: Vec<Builder>,
     commits: Vec<Commit>,
+    /// Column of each commit hash (its first column when a hash repeats), so placing a build
+    /// is one lookup, not a scan of the window's commits.
+    columns: HashMap<String, usize>,
     results: Vec<Vec<Option<BuildResult>>>,
 }
 
@@ -176,11 +180,16 @@ impl Dashboard {
         commits: Vec<Commit>,
     ) -> Dashboard {
         let results = vec![vec![None; commits.len()]; builders.len()];
+        let mut columns = HashMap::with_capacity(commits.len());
+        for (i, commit) in commits.iter().enumerate() {
+            columns.entry(commit.hash.clone()).or_insert(i);
+        }
         Dashboard {
             repo: repo.into(),
             go_branch: go_branch.into(),
             builders,
             commits,
+            columns,
             results,
         }
     }
@@ -244,7 +253,7 @@ impl Dashboard {
         builder: usize,
         mut result: BuildResult,
     ) -> Result<Placement, DashboardError> {
-        let Some(commit) = self.commits.iter().position(|c| c.hash == result.commit) else {
+        let Some(&commit) = self.columns.get(&result.commit) else {
             if builder >= self.builders.len() {
                 return Err(DashboardError::Builder {
                     index: builder,

@@ -15,6 +15,7 @@ use std::sync::OnceLock;
 /// The plugin packages the tests load.
 pub(super) const PACKAGES: &[&str] = &[
     "flakewatch-plugin-files",
+    "flakewatch-plugin-postgres",
     "flakewatch-plugin-example",
     "flakewatch-test-plugin-wrong-abi",
     "flakewatch-test-plugin-no-entry",
