@@ -21,6 +21,7 @@ mod aggregate;
 mod analyze_historical;
 mod bench;
 mod check;
+mod close;
 mod completions;
 mod debug;
 mod eval;
@@ -196,6 +197,9 @@ enum Command {
     Triage(triage::TriageArgs),
     /// Show the failures a script captures, and which issue owns each (upstream's query mode).
     Query(query::QueryArgs),
+    /// Close quiet issues as upstream's closing pass does: a dry run that prints each decision,
+    /// or --apply to post the signed closing comments and close.
+    Close(close::CloseArgs),
     /// Rank every tracked issue by recent impact and list the failures no issue owns: HTML
     /// (--html FILE), Markdown (--md), JSON (--json) or text.
     Report(report::ReportArgs),
@@ -240,6 +244,7 @@ fn main() -> ExitCode {
         Command::Triage(args) => triage::run(args, cli.verbose),
         Command::Query(args) => query::run(args),
         Command::Report(args) => report::run(args),
+        Command::Close(args) => close::run(args, cli.verbose),
         Command::Aggregate(args) => aggregate::run(args),
         Command::AnalyzeHistoricalData(args) => analyze_historical::run(args),
         Command::Revision(args) => revision::run(args),

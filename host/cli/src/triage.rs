@@ -137,7 +137,7 @@ pub(crate) struct TriageArgs {
 
 /// Takes the tracker's cycle lock for `--apply`, so that one run at a time reads, plans and
 /// writes: at once if it is free; else says who holds it and waits up to `wait_seconds`.
-fn take_cycle_lock(tracker: &dyn IssueTracker, wait_seconds: u64) -> anyhow::Result<()> {
+pub(crate) fn take_cycle_lock(tracker: &dyn IssueTracker, wait_seconds: u64) -> anyhow::Result<()> {
     match tracker.begin_cycle(Duration::ZERO)? {
         CycleLock::Acquired => Ok(()),
         CycleLock::Unsupported => {

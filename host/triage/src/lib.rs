@@ -17,11 +17,13 @@
 //! | [`source`] | dashboards assembled from a failure source's build results |
 //! | [`run`] | one triage cycle: [`plan`](run::plan) and [`apply`](run::apply) |
 //! | [`query`] | query mode: the failures a script captures, and who owns them |
+//! | [`close`] | automatic closing of quiet issues, by upstream's rules |
 //! | [`backend`] | the capabilities triage needs: [`IssueTracker`](backend::IssueTracker), [`FailureSource`](backend::FailureSource) |
 //! | [`engine`] | one interface over the three engines (`interp`, `plan`, `jit`) |
 //! | [`patterns`] | issues → scripts extracted and parsed → compiled engine |
 
 pub mod backend;
+pub mod close;
 pub mod coalesce;
 pub mod dashboard;
 pub mod engine;
