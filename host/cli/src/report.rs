@@ -46,7 +46,11 @@ pub(crate) fn run(args: &ReportArgs) -> anyhow::Result<ExitCode> {
         .tracker
         .as_deref()
         .context("no issue tracker resolved")?;
-    let report = build_report(tracker, &*backends.source, &options, now)?;
+    let progress = crate::progress::bar(args.json);
+    progress.set_message("reading issues and builds, matching failures");
+    let report = build_report(tracker, &*backends.source, &options, now);
+    progress.finish_and_clear();
+    let report = report?;
     if let Some(path) = &args.html {
         std::fs::write(path, render_html(&report))
             .with_context(|| format!("writing {}", path.display()))?;

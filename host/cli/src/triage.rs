@@ -133,6 +133,14 @@ pub(crate) struct TriageArgs {
     /// With --apply: how long to wait for another run that holds the tracker's cycle lock.
     #[arg(long, value_name = "SECONDS", default_value_t = 120)]
     pub lock_wait: u64,
+    /// Triage only this build (its ID, or a URL ending in it) as a one-entry dashboard,
+    /// without the obvious-flake filter: for filing on demand.
+    #[arg(long, value_name = "URL|ID", value_parser = crate::repeat::parse_build)]
+    pub build: Option<i64>,
+    /// Run a cycle every DURATION (`30m`, `1h`) until SIGINT or SIGTERM, which end the run
+    /// after the cycle in flight; one log line per cycle on stderr.
+    #[arg(long, value_name = "DURATION", value_parser = crate::repeat::parse_interval)]
+    pub repeat: Option<Duration>,
 }
 
 /// Takes the tracker's cycle lock for `--apply`, so that one run at a time reads, plans and
@@ -174,9 +182,18 @@ pub(crate) fn take_cycle_lock(tracker: &dyn IssueTracker, wait_seconds: u64) -> 
 /// `verbose` (the global `-v` count) above 0 lists every failure examined and the decision
 /// about it.
 pub(crate) fn run(args: &TriageArgs, verbose: u8) -> anyhow::Result<ExitCode> {
+    let backends = args.backend.resolve(true)?;
+    match args.repeat {
+        Some(interval) => crate::repeat::run(interval, &mut || run_cycle(args, verbose, &backends)),
+        None => run_cycle(args, verbose, &backends),
+    }
+}
+
+/// One triage cycle over resolved backends, printing its plan and result.
+fn run_cycle(args: &TriageArgs, verbose: u8, backends: &Backends) -> anyhow::Result<ExitCode> {
     let mut options = args.backend.options()?;
     options.max_new_issues = args.max_new_issues;
-    let backends = args.backend.resolve(true)?;
+    options.build = args.build;
     let tracker = backends
         .tracker
         .as_deref()
@@ -184,6 +201,8 @@ pub(crate) fn run(args: &TriageArgs, verbose: u8) -> anyhow::Result<ExitCode> {
     if args.apply {
         take_cycle_lock(tracker, args.lock_wait)?;
     }
+    let progress = crate::progress::bar(args.json);
+    progress.set_message("reading issues and builds, matching failures");
     let plan = run::plan(tracker, &*backends.source, &options)?;
     if plan.stats.failed_builds_before_filter > 0 && plan.stats.failed_builds == 0 {
         eprintln!(
@@ -194,7 +213,13 @@ pub(crate) fn run(args: &TriageArgs, verbose: u8) -> anyhow::Result<ExitCode> {
             plan.stats.failed_builds_before_filter
         );
     }
-    let report = args.apply.then(|| run::apply(&plan, tracker, &options));
+    let report = args.apply.then(|| {
+        progress.set_message("posting");
+        progress.set_length(plan.updates.len() as u64);
+        progress.set_style(crate::progress::bar_style());
+        run::apply_with_progress(&plan, tracker, &options, &mut || progress.inc(1))
+    });
+    progress.finish_and_clear();
     if args.apply {
         tracker.end_cycle()?;
     }

@@ -65,6 +65,9 @@ pub struct TriageOptions {
     pub max_new_issues: usize,
     /// Labels for new issues.
     pub labels: Vec<String>,
+    /// Triage only this build (`--build`): its failures as those of a one-entry dashboard,
+    /// without the obvious-flake filter (upstream's `-build`).
+    pub build: Option<i64>,
 }
 
 impl TriageOptions {
@@ -76,6 +79,7 @@ impl TriageOptions {
             since: window_start(now),
             max_new_issues: DEFAULT_MAX_NEW_ISSUES,
             labels: vec![NEW_ISSUE_LABEL.to_owned()],
+            build: None,
         }
     }
 }
@@ -89,6 +93,14 @@ pub enum TriageError {
     /// The pattern set could not be compiled.
     #[error("compiling the issue scripts: {0}")]
     Engine(#[from] JitError),
+    /// `--build` names a build the failure source does not have in the window.
+    #[error("build {build} is not among the builds of the failure source since {since}")]
+    BuildNotFound {
+        /// The build ID.
+        build: i64,
+        /// The start of the window.
+        since: Timestamp,
+    },
     /// A generated issue body does not give back its script (a flakewatch bug; upstream
     /// aborts too).
     #[error("new issue for {url}: {source}")]
@@ -420,6 +432,34 @@ pub fn collect_failures(
     Ok(builds)
 }
 
+/// The failures of one build (`--build`), as a one-entry dashboard: no obvious-flake filter,
+/// nothing else in the window. A build that did not fail has none.
+pub fn one_build_failures(
+    source: &dyn FailureSource,
+    since: Timestamp,
+    id: i64,
+    stats: &mut PlanStats,
+) -> Result<Vec<Vec<FailurePost>>, TriageError> {
+    let set = source.builds(since)?;
+    let build = set
+        .builds
+        .into_iter()
+        .filter(|b| b.id == id)
+        .max_by_key(|b| b.build_time)
+        .ok_or(TriageError::BuildNotFound { build: id, since })?;
+    stats.dashboards = 1;
+    let failed = build.status == BuildStatus::Failure;
+    stats.failed_builds_before_filter = usize::from(failed);
+    stats.failed_builds = usize::from(failed);
+    let builds: Vec<Vec<FailurePost>> = if failed {
+        vec![build_posts(&build)]
+    } else {
+        Vec::new()
+    };
+    stats.failures = builds.iter().map(Vec::len).sum();
+    Ok(builds)
+}
+
 /// The failed builds one filter event skipped (on the dashboard as it was before the
 /// filter), with the rule in words.
 fn explain_skip(board: &Dashboard, event: &SkipEvent) -> Vec<FilteredBuild> {
@@ -497,7 +537,10 @@ pub fn plan(
 
     // Assignment (docs/triage.md, "One cycle", steps 5 to 8).
     let mut filtered = Vec::new();
-    let builds = collect_failures(source, options.since, &mut stats, &mut filtered)?;
+    let builds = match options.build {
+        Some(id) => one_build_failures(source, options.since, id, &mut stats)?,
+        None => collect_failures(source, options.since, &mut stats, &mut filtered)?,
+    };
     let existing = issues.list.len();
     let engine = &issues.compiled.engine;
     let mut scratch = engine.scratch();
@@ -666,6 +709,17 @@ pub fn apply(
     tracker: &dyn IssueTracker,
     options: &TriageOptions,
 ) -> ApplyReport {
+    apply_with_progress(plan, tracker, options, &mut || {})
+}
+
+/// [`apply`], calling `step` before each update (for a progress bar: one step per entry of
+/// [`TriagePlan::updates`]).
+pub fn apply_with_progress(
+    plan: &TriagePlan,
+    tracker: &dyn IssueTracker,
+    options: &TriageOptions,
+    step: &mut dyn FnMut(),
+) -> ApplyReport {
     let mut report = ApplyReport::default();
     for e in &plan.script_errors {
         match tracker.add_comment(e.issue, &sign_comment(&e.body)) {
@@ -682,6 +736,7 @@ pub fn apply(
         return report;
     }
     for update in &plan.updates {
+        step();
         let number = match (&update.new_issue, update.target) {
             (Some(new), IssueRef::New(k)) => {
                 match tracker.create_issue(
