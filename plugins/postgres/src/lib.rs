@@ -180,7 +180,10 @@ impl PostgresBackend {
         if guard.as_ref().is_none_or(Client::is_closed) {
             *guard = None;
             let mut client = self.config.connect(NoTls).map_err(|e| {
-                self.error(op, format!("could not connect to {}: {e}", self.target))
+                self.error(
+                    op,
+                    format!("could not connect to {}: {}", self.target, Pg(&e)),
+                )
             })?;
             self.migrate(op, &mut client)?;
             *guard = Some(client);
@@ -191,7 +194,7 @@ impl PostgresBackend {
     /// Brings the schema to [`SCHEMA_VERSION`] in one transaction under the advisory lock;
     /// refuses a newer schema without writing.
     fn migrate(&self, op: &str, client: &mut Client) -> Result<(), PluginError> {
-        let err = |e: postgres::Error| self.error(op, format!("schema migration: {e}"));
+        let err = |e: postgres::Error| self.error(op, format!("schema migration: {}", Pg(&e)));
         let mut tx = client.transaction().map_err(err)?;
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
             .map_err(err)?;
@@ -234,13 +237,13 @@ impl PostgresBackend {
             .ok_or_else(|| self.error("schema_version", "no connection"))?;
         let row = client
             .query_one("SELECT max(version) FROM flakewatch_schema", &[])
-            .map_err(|e| self.error("schema_version", e))?;
+            .map_err(|e| self.error("schema_version", Pg(&e)))?;
         Ok(row.get(0))
     }
 
     fn store(&self, run: &ResultsRun) -> Result<bool, PluginError> {
         const OP: &str = "store_run";
-        let err = |e: postgres::Error| self.error(OP, e);
+        let err = |e: postgres::Error| self.error(OP, Pg(&e));
         let started_us = started_micros(run)?;
         let properties = json(&run.properties)?;
         let (chunk, chunks) = (run.chunk.map(i64::from), run.chunks.map(i64::from));
@@ -354,7 +357,7 @@ impl PostgresBackend {
 
     fn runs_of_revision(&self, request: &RevisionRunsRequest) -> Result<RunPage, PluginError> {
         const OP: &str = "revision_runs";
-        let err = |e: postgres::Error| self.error(OP, e);
+        let err = |e: postgres::Error| self.error(OP, Pg(&e));
         let after: i64 = match &request.cursor {
             None => 0,
             Some(text) => text.parse().map_err(|_| {
@@ -479,7 +482,7 @@ impl PostgresBackend {
 
     fn history(&self, request: &TestHistoryRequest) -> Result<TestHistory, PluginError> {
         const OP: &str = "test_history";
-        let err = |e: postgres::Error| self.error(OP, e);
+        let err = |e: postgres::Error| self.error(OP, Pg(&e));
         let now: jiff::Timestamp = request.now.parse().map_err(|e| {
             PluginError::bad_request(format!(
                 "postgres: {OP}: now {:?} is not RFC 3339: {e}",
@@ -603,6 +606,36 @@ impl Plugin for PostgresBackend {
 }
 
 export_plugin!(PostgresBackend);
+
+/// A driver error with what it wraps: the server's message (severity, SQLSTATE code, text,
+/// detail) or the I/O error under a connection failure, which the driver's own `Display`
+/// leaves out.
+struct Pg<'a>(&'a postgres::Error);
+
+impl fmt::Display for Pg<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(db) = self.0.as_db_error() {
+            write!(
+                f,
+                "{} {}: {}",
+                db.severity(),
+                db.code().code(),
+                db.message()
+            )?;
+            if let Some(detail) = db.detail() {
+                write!(f, " ({detail})")?;
+            }
+            return Ok(());
+        }
+        write!(f, "{}", self.0)?;
+        let mut source = std::error::Error::source(self.0);
+        while let Some(cause) = source {
+            write!(f, ": {cause}")?;
+            source = cause.source();
+        }
+        Ok(())
+    }
+}
 
 /// `host:port` of the first server of a configuration (all of them, comma-separated, when
 /// there are several).

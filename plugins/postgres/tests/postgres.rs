@@ -255,6 +255,13 @@ fn a_server_that_is_down_is_an_error_that_says_so() {
         err.message
     );
     assert!(!err.message.contains(secret), "{}", err.message);
+    // What the system said is kept (the driver's own text leaves it out).
+    assert!(
+        err.message.contains("error connecting to server: ")
+            && err.message.len() > "error connecting to server: ".len() + 40,
+        "{}",
+        err.message
+    );
     let err = backend
         .test_history(&flakewatch_plugin_sdk::model::TestHistoryRequest {
             job: "j".into(),
@@ -311,6 +318,11 @@ fn a_wrong_password_is_not_in_the_error() {
                 err.message
             );
             assert!(!err.message.contains(wrong), "{}", err.message);
+            assert!(
+                err.message.contains("password authentication failed"),
+                "{}",
+                err.message
+            );
             if let Some(password) = right {
                 assert!(!err.message.contains(&password), "{}", err.message);
             }
