@@ -15,8 +15,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use serde_json::{Map, Value};
 
 /// The environment variable that makes the plugin abort the process at the N-th crash point
-/// (1-based; two per write: before and after the rename, or in the middle of an appended line
-/// and after it). For crash-safety tests only.
+/// (1-based, counted over the process; two per write: before and after the rename, or in the
+/// middle of an appended line and after it; two per run stored in `results.sqlite`: with half
+/// of its test rows written and nothing committed, and after the commit). For crash-safety
+/// tests only.
 pub const CRASH_AT_ENV: &str = "FLAKEWATCH_FILES_CRASH_AT";
 
 /// Crash points passed so far in this process.
