@@ -20,6 +20,7 @@ use flakewatch_triage::engine::EngineKind;
 mod aggregate;
 mod analyze_historical;
 mod bench;
+mod broken;
 mod check;
 mod close;
 mod completions;
@@ -202,6 +203,9 @@ enum Command {
     /// Close quiet issues as upstream's closing pass does: a dry run that prints each decision,
     /// or --apply to post the signed closing comments and close.
     Close(close::CloseArgs),
+    /// File one issue per builder whose newest builds all fail, and keep it updated: a dry
+    /// run, or --apply to create, comment, reopen and close.
+    BrokenBuilders(broken::BrokenArgs),
     /// Rank every tracked issue by recent impact and list the failures no issue owns: HTML
     /// (--html FILE), Markdown (--md), JSON (--json) or text.
     Report(report::ReportArgs),
@@ -247,6 +251,7 @@ fn main() -> ExitCode {
         Command::Query(args) => query::run(args),
         Command::Report(args) => report::run(args),
         Command::Close(args) => close::run(args, cli.verbose),
+        Command::BrokenBuilders(args) => broken::run(args),
         Command::Aggregate(args) => aggregate::run(args),
         Command::AnalyzeHistoricalData(args) => analyze_historical::run(args),
         Command::Revision(args) => revision::run(args),

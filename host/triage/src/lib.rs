@@ -18,11 +18,13 @@
 //! | [`run`] | one triage cycle: [`plan`](run::plan) and [`apply`](run::apply) |
 //! | [`query`] | query mode: the failures a script captures, and who owns them |
 //! | [`close`] | automatic closing of quiet issues, by upstream's rules |
+//! | [`broken`] | one issue per broken builder, updated rather than duplicated |
 //! | [`backend`] | the capabilities triage needs: [`IssueTracker`](backend::IssueTracker), [`FailureSource`](backend::FailureSource) |
 //! | [`engine`] | one interface over the three engines (`interp`, `plan`, `jit`) |
 //! | [`patterns`] | issues → scripts extracted and parsed → compiled engine |
 
 pub mod backend;
+pub mod broken;
 pub mod close;
 pub mod coalesce;
 pub mod dashboard;

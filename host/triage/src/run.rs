@@ -20,8 +20,8 @@ use super::dashboard::{BuildStatus, Dashboard, SkipEvent, build_order};
 use super::mentions::{Comment, CommentScan, scan_comments};
 use super::source::{AssemblyStats, dashboards};
 use super::text::{
-    NO_SCRIPT_COMMENT, NewIssue, NewIssueError, failures_comment, parse_errors_comment,
-    sign_comment, sign_issue_body,
+    BROKEN_BUILDER_MARKER, NO_SCRIPT_COMMENT, NewIssue, NewIssueError, failures_comment,
+    parse_errors_comment, sign_comment, sign_issue_body,
 };
 use crate::backend::{BackendError, FailureSource, Issue, IssueTracker};
 use crate::engine::{Engine, EngineKind, EngineScratch};
@@ -524,6 +524,7 @@ pub fn plan(
     let mut script_errors = Vec::new();
     for (issue, status) in issues.list.iter().zip(statuses) {
         if let Some((problem, body)) = error_comment(status)
+            && !issue.body.contains(BROKEN_BUILDER_MARKER)
             && cache.scan(issue)?.new_body
         {
             script_errors.push(ScriptErrorComment {

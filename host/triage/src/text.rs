@@ -16,6 +16,10 @@ pub const SIGNATURE: &str = "\n\n\u{2014} [watchflakes](https://go.dev/wiki/Watc
 /// The longest comment or issue body, in bytes, before the cap applies.
 pub const MAX_POST_BYTES: usize = 50_000;
 
+/// The start of the line that marks a broken-builder issue (`crate::broken`); the builder's
+/// name and ` -->` follow. Triage does not ask such a body for a script.
+pub const BROKEN_BUILDER_MARKER: &str = "<!-- flakewatch broken builder: ";
+
 /// The sentence of a generated issue body by which watchflakes recognises its own issues.
 pub const NEW_ISSUE_MARKER: &str = "Issue created automatically to collect these failures.";
 
