@@ -31,7 +31,11 @@ fn files_plugin_reads_the_demo_data() {
     assert_eq!(info.name, "files");
     assert_eq!(
         info.capabilities,
-        [Capability::IssueTracker, Capability::FailureSource]
+        [
+            Capability::IssueTracker,
+            Capability::FailureSource,
+            Capability::TestResults
+        ]
     );
     assert_eq!(info.sdk_version, flakewatch_plugin_sdk::SDK_VERSION);
     let data = demo_copy();
