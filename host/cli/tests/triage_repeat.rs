@@ -1,6 +1,6 @@
-//! `triage --repeat` and `triage --build` through the real binary and files plugin, on demo
-//! data where one build has three unclaimed failures, so that each of three cycles files one
-//! new issue (upstream's one new issue per build per cycle).
+//! `triage --repeat`, `triage --build` and progress through the real binary and files
+//! plugin, on demo data where one build has three unclaimed failures, so that each of three
+//! cycles files one new issue (upstream's one new issue per build per cycle).
 //!
 //! `--repeat`: the test takes the tracker's cycle lock between cycles 2 and 3, sends SIGTERM
 //! while cycle 3 waits for the lock, then releases it: cycle 3 must still run to the end, no
@@ -254,4 +254,27 @@ fn repeat_finishes_the_cycle_in_flight_on_sigterm() {
         tracker_state(looped.path()).1,
         tracker_state(plain.path()).1
     );
+}
+
+/// Progress is drawn only on a terminal: with standard error a pipe, `triage --apply` (text
+/// and `--json`) and `report` write nothing to it but what they always write.
+#[test]
+fn progress_is_silent_in_pipes() {
+    let demo = demo_copy();
+    add_triple_failure(demo.path());
+    for extra in [&["--apply"][..], &["--apply", "--json"][..]] {
+        let output = triage(demo.path(), extra);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            !stderr.contains('\r') && !stderr.contains("posting") && !stderr.contains("matching"),
+            "{extra:?}: {stderr:?}"
+        );
+    }
+    let report = flakewatch()
+        .args(["report", "--json", "--now", DEMO_NOW, "--data"])
+        .arg(demo.path())
+        .output()
+        .expect("run");
+    assert!(report.status.success());
+    assert_eq!(String::from_utf8_lossy(&report.stderr), "");
 }
