@@ -17,6 +17,8 @@ const CELL: usize = 12;
 const LABEL_WIDTH: usize = 220;
 /// Height of the date labels above the heat map.
 const HEADER_HEIGHT: usize = 18;
+/// Room right of the heat map for the last date label, centred on the last column.
+const RIGHT_MARGIN: usize = 20;
 
 /// A sparkline of `daily` (oldest first; `days[i]` labels `daily[i]`): a bar per day with
 /// failures, scaled to the largest day, over a baseline.
@@ -64,7 +66,7 @@ fn shade(count: usize, max: usize) -> &'static str {
 /// The heat map: one row per builder (`rows`: name and counts per day), one column per day
 /// (`days`, oldest first), a date label every 7 days counted back from the newest.
 pub fn heatmap(rows: &[(&str, &[usize])], days: &[String]) -> String {
-    let width = LABEL_WIDTH + days.len() * CELL;
+    let width = LABEL_WIDTH + days.len() * CELL + RIGHT_MARGIN;
     let height = HEADER_HEIGHT + rows.len() * CELL;
     let max = rows
         .iter()
