@@ -1,5 +1,6 @@
-//! The `bigquery` backend: flakewatch's test-results store (capability `test_results`) over
-//! BigQuery's REST API v2. See `docs/bigquery.md`.
+//! The `bigquery` backend: flakewatch's test-results store (capability `test_results`) and a
+//! failure source (capability `failure_source`, builds read from tables) over BigQuery's REST
+//! API v2. See `docs/bigquery.md`.
 //!
 //! | option | meaning |
 //! |---|---|
@@ -15,10 +16,12 @@
 //! | `query-timeout` | seconds a query job is waited for (600) |
 //! | `max-results` | rows per result page asked of BigQuery (default: BigQuery's choice) |
 //! | `page-runs` | runs per `revision_runs` page (100) |
+//! | `page-builds` | builds per `list_builds` page (500) |
 //!
 //! Credentials are never printed: not in messages, not in `Debug` output.
 
 pub mod auth;
+pub mod builds;
 pub mod client;
 pub mod results;
 pub mod schema;
@@ -29,8 +32,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use flakewatch_plugin_sdk::model::{
-    Capability, Config, PluginInfo, RevisionRunsRequest, RunPage, StoreRunRequest, StoredRun,
-    TestHistory, TestHistoryRequest,
+    BuildPage, Capability, Config, ListBuildsRequest, PluginInfo, RevisionRunsRequest, RunPage,
+    StoreRunRequest, StoredRun, TestHistory, TestHistoryRequest,
 };
 use flakewatch_plugin_sdk::{Plugin, PluginError, export_plugin};
 
@@ -59,6 +62,7 @@ const KNOWN_OPTIONS: &[&str] = &[
     "query-timeout",
     "max-results",
     "page-runs",
+    "page-builds",
     "data",
 ];
 
@@ -66,6 +70,7 @@ const KNOWN_OPTIONS: &[&str] = &[
 #[derive(Debug)]
 pub struct BigQuery {
     store: Store,
+    page_builds: usize,
 }
 
 fn bad(message: impl std::fmt::Display) -> PluginError {
@@ -215,8 +220,10 @@ impl BigQuery {
         );
         let page_runs = count(config, "page-runs")?.unwrap_or(100) as usize;
         let max_results = count(config, "max-results")?;
+        let page_builds = count(config, "page-builds")?.unwrap_or(500) as usize;
         Ok(BigQuery {
             store: Store::new(client, dataset.to_owned(), page_runs, max_results),
+            page_builds,
         })
     }
 
@@ -245,14 +252,22 @@ impl Plugin for BigQuery {
         PluginInfo {
             name: "bigquery".to_owned(),
             version: env!("CARGO_PKG_VERSION").to_owned(),
-            description: "test results and their history in BigQuery (REST API v2)".to_owned(),
-            capabilities: vec![Capability::TestResults],
+            description:
+                "test results and their history, and build failures, in BigQuery (REST API v2)"
+                    .to_owned(),
+            capabilities: vec![Capability::TestResults, Capability::FailureSource],
             ..PluginInfo::default()
         }
     }
 
     fn create(config: &Config) -> Result<Self, PluginError> {
         BigQuery::from_config(config, |name| std::env::var(name).ok())
+    }
+
+    fn list_builds(&self, request: &ListBuildsRequest) -> Result<BuildPage, PluginError> {
+        self.store
+            .list_builds(request, self.page_builds)
+            .map_err(|e| plugin_error("list_builds", e))
     }
 
     fn store_run(&self, request: &StoreRunRequest) -> Result<StoredRun, PluginError> {

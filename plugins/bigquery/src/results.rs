@@ -35,8 +35,10 @@ pub struct Store {
     dataset: String,
     page_runs: usize,
     max_results: Option<u32>,
-    /// Whether the dataset and its tables are known to exist.
+    /// Whether the dataset and the results tables are known to exist.
     ready: Mutex<bool>,
+    /// Whether the dataset and the failure-source tables are known to exist.
+    builds_ready: Mutex<bool>,
     /// The last `stored_at` this instance wrote (µs), so that runs stored one after the
     /// other by one instance keep their order even within a clock tick.
     last_stored: AtomicI64,
@@ -76,7 +78,7 @@ pub fn insert_id(run_key: &str, table: &str, position: u64, attempt: u64) -> Str
         .collect()
 }
 
-fn to_json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
+pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
     serde_json::to_string(value)
         .map_err(|e| StoreError::Client(Error::BadAnswer(format!("encoding: {e}"))))
 }
@@ -90,14 +92,14 @@ fn from_json<T: serde::de::DeserializeOwned>(column: &str, text: &str) -> Result
 }
 
 /// An RFC 3339 text in microseconds since the epoch.
-fn micros(what: &str, text: &str) -> Result<i64, StoreError> {
+pub(crate) fn micros(what: &str, text: &str) -> Result<i64, StoreError> {
     text.parse::<jiff::Timestamp>()
         .map(|t| t.as_microsecond())
         .map_err(|e| StoreError::BadRequest(format!("{what} {text:?} is not RFC 3339: {e}")))
 }
 
 /// Microseconds since the epoch as the RFC 3339 text `insertAll` takes for a `TIMESTAMP`.
-fn timestamp_text(us: i64) -> Result<String, StoreError> {
+pub(crate) fn timestamp_text(us: i64) -> Result<String, StoreError> {
     jiff::Timestamp::from_microsecond(us)
         .map(|t| t.to_string())
         .map_err(|e| StoreError::BadRequest(format!("time out of range: {e}")))
@@ -118,6 +120,7 @@ impl Store {
             page_runs: page_runs.max(1),
             max_results,
             ready: Mutex::new(false),
+            builds_ready: Mutex::new(false),
             last_stored: AtomicI64::new(0),
         }
     }
@@ -129,18 +132,38 @@ impl Store {
 
     /// A table's name for SQL: `` `project.dataset.table` `` (project and dataset are
     /// validated identifiers; everything else reaches a query as a parameter).
-    fn table(&self, table: &str) -> String {
+    pub(crate) fn table(&self, table: &str) -> String {
         format!("`{}.{}.{table}`", self.client.project(), self.dataset)
     }
 
-    fn query(&self, sql: &str, params: &[Param]) -> Result<Rows, Error> {
+    pub(crate) fn query(&self, sql: &str, params: &[Param]) -> Result<Rows, Error> {
         self.client.query(sql, params, self.max_results)
     }
 
-    /// Makes sure the dataset and the tables exist; with `create` false, only tells whether
-    /// they do (reads do not create anything).
+    /// The dataset.
+    pub fn dataset(&self) -> &str {
+        &self.dataset
+    }
+
+    /// Makes sure the dataset and the results tables exist; with `create` false, only tells
+    /// whether they do (reads do not create anything).
     pub fn ensure_schema(&self, create: bool) -> Result<bool, Error> {
-        let mut ready = self.ready.lock().unwrap_or_else(|e| e.into_inner());
+        self.ensure_tables(schema::tables(), &self.ready, create)
+    }
+
+    /// Makes sure the dataset and the failure-source tables exist (see
+    /// [`Store::ensure_schema`]).
+    pub fn ensure_build_schema(&self, create: bool) -> Result<bool, Error> {
+        self.ensure_tables(schema::build_tables(), &self.builds_ready, create)
+    }
+
+    fn ensure_tables(
+        &self,
+        tables: Vec<(&'static str, Value, &'static [&'static str])>,
+        ready: &Mutex<bool>,
+        create: bool,
+    ) -> Result<bool, Error> {
+        let mut ready = ready.lock().unwrap_or_else(|e| e.into_inner());
         if *ready {
             return Ok(true);
         }
@@ -150,7 +173,7 @@ impl Store {
             }
             self.client.create_dataset(&self.dataset)?;
         }
-        for (table, fields, clustering) in schema::tables() {
+        for (table, fields, clustering) in tables {
             if !self.client.table_exists(&self.dataset, table)? {
                 if !create {
                     return Ok(false);

@@ -1,6 +1,7 @@
 //! The plugin against `bqemulator` (a DuckDB-backed BigQuery REST emulator) started on
 //! loopback by each test: the SDK's conformance kit, paging of a large result, history
-//! computed in BigQuery against the files backend's SQLite history, idempotent stores.
+//! computed in BigQuery against the files backend's SQLite history, idempotent stores, builds
+//! listed in a window.
 
 mod support;
 
@@ -11,7 +12,8 @@ use flakewatch_plugin_files::results::ResultsStore;
 use flakewatch_plugin_sdk::Plugin;
 use flakewatch_plugin_sdk::kit;
 use flakewatch_plugin_sdk::model::{
-    AttemptResult, ResultsRun, RevisionRunsRequest, StoreRunRequest, TestHistoryRequest, TestResult,
+    AttemptResult, Build, Builder, ListBuildsRequest, ResultsRun, RevisionRunsRequest,
+    StoreRunRequest, TestFailure, TestHistoryRequest, TestResult,
 };
 use serde_json::json;
 
@@ -292,4 +294,135 @@ fn a_run_stored_twice_or_retried_leaves_one_copy() {
         "{history:?}\n{}",
         emulator.log()
     );
+}
+
+/// Three builders and 20 builds over ten days of August 2025, with failures whose output
+/// has quotes, newlines and non-ASCII text. Times are written as they read back (RFC 3339,
+/// UTC, no trailing zeros).
+fn sample_builds() -> (Vec<Builder>, Vec<Build>) {
+    let builders: Vec<Builder> = [
+        "gotip-linux-amd64",
+        "gotip-darwin-arm64",
+        "x_tools-gotip-windows-386",
+    ]
+    .iter()
+    .map(|name| Builder {
+        name: (*name).to_owned(),
+        repo: if name.starts_with("x_") {
+            "tools"
+        } else {
+            "go"
+        }
+        .to_owned(),
+        go_branch: "master".to_owned(),
+        goos: name.split('-').nth(1).unwrap_or("").to_owned(),
+        goarch: name.rsplit('-').next().unwrap_or("").to_owned(),
+    })
+    .collect();
+    let builds = (0..20u32)
+        .map(|i| {
+            let failed = i % 3 != 0;
+            Build {
+                url: format!("https://ci.chromium.org/b/{}", 8_000_000 + i * 7),
+                builder: builders[i as usize % 3].name.clone(),
+                commit: format!("{i:040x}"),
+                go_commit: if i % 3 == 2 {
+                    format!("{:040x}", i + 100)
+                } else {
+                    String::new()
+                },
+                // Two builds share each commit time (ordered by URL then).
+                commit_time: format!(
+                    "2025-08-{:02}T{:02}:00:00{}Z",
+                    1 + i / 2,
+                    (i / 2) % 24,
+                    if i % 4 == 1 { ".5" } else { "" }
+                ),
+                build_time: (i % 2 == 0).then(|| format!("2025-08-{:02}T23:59:59Z", 1 + i / 2)),
+                status: if failed { "FAILURE" } else { "SUCCESS" }.to_owned(),
+                log: format!("build {i} log\nline 2"),
+                step_log: if failed {
+                    format!("step log of {i}")
+                } else {
+                    String::new()
+                },
+                failures: if failed {
+                    (0..1 + i % 3)
+                        .map(|k| TestFailure {
+                            test_id: format!("golang.org/x/pkg{k}.TestThing{i}/sub"),
+                            status: if k == 1 { "CRASH" } else { "FAIL" }.to_owned(),
+                            output: format!("--- FAIL: \"quoted\" été 🙂\n\tat {i}.{k}"),
+                        })
+                        .collect()
+                } else {
+                    Vec::new()
+                },
+            }
+        })
+        .collect();
+    (builders, builds)
+}
+
+#[test]
+fn builds_are_listed_in_the_window_with_their_failures_over_pages() {
+    let Some(emulator) = support::emulator("builds") else {
+        return;
+    };
+    let config = emulator.config("builds", &[("page-builds", "3")]);
+    let plugin = BigQuery::from_config(&config, |_| None).expect("plugin");
+    let (builders, builds) = sample_builds();
+    assert_eq!(
+        plugin
+            .store()
+            .load_builds(&builders, &builds)
+            .expect("load"),
+        20
+    );
+    assert_eq!(
+        plugin
+            .store()
+            .load_builds(&builders, &builds)
+            .expect("load again"),
+        0,
+        "loading the same builds twice writes nothing"
+    );
+    let since = "2025-08-05T00:00:00Z";
+    let mut listed = Vec::new();
+    let mut listed_builders = Vec::new();
+    let mut cursor = None;
+    let mut pages = 0;
+    loop {
+        pages += 1;
+        assert!(pages <= 20, "endless listing");
+        let page = plugin
+            .list_builds(&ListBuildsRequest {
+                since: since.to_owned(),
+                cursor: cursor.clone(),
+            })
+            .expect("list_builds");
+        assert!(page.builds.len() <= 3);
+        listed_builders.extend(page.builders);
+        listed.extend(page.builds);
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    let time = |text: &str| text.parse::<jiff::Timestamp>().expect("RFC 3339");
+    let mut want: Vec<Build> = builds
+        .into_iter()
+        .filter(|b| time(&b.commit_time) >= time(since))
+        .collect();
+    want.sort_by(|a, b| (time(&a.commit_time), &a.url).cmp(&(time(&b.commit_time), &b.url)));
+    assert_eq!(want.len(), 12);
+    assert_eq!(listed, want, "the window's builds, whole, oldest first");
+    assert_eq!(pages, 4);
+    let mut want_builders = builders;
+    want_builders.sort_by(|a, b| a.name.cmp(&b.name));
+    assert_eq!(
+        listed_builders, want_builders,
+        "builders once, on the first page"
+    );
+    // The kit, on the loaded builds (and its own results).
+    kit::assert_conforms::<BigQuery>(&config);
 }

@@ -566,3 +566,52 @@ fn a_refused_key_is_a_clear_error_naming_the_plugin() {
     );
     assert!(!err.message.contains("hunter2"), "{err}");
 }
+
+#[test]
+fn the_build_window_is_pushed_down_as_a_where() {
+    // Every table exists; queries answer nothing.
+    let stub = Stub::start(|seen| match seen.method.as_str() {
+        "GET" => (200, json!({"kind": "bigquery#table"})),
+        _ => (
+            200,
+            json!({"jobReference": {"projectId": "proj", "jobId": "j"}, "jobComplete": true,
+                   "schema": {"fields": []}, "totalRows": "0"}),
+        ),
+    });
+    let plugin = BigQuery::from_config(&plugin_config(&stub, &[]), |_| None).expect("plugin");
+    let page = plugin
+        .list_builds(&flakewatch_plugin_sdk::model::ListBuildsRequest {
+            since: "2025-08-05T02:00:00+02:00".to_owned(),
+            cursor: None,
+        })
+        .expect("list_builds");
+    assert!(page.builds.is_empty() && page.next_cursor.is_none());
+    let queries: Vec<Value> = stub
+        .seen()
+        .iter()
+        .filter(|s| s.method == "POST")
+        .map(|s| serde_json::from_str(&s.body).expect("json"))
+        .collect();
+    let builds = queries
+        .iter()
+        .find(|q| {
+            q["query"]
+                .as_str()
+                .is_some_and(|t| t.contains("FROM `proj.ds.builds`"))
+        })
+        .expect("the builds query");
+    let sql = builds["query"].as_str().expect("text");
+    assert!(
+        sql.contains("WHERE commit_time >= TIMESTAMP_MICROS(@since_us)"),
+        "{sql}"
+    );
+    let since = builds["queryParameters"]
+        .as_array()
+        .expect("parameters")
+        .iter()
+        .find(|p| p["name"] == "since_us")
+        .expect("since_us");
+    // 2025-08-05T00:00:00Z in microseconds.
+    assert_eq!(since["parameterValue"]["value"], json!("1754352000000000"));
+    assert_eq!(since["parameterType"]["type"], json!("INT64"));
+}
