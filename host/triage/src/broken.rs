@@ -5,7 +5,8 @@
 //! updated, never duplicated: it is found again by the marker line in its body, new failing
 //! builds are posted on it in one signed comment (the build URLs signed comments mention are
 //! never posted twice), it is reopened when the builder breaks again after it was closed, and
-//! closed with a signed comment once the builder's newest build passes.
+//! closed with a signed comment once the builder's newest build passes (a pass stopped
+//! between that comment and the close only closes next time).
 //!
 //! The body holds no watchflakes script, and triage leaves such bodies alone (no "can't find
 //! a watchflakes script" comment): the issue collects builds, not test failures.
@@ -17,10 +18,13 @@ use flakewatch_core::Timestamp;
 use crate::backend::{FailureSource, Issue, IssueTracker};
 use crate::dashboard::{BuildStatus, Dashboard, TOO_MANY_TO_BE_FLAKES};
 use crate::failure::{build_url, short_hash};
-use crate::mentions::{Comment, scan_comments};
+use crate::mentions::{Comment, is_signed, scan_comments};
 use crate::run::{ApplyFailure, IssueRef, TriageError, TriageOptions};
 use crate::source::dashboards;
 use crate::text::{BROKEN_BUILDER_MARKER, sign_comment, sign_issue_body};
+
+/// What the closing comment says; a pass that finds it last on an open issue only closes.
+const PASSES_AGAIN: &str = "passes again";
 
 /// The builder a broken-builder issue body is about, if it is one.
 pub fn broken_builder_of(body: &str) -> Option<&str> {
@@ -128,6 +132,8 @@ pub enum BrokenAction {
     Reopen,
     /// Comment that the builder passes again, then close.
     Close,
+    /// Close only: the comment is there (a pass stopped between it and the close).
+    FinishClose,
 }
 
 impl BrokenAction {
@@ -138,6 +144,7 @@ impl BrokenAction {
             BrokenAction::Comment => "comment",
             BrokenAction::Reopen => "reopen",
             BrokenAction::Close => "close",
+            BrokenAction::FinishClose => "finish_close",
         }
     }
 }
@@ -201,15 +208,23 @@ pub fn plan_broken(
         let issue = by_builder.get(&state.builder);
         if !state.broken() {
             if let Some(issue) = issue.filter(|i| !i.closed && state.passing) {
+                let comments = tracker.comments(issue.number)?;
+                let commented = comments
+                    .last()
+                    .is_some_and(|c| is_signed(&c.body) && c.body.contains(PASSES_AGAIN));
                 updates.push(BrokenUpdate {
                     builder: state.builder.clone(),
                     issue: Some(issue.number),
                     title: issue.title.clone(),
-                    action: BrokenAction::Close,
+                    action: if commented {
+                        BrokenAction::FinishClose
+                    } else {
+                        BrokenAction::Close
+                    },
                     body: None,
                     builds: Vec::new(),
                     comment: format!(
-                        "`{}` passes again: its newest build succeeded. Closing; a new run of \
+                        "`{}` {PASSES_AGAIN}: its newest build succeeded. Closing; a new run of \
                          failures reopens this issue.\n",
                         state.builder
                     ),
@@ -337,11 +352,13 @@ pub fn apply_broken(
             }
             report.reopened.push(number);
         }
-        if let Err(err) = tracker.add_comment(number, &sign_comment(&u.comment)) {
+        if u.action != BrokenAction::FinishClose
+            && let Err(err) = tracker.add_comment(number, &sign_comment(&u.comment))
+        {
             fail(&mut report, "add_comment", err);
             continue;
         }
-        if u.action == BrokenAction::Close {
+        if matches!(u.action, BrokenAction::Close | BrokenAction::FinishClose) {
             match tracker.close_issue(number, now) {
                 Ok(()) => report.closed.push(number),
                 Err(err) => fail(&mut report, "close_issue", err),

@@ -160,3 +160,26 @@ fn fewer_than_four_failures_at_the_tip_are_not_broken() {
     assert!(pass(&b, NOW + 6 * HOUR).is_empty());
     assert!(b.state().log.is_empty());
 }
+
+#[test]
+fn a_close_stopped_after_its_comment_is_finished_without_a_second_comment() {
+    let b = world();
+    pass(&b, NOW);
+    slot(&mut b.state().builds, 100, NOW + HOUR, BuildStatus::Success);
+    b.state().fail_on.push(("close_issue", 1));
+    let options = TriageOptions::new(t(NOW + 2 * HOUR));
+    let updates = plan_broken(&b, &b, &options).expect("plan");
+    let report = apply_broken(&updates, &b, &options, t(NOW + 2 * HOUR));
+    assert_eq!(report.failures.len(), 1);
+    b.state().fail_on.clear();
+    let finish = pass(&b, NOW + 3 * HOUR);
+    assert_eq!(actions(&finish), [(BrokenAction::FinishClose, Some(1), 0)]);
+    let passes = b
+        .comments(1)
+        .expect("comments")
+        .iter()
+        .filter(|c| c.body.contains("passes again"))
+        .count();
+    assert_eq!(passes, 1);
+    assert!(b.list_issues().expect("issues")[0].closed);
+}
