@@ -52,15 +52,21 @@ impl Store {
                    FROM {builds}
                    WHERE commit_time >= TIMESTAMP_MICROS(@since_us)
                  )
+                 , after_cursor AS (
+                   SELECT url, builder, `commit`, go_commit, commit_time, build_time, status,
+                          log, step_log,
+                          ROW_NUMBER() OVER (ORDER BY commit_time, url) AS n
+                   FROM b
+                   WHERE copy = 1
+                     AND (@after_us IS NULL
+                          OR commit_time > TIMESTAMP_MICROS(@after_us)
+                          OR (commit_time = TIMESTAMP_MICROS(@after_us) AND url > @after_url))
+                 )
                  SELECT url, builder, `commit`, go_commit, commit_time, build_time, status, log,
                         step_log
-                 FROM b
-                 WHERE copy = 1
-                   AND (@after_us IS NULL
-                        OR commit_time > TIMESTAMP_MICROS(@after_us)
-                        OR (commit_time = TIMESTAMP_MICROS(@after_us) AND url > @after_url))
-                 ORDER BY commit_time, url
-                 LIMIT @page",
+                 FROM after_cursor
+                 WHERE n <= @page
+                 ORDER BY n",
                 builds = self.table(BUILDS)
             ),
             &[

@@ -748,13 +748,21 @@ impl Client {
     }
 }
 
-/// A fresh `requestId` for `jobs.query` (a retried request with the same id is not run
-/// twice).
-fn request_id() -> String {
+/// A fresh `requestId` for `jobs.query`: a random UUID (version 4), as BigQuery recommends
+/// (at most 36 ASCII characters); a retried call with the same id does not run twice.
+pub fn request_id() -> String {
+    let mut bytes = [0u8; 16];
+    fastrand::fill(&mut bytes);
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
     format!(
-        "flakewatch-{:016x}{:016x}",
-        fastrand::u64(..),
-        fastrand::u64(..)
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
     )
 }
 
@@ -886,6 +894,16 @@ mod tests {
             err,
             Error::Refused("the query failed: invalidQuery: Binder Error".to_owned())
         );
+    }
+
+    #[test]
+    fn request_ids_are_uuids() {
+        let a = request_id();
+        assert_eq!(a.len(), 36);
+        assert_eq!(a.as_bytes()[14], b'4', "{a}");
+        assert!(matches!(a.as_bytes()[19], b'8' | b'9' | b'a' | b'b'), "{a}");
+        assert_eq!(a.matches('-').count(), 4);
+        assert_ne!(a, request_id());
     }
 
     #[test]

@@ -315,15 +315,21 @@ impl Store {
                    FROM {runs}
                    WHERE revision = @revision AND (@suite IS NULL OR suite = @suite)
                  )
+                 , after_cursor AS (
+                   SELECT key, job, revision, suite, chunk, chunks, started_at, url, source,
+                          format, properties, stored_at,
+                          ROW_NUMBER() OVER (ORDER BY stored_at, key) AS n
+                   FROM r
+                   WHERE copy = 1
+                     AND (@after_us IS NULL
+                          OR stored_at > TIMESTAMP_MICROS(@after_us)
+                          OR (stored_at = TIMESTAMP_MICROS(@after_us) AND key > @after_key))
+                 )
                  SELECT key, job, revision, suite, chunk, chunks, started_at, url, source, format,
                         properties, stored_at
-                 FROM r
-                 WHERE copy = 1
-                   AND (@after_us IS NULL
-                        OR stored_at > TIMESTAMP_MICROS(@after_us)
-                        OR (stored_at = TIMESTAMP_MICROS(@after_us) AND key > @after_key))
-                 ORDER BY stored_at, key
-                 LIMIT @page",
+                 FROM after_cursor
+                 WHERE n <= @page
+                 ORDER BY n",
                 runs = self.table(RUNS)
             ),
             &[
