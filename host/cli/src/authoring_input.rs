@@ -10,8 +10,8 @@ use clap::Args;
 use flakewatch_authoring::lint::Failures;
 use flakewatch_ingest::records::read_records;
 use flakewatch_triage::backend::IssueTracker;
-use flakewatch_triage::run::{PlanStats, collect_failures, window_start};
 use flakewatch_triage::patterns::read_issues;
+use flakewatch_triage::run::{PlanStats, collect_failures, window_start};
 
 use flakewatch_core::time::Timestamp;
 use flakewatch_plugin_host::PluginBackend;
@@ -100,7 +100,10 @@ impl AuthoringInput {
 
     /// The backend's plugin, checked for `capability`.
     fn open(&self, capability: Capability) -> anyhow::Result<PluginBackend> {
-        let name = self.backend.as_deref().unwrap_or(crate::triage::DEFAULT_BACKEND);
+        let name = self
+            .backend
+            .as_deref()
+            .unwrap_or(crate::triage::DEFAULT_BACKEND);
         self.plugin.check_option_targets(&[name])?;
         let library = self.plugin.registry()?.find(name)?;
         let backend = PluginBackend::new(&library, &self.plugin.config(name)?)?;

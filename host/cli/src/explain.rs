@@ -86,7 +86,10 @@ pub(crate) fn run(args: &ExplainArgs, color: Color) -> anyhow::Result<ExitCode> 
             flakewatch_ingest::records::MAX_RECORD_LINE as u64,
         )
         .with_context(|| format!("reading {}", path.display()))?;
-        vec![parse_record_fields(text.trim()).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?]
+        vec![
+            parse_record_fields(text.trim())
+                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?,
+        ]
     };
     let color = color.enabled(std::io::IsTerminal::is_terminal(&std::io::stdout()));
     let mut explainer = Explainer::new();
@@ -128,7 +131,16 @@ pub(crate) fn run(args: &ExplainArgs, color: Color) -> anyhow::Result<ExitCode> 
         }
         write_text(&mut out, &script.text, &explanation, color)?;
         if let Some(o) = &ownership {
-            writeln!(out, "owner: {} {}", o.action, o.issues.iter().map(|n| format!("#{n}")).collect::<Vec<_>>().join(", "))?;
+            writeln!(
+                out,
+                "owner: {} {}",
+                o.action,
+                o.issues
+                    .iter()
+                    .map(|n| format!("#{n}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )?;
             writeln!(out, "  because {}", o.reason)?;
         }
     }
@@ -187,7 +199,11 @@ fn write_text(
         }
     }
     match explanation.action() {
-        Some(action) => writeln!(out, "script: {action} (rule {})", explanation.first_match.unwrap_or(0)),
+        Some(action) => writeln!(
+            out,
+            "script: {action} (rule {})",
+            explanation.first_match.unwrap_or(0)
+        ),
         None => writeln!(out, "script: no rule matches"),
     }
 }
@@ -214,7 +230,11 @@ fn highlight(text: &str, span: (usize, usize), trace: &Trace) -> String {
             continue;
         }
         out.push_str(source(text, (at, leaf.span.0)));
-        let code = if leaf.value == Some(true) { "1;32" } else { "1;31" };
+        let code = if leaf.value == Some(true) {
+            "1;32"
+        } else {
+            "1;31"
+        };
         out.push_str(&format!("\x1b[{code}m{}\x1b[0m", source(text, leaf.span)));
         at = leaf.span.1;
     }

@@ -19,6 +19,7 @@ use flakewatch_triage::engine::EngineKind;
 
 mod aggregate;
 mod analyze_historical;
+mod authoring_input;
 mod bench;
 mod broken;
 mod check;
@@ -26,11 +27,14 @@ mod close;
 mod completions;
 mod debug;
 mod eval;
+mod explain;
 mod ingest;
+mod lint;
 mod logging;
 pub(crate) mod match_cmd;
 mod plugin;
 mod plugin_options;
+mod preview;
 mod progress;
 mod query;
 mod repeat;
@@ -182,6 +186,10 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "parsed once per process; boxing the argument structs gains nothing"
+)]
 enum Command {
     /// Check a watchflakes script (or a whole issue body) and print its diagnostics.
     Check(check::CheckArgs),
@@ -198,6 +206,13 @@ enum Command {
     /// Triage failures into tracking issues, as watchflakes does: a dry run that prints the
     /// plan, or --apply to post it.
     Triage(triage::TriageArgs),
+    /// Lint a pattern set: rules that can never match or never own a failure, duplicates,
+    /// costly regexps, over-broad rules, failing examples; exit 1 when any is an error.
+    Lint(lint::LintArgs),
+    /// Explain one script on one failure, predicate by predicate, and who owns the failure.
+    Explain(explain::ExplainArgs),
+    /// Preview a new or edited script on the failure history: what it would take and release.
+    Preview(preview::PreviewArgs),
     /// Show the failures a script captures, and which issue owns each (upstream's query mode).
     Query(query::QueryArgs),
     /// Close quiet issues as upstream's closing pass does: a dry run that prints each decision,
@@ -249,6 +264,9 @@ fn main() -> ExitCode {
         Command::Ingest(args) => ingest::run(args),
         Command::Triage(args) => triage::run(args, cli.verbose),
         Command::Query(args) => query::run(args),
+        Command::Lint(args) => lint::run(args),
+        Command::Explain(args) => explain::run(args, cli.color),
+        Command::Preview(args) => preview::run(args),
         Command::Report(args) => report::run(args),
         Command::Close(args) => close::run(args, cli.verbose),
         Command::BrokenBuilders(args) => broken::run(args),

@@ -47,9 +47,9 @@ pub(crate) fn run(args: &PreviewArgs) -> anyhow::Result<ExitCode> {
     let failures = input
         .failures
         .context("preview needs the failure history: --failures FILE, or a backend")?;
-    let number = args.issue.unwrap_or_else(|| {
-        input.issues.iter().map(|(n, _)| *n).max().unwrap_or(0) + 1
-    });
+    let number = args
+        .issue
+        .unwrap_or_else(|| input.issues.iter().map(|(n, _)| *n).max().unwrap_or(0) + 1);
     let result = preview(&input.issues, number, &body, &failures.records)?;
     let mut out = crate::stdout();
     if args.json {
@@ -107,13 +107,20 @@ pub(crate) fn run(args: &PreviewArgs) -> anyhow::Result<ExitCode> {
             writeln!(
                 out,
                 "  {}   {} -> {}",
-                label(&failures.records[change.failure], &failures.urls[change.failure]),
+                label(
+                    &failures.records[change.failure],
+                    &failures.urls[change.failure]
+                ),
                 change.before.describe(),
                 change.after.describe()
             )?;
         }
         if changes.len() > shown {
-            writeln!(out, "  ... {} more (--all lists them)", changes.len() - shown)?;
+            writeln!(
+                out,
+                "  ... {} more (--all lists them)",
+                changes.len() - shown
+            )?;
         }
     }
     if result.taken.is_empty() && result.released.is_empty() && result.other.is_empty() {
@@ -136,7 +143,11 @@ fn label(record: &Record, url: &str) -> String {
     if name.is_empty() {
         name.push_str("(build failure)");
     }
-    let mut text = format!("{name} on {} at {}", record.get(Field::Builder), record.get(Field::Date));
+    let mut text = format!(
+        "{name} on {} at {}",
+        record.get(Field::Builder),
+        record.get(Field::Date)
+    );
     if !url.is_empty() {
         text.push_str(&format!(" ({url})"));
     }

@@ -20,14 +20,24 @@ fn workload() -> PathBuf {
             .arg(&dir)
             .output()
             .expect("python3 runs the workload generator");
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     dir
 }
 
 fn lint(issues: &Path, failures: &Path) -> (Option<i32>, Value) {
     let out = flakewatch()
-        .args(["lint", "--json", "--now", "2025-10-01T00:00:00Z", "--issues"])
+        .args([
+            "lint",
+            "--json",
+            "--now",
+            "2025-10-01T00:00:00Z",
+            "--issues",
+        ])
         .arg(issues)
         .arg("--failures")
         .arg(failures)
@@ -194,7 +204,11 @@ fn explain_shows_each_predicate_and_the_owner() {
         failure,
     ]);
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(
         text.contains("no  test == \"TestOther\"   (test is \"TestServerTimeouts\")   <- decides"),
         "{text}"
@@ -225,8 +239,18 @@ fn preview_of_an_unchanged_body_changes_nothing_and_a_broad_one_takes() {
     let first: Value = serde_json::from_str(issues.lines().next().expect("issue")).expect("JSON");
     let same = Path::new(env!("CARGO_TARGET_TMPDIR")).join("preview-same.md");
     std::fs::write(&same, first["body"].as_str().expect("body")).expect("write");
-    let out = demo(&["preview", "--json", "--issue", "101", same.to_str().expect("utf-8")]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = demo(&[
+        "preview",
+        "--json",
+        "--issue",
+        "101",
+        same.to_str().expect("utf-8"),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let doc: Value = serde_json::from_slice(&out.stdout).expect("JSON");
     assert_eq!(doc["owned_before"], doc["owned_after"]);
     assert!(doc["owned_before"].as_u64().is_some_and(|n| n > 0), "{doc}");
