@@ -150,7 +150,12 @@ impl<'p> Interpreter<'p> {
 
     /// The 0-based index of issue `issue`'s first rule that matches `record`, if any: which
     /// rule gave [`Interpreter::script_action`]'s action (for explanations and lint).
-    pub fn first_rule(&self, issue: usize, record: &Record, scratch: &mut Scratch) -> Option<usize> {
+    pub fn first_rule(
+        &self,
+        issue: usize,
+        record: &Record,
+        scratch: &mut Scratch,
+    ) -> Option<usize> {
         self.reset(scratch);
         self.set.issues[issue]
             .rules

@@ -108,7 +108,9 @@ fn find_block<'a>(lines: &[&'a str]) -> Option<(usize, Vec<&'a str>)> {
                 .unwrap_or(rest.len())
         } else if indented {
             rest.iter()
-                .position(|l| !(l.starts_with('\t') || l.starts_with("    ") || l.trim().is_empty()))
+                .position(|l| {
+                    !(l.starts_with('\t') || l.starts_with("    ") || l.trim().is_empty())
+                })
                 .unwrap_or(rest.len())
         } else {
             continue;
@@ -132,9 +134,11 @@ fn parse_line(line: usize, text: &str) -> Result<Example, ExampleError> {
     };
     let rest = rest.trim();
     let subject = if rest.starts_with('{') {
-        Subject::Record(Box::new(parse_record_fields(rest).map_err(|e| ExampleError {
-            line,
-            message: format!("the record: {e}"),
+        Subject::Record(Box::new(parse_record_fields(rest).map_err(|e| {
+            ExampleError {
+                line,
+                message: format!("the record: {e}"),
+            }
         })?))
     } else if rest.starts_with("https://") || rest.starts_with("http://") {
         Subject::Url(rest.to_owned())

@@ -89,8 +89,7 @@ pub struct Explanation {
 impl Explanation {
     /// The script's action for the failure: the first matching rule's.
     pub fn action(&self) -> Option<&str> {
-        self.first_match
-            .map(|i| self.rules[i - 1].action.as_str())
+        self.first_match.map(|i| self.rules[i - 1].action.as_str())
     }
 }
 
@@ -119,7 +118,11 @@ impl Explainer {
     }
 
     /// Explains `script` on `record`: every rule up to the first that matches.
-    pub fn explain(&mut self, script: &Script, record: &Record) -> Result<Explanation, ExplainError> {
+    pub fn explain(
+        &mut self,
+        script: &Script,
+        record: &Record,
+    ) -> Result<Explanation, ExplainError> {
         let mut rules = Vec::with_capacity(script.rules.len());
         let mut first_match = None;
         for (i, rule) in script.rules.iter().enumerate() {
@@ -163,10 +166,12 @@ impl Explainer {
         if let Some(regex) = self.regexes.get(pattern) {
             return Ok(Arc::clone(regex));
         }
-        let regex = Arc::new(compile_regex(hir, &self.limits).map_err(|message| ExplainError {
-            pattern: pattern.to_owned(),
-            message,
-        })?);
+        let regex = Arc::new(
+            compile_regex(hir, &self.limits).map_err(|message| ExplainError {
+                pattern: pattern.to_owned(),
+                message,
+            })?,
+        );
         self.regexes.insert(pattern.to_owned(), Arc::clone(&regex));
         Ok(regex)
     }
@@ -212,15 +217,27 @@ impl Explainer {
             ExprKind::Cmp(cmp) => {
                 let value = record.get(cmp.field);
                 let held = cmp.op.eval(value.as_bytes(), &cmp.literal);
-                node("cmp", Some(held), Some(shown(cmp.field, value, None)), Vec::new())
+                node(
+                    "cmp",
+                    Some(held),
+                    Some(shown(cmp.field, value, None)),
+                    Vec::new(),
+                )
             }
             ExprKind::Regex(m) => {
                 let field = m.searched_field();
                 let value = record.get(field);
                 let regex = self.regex(&m.regex.pattern, &m.regex.hir)?;
-                let found = regex.find(value.as_bytes()).map(|found| &value[found.range()]);
+                let found = regex
+                    .find(value.as_bytes())
+                    .map(|found| &value[found.range()]);
                 let held = found.is_some() != m.negated;
-                node("regex", Some(held), Some(shown(field, value, found)), Vec::new())
+                node(
+                    "regex",
+                    Some(held),
+                    Some(shown(field, value, found)),
+                    Vec::new(),
+                )
             }
         })
     }

@@ -168,9 +168,8 @@ pub fn lint(issues: &Issues, failures: Option<&Failures>, options: &LintOptions)
         on_failures(issues, failures, options, &mut findings);
     }
     examples_checks(issues, failures, &mut findings);
-    findings.sort_by(|a, b| {
-        (a.issue, a.rule, a.line, a.code).cmp(&(b.issue, b.rule, b.line, b.code))
-    });
+    findings
+        .sort_by(|a, b| (a.issue, a.rule, a.line, a.code).cmp(&(b.issue, b.rule, b.line, b.code)));
     findings
 }
 
@@ -235,7 +234,9 @@ fn per_issue(issues: &Issues, i: usize, options: &LintOptions, out: &mut Vec<Fin
             "script-error",
             Severity::Error,
             number,
-            format!("the script exceeds a limit when compiled ({err}), so the issue matches nothing"),
+            format!(
+                "the script exceeds a limit when compiled ({err}), so the issue matches nothing"
+            ),
             "split or simplify the script".to_owned(),
         )),
         ScriptStatus::NoScript | ScriptStatus::EmptyBody => out.push(finding(
@@ -405,7 +406,11 @@ fn contradiction(expr: &Expr) -> Option<String> {
                             "{name} == {}, which `{}` {}",
                             show(value),
                             m.regex.pattern,
-                            if m.negated { "matches (and must not)" } else { "does not match" }
+                            if m.negated {
+                                "matches (and must not)"
+                            } else {
+                                "does not match"
+                            }
                         ));
                     }
                 }
@@ -415,11 +420,17 @@ fn contradiction(expr: &Expr) -> Option<String> {
         let lower = conds
             .iter()
             .filter(|(op, _)| matches!(op, CmpOp::Gt | CmpOp::Ge))
-            .max_by(|a, b| a.1.cmp(b.1).then((a.0 == CmpOp::Gt).cmp(&(b.0 == CmpOp::Gt))));
+            .max_by(|a, b| {
+                a.1.cmp(b.1)
+                    .then((a.0 == CmpOp::Gt).cmp(&(b.0 == CmpOp::Gt)))
+            });
         let upper = conds
             .iter()
             .filter(|(op, _)| matches!(op, CmpOp::Lt | CmpOp::Le))
-            .min_by(|a, b| a.1.cmp(b.1).then((a.0 == CmpOp::Lt).cmp(&(b.0 == CmpOp::Lt)).reverse()));
+            .min_by(|a, b| {
+                a.1.cmp(b.1)
+                    .then((a.0 == CmpOp::Lt).cmp(&(b.0 == CmpOp::Lt)).reverse())
+            });
         if let (Some((lop, lv)), Some((uop, uv))) = (lower, upper) {
             let empty = lv > uv || (lv == uv && (*lop == CmpOp::Gt || *uop == CmpOp::Lt));
             if empty {
@@ -586,7 +597,11 @@ fn rule_uses(set: &PatternSet, numbers: &[u64], records: &[Record]) -> Uses {
         for record in part {
             let mut firsts = Vec::new();
             let mut builder = AssignmentBuilder::new();
-            for (issue, first) in interp.first_rules(record, &mut scratch).into_iter().enumerate() {
+            for (issue, first) in interp
+                .first_rules(record, &mut scratch)
+                .into_iter()
+                .enumerate()
+            {
                 if let Some(rule) = first {
                     let action = set.issues[issue].rules[rule].action as usize;
                     let kind = set.action_kinds[action];
@@ -603,7 +618,10 @@ fn rule_uses(set: &PatternSet, numbers: &[u64], records: &[Record]) -> Uses {
                 flakewatch_dsl::Assignment::Default(i) => format!("default of #{}", numbers[*i]),
                 flakewatch_dsl::Assignment::Post(t) => format!(
                     "post of {}",
-                    t.iter().map(|i| format!("#{}", numbers[*i])).collect::<Vec<_>>().join(", ")
+                    t.iter()
+                        .map(|i| format!("#{}", numbers[*i]))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
                 flakewatch_dsl::Assignment::NewIssue => "nobody".to_owned(),
             };
@@ -635,7 +653,12 @@ fn rule_uses(set: &PatternSet, numbers: &[u64], records: &[Record]) -> Uses {
     all
 }
 
-fn on_failures(issues: &Issues, failures: &Failures, options: &LintOptions, out: &mut Vec<Finding>) {
+fn on_failures(
+    issues: &Issues,
+    failures: &Failures,
+    options: &LintOptions,
+    out: &mut Vec<Finding>,
+) {
     let records = &failures.records;
     // Values the window's failures have in the fields rules compare with `==`, for
     // `unseen-value`.
@@ -670,9 +693,9 @@ fn on_failures(issues: &Issues, failures: &Failures, options: &LintOptions, out:
         for (k, rule) in script.rules.iter().enumerate() {
             for part in conjuncts(&rule.expr) {
                 if let Some((field, CmpOp::Eq, literal)) = comparison(part)
-                    && !values
-                        .get(&field)
-                        .is_some_and(|seen| seen.contains(String::from_utf8_lossy(literal).as_ref()))
+                    && !values.get(&field).is_some_and(|seen| {
+                        seen.contains(String::from_utf8_lossy(literal).as_ref())
+                    })
                 {
                     out.push(at(
                         finding(
@@ -790,7 +813,8 @@ fn examples_checks(issues: &Issues, failures: Option<&Failures>, out: &mut Vec<F
                     "example-unchecked",
                     Severity::Info,
                     number,
-                    "no failure of this build is at hand, so the example was not checked".to_owned(),
+                    "no failure of this build is at hand, so the example was not checked"
+                        .to_owned(),
                     "run lint with the failures of the window (a backend or --failures)".to_owned(),
                 );
                 f.line = Some(example.line);
@@ -818,7 +842,11 @@ fn examples_checks(issues: &Issues, failures: Option<&Failures>, out: &mut Vec<F
                     format!(
                         "the example says `{}`, but the script {}",
                         example.expect.keyword(),
-                        if matched { "matches it" } else { "does not match it" }
+                        if matched {
+                            "matches it"
+                        } else {
+                            "does not match it"
+                        }
                     ),
                     "`flakewatch explain` shows which condition decides".to_owned(),
                 );

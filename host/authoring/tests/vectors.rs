@@ -99,7 +99,13 @@ fn explain_gives_the_script_action_of_every_upstream_parse_vector() {
             }
             let explanation = explainer.explain(&parsed.script, &r).expect("explains");
             let want = (record.want != "none").then_some(record.want.as_str());
-            assert_eq!(explanation.action(), want, "{}: {}", case.script, record.name);
+            assert_eq!(
+                explanation.action(),
+                want,
+                "{}: {}",
+                case.script,
+                record.name
+            );
             checked += 1;
         }
     }

@@ -81,7 +81,9 @@ fn scheduled(tests: &Value, out: &mut Vec<(String, String)>) {
                 }
             }
         }
-        Value::Array(list) => out.extend(list.iter().filter_map(test_id).map(|t| (String::new(), t))),
+        Value::Array(list) => {
+            out.extend(list.iter().filter_map(test_id).map(|t| (String::new(), t)))
+        }
         _ => {}
     }
 }
