@@ -653,7 +653,7 @@ impl Client {
                     .map(|(id, row)| json!({"insertId": id, "json": row}))
                     .collect::<Vec<_>>(),
             });
-            let answer = self.call(Method::Post, &path, &[], Some(&body))?;
+            let answer = self.insert_request(&path, &body)?;
             if let Some(errors) = answer.get("insertErrors").and_then(Value::as_array)
                 && let Some(first) = errors.first()
             {
@@ -681,6 +681,30 @@ impl Client {
             start = end;
         }
         Ok(())
+    }
+
+    /// One `insertAll` request. BigQuery may answer 404 for a while to streaming into a table
+    /// just created; the rows carry `insertId`s, so the request is sent again within
+    /// `max-wait` before the 404 is reported.
+    fn insert_request(&self, path: &str, body: &Value) -> Result<Value, Error> {
+        let start = Instant::now();
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            match self.call(Method::Post, path, &[], Some(body)) {
+                Err(Error::NotFound(message)) => {
+                    let wait = self.backoff(attempt);
+                    if start.elapsed() + wait > self.policy.max_wait {
+                        return Err(Error::NotFound(format!(
+                            "{message} (still after {attempt} attempts in {:.1} s)",
+                            start.elapsed().as_secs_f64()
+                        )));
+                    }
+                    std::thread::sleep(wait);
+                }
+                other => return other,
+            }
+        }
     }
 
     /// Whether a dataset exists.

@@ -615,3 +615,42 @@ fn the_build_window_is_pushed_down_as_a_where() {
     assert_eq!(since["parameterValue"]["value"], json!("1754352000000000"));
     assert_eq!(since["parameterType"]["type"], json!("INT64"));
 }
+
+#[test]
+fn streaming_into_a_table_not_yet_visible_is_sent_again() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let stub = {
+        let calls = Arc::clone(&calls);
+        Stub::start(move |_| {
+            if calls.fetch_add(1, Ordering::SeqCst) < 2 {
+                (
+                    404,
+                    json!({"error": {"code": 404, "message": "Not found: Table proj:d.t"}}),
+                )
+            } else {
+                (200, json!({"kind": "bigquery#tableDataInsertAllResponse"}))
+            }
+        })
+    };
+    client(&stub, Credentials::None)
+        .insert_all("d", "t", &[("id-1".to_owned(), json!({"k": 1}))])
+        .expect("inserted on the third request");
+    let seen = stub.seen();
+    assert_eq!(seen.len(), 3);
+    // The same rows with the same insertIds each time.
+    assert!(seen.windows(2).all(|w| w[0].body == w[1].body));
+    // A table that never appears is reported once max-wait is used up.
+    let stub = Stub::start(|_| {
+        (
+            404,
+            json!({"error": {"code": 404, "message": "Not found: Table proj:d.gone"}}),
+        )
+    });
+    let err = client(&stub, Credentials::None)
+        .insert_all("d", "gone", &[("id-1".to_owned(), json!({"k": 1}))])
+        .expect_err("never there");
+    assert!(
+        matches!(&err, Error::NotFound(m) if m.contains("Not found: Table proj:d.gone") && m.contains("still after")),
+        "{err:?}"
+    );
+}
