@@ -570,6 +570,90 @@ fn history_from_postgres_judges_as_history_from_run_directories() {
 }
 
 #[test]
+fn an_ingest_into_postgres_killed_while_storing_loses_nothing_and_duplicates_nothing() {
+    let Some(db) = TestDb::new() else { return };
+    let sqlite = tempfile::tempdir().expect("temp dir");
+    ingest_push(sqlite.path());
+    let mut expected = revision_json(sqlite.path());
+    let ingest_pg = |execution: &(PathBuf, Vec<String>), crash_at: Option<usize>| {
+        let mut cmd = flakewatch();
+        cmd.args([
+            "ingest",
+            "--store",
+            "postgres",
+            "--opt-env",
+            "postgres:url=FW_RESULTS_URL",
+        ])
+        .env("FW_RESULTS_URL", &db.url)
+        .arg(&execution.0);
+        for pair in &execution.1 {
+            cmd.args(["--run-meta", pair]);
+        }
+        if let Some(n) = crash_at {
+            cmd.env("FLAKEWATCH_POSTGRES_CRASH_AT", n.to_string());
+        }
+        cmd.output().expect("run flakewatch")
+    };
+    let view = || {
+        let out = flakewatch()
+            .args(["revision", REVISION, "--json", "--store", "postgres"])
+            .args(["--opt-env", "postgres:url=FW_RESULTS_URL"])
+            .env("FW_RESULTS_URL", &db.url)
+            .output()
+            .expect("run flakewatch");
+        (out.status.code(), out.stdout)
+    };
+    let executions = executions();
+    // Crash point 1: in the middle of the first execution's COPY; 2: after its commit.
+    for crash_at in [1, 2] {
+        let crashed = ingest_pg(&executions[0], Some(crash_at));
+        assert!(
+            !crashed.status.success(),
+            "crash point {crash_at} was not reached"
+        );
+        assert_ne!(
+            crashed.status.code(),
+            Some(3),
+            "crash point {crash_at}: failed, not crashed"
+        );
+        let (code, stdout) = view();
+        if crash_at == 1 {
+            assert_eq!(
+                code,
+                Some(3),
+                "nothing of a run killed before its commit is stored"
+            );
+        } else {
+            let partial: Value = serde_json::from_slice(&stdout).expect("JSON view");
+            assert_eq!(
+                partial["runs"], 1,
+                "a run killed after its commit is stored whole"
+            );
+            assert_eq!(partial["suites"][0]["executions"][0]["totals"]["tests"], 2);
+        }
+    }
+    for execution in &executions {
+        let out = ingest_pg(execution, None);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let (code, stdout) = view();
+    assert_eq!(code, Some(1));
+    let mut got: Value = serde_json::from_slice(&stdout).expect("JSON view");
+    for v in [&mut got, &mut expected] {
+        for suite in v["suites"].as_array_mut().expect("suites") {
+            for e in suite["executions"].as_array_mut().expect("executions") {
+                e["source"] = Value::Null;
+            }
+        }
+    }
+    assert_eq!(got, expected);
+}
+
+#[test]
 fn a_postgres_server_that_is_down_is_a_clear_error_without_the_password() {
     let (file, meta) = &executions()[0];
     let mut cmd = flakewatch();

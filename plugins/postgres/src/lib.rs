@@ -123,6 +123,30 @@ pub struct PostgresBackend {
     client: Mutex<Option<Client>>,
 }
 
+/// The environment variable that makes the plugin abort the process at the N-th crash point
+/// (1-based, counted across the process): each newly stored run with tests passes two, one
+/// in the middle of its `COPY` (nothing committed) and one just after its commit. For
+/// crash-safety tests only.
+pub const CRASH_AT_ENV: &str = "FLAKEWATCH_POSTGRES_CRASH_AT";
+
+/// Counts one crash point and aborts the process when it is the one [`CRASH_AT_ENV`] names.
+fn crash_point() {
+    use std::sync::OnceLock;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static AT: OnceLock<Option<u64>> = OnceLock::new();
+    static PASSED: AtomicU64 = AtomicU64::new(0);
+    let at = *AT.get_or_init(|| {
+        std::env::var(CRASH_AT_ENV)
+            .ok()
+            .and_then(|v| v.parse().ok())
+    });
+    let n = PASSED.fetch_add(1, Ordering::SeqCst) + 1;
+    if at == Some(n) {
+        // A simulated power cut: no destructors, no goodbye to the server.
+        std::process::abort();
+    }
+}
+
 impl fmt::Debug for PostgresBackend {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PostgresBackend")
@@ -348,10 +372,15 @@ impl PostgresBackend {
                     ];
                     writer.write(&row).map_err(err)?;
                 }
+                if position == 0 {
+                    // Rows are on their way, nothing is committed.
+                    crash_point();
+                }
             }
             writer.finish().map_err(err)?;
         }
         tx.commit().map_err(err)?;
+        crash_point();
         Ok(true)
     }
 
