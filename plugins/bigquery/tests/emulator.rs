@@ -426,3 +426,92 @@ fn builds_are_listed_in_the_window_with_their_failures_over_pages() {
     // The kit, on the loaded builds (and its own results).
     kit::assert_conforms::<BigQuery>(&config);
 }
+
+#[test]
+fn through_a_faulty_network_runs_are_stored_once_and_read_whole() {
+    use support::{Fault, Proxy};
+    let Some(emulator) = support::emulator("faulty_network") else {
+        return;
+    };
+    // The first answer to every insertAll into a table is lost after the rows reached the
+    // emulator (so the retry sends them a second time, and the emulator keeps both), and the
+    // first request for every further result page fails before it arrives.
+    let proxy = Proxy::start(&emulator.url, |seen| {
+        if seen.path.ends_with("/insertAll") && seen.nth % 2 == 0 {
+            Fault::FailAfter
+        } else if seen.method == "GET" && seen.query.contains("pageToken=") && seen.nth % 2 == 0 {
+            Fault::FailBefore
+        } else {
+            Fault::None
+        }
+    });
+    let through_proxy = emulator.config(
+        "faulty",
+        &[
+            ("api", proxy.url.as_str()),
+            ("retry-base-ms", "5"),
+            ("page-runs", "2"),
+            ("max-results", "2"),
+        ],
+    );
+    let plugin = BigQuery::from_config(&through_proxy, |_| None).expect("plugin");
+    let runs: Vec<ResultsRun> = (1..=5)
+        .map(|i| kit::sample_run(&format!("net-{i}"), "net-rev", Some("s")))
+        .collect();
+    for run in &runs {
+        let request = StoreRunRequest { run: run.clone() };
+        assert!(plugin.store_run(&request).expect("store").stored);
+    }
+    let injected = proxy.injected.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(injected >= 15, "{injected} faults injected");
+    // The emulator holds every row twice ...
+    let direct = BigQuery::from_config(&emulator.config("faulty", &[]), |_| None).expect("plugin");
+    let rows = direct
+        .store()
+        .client()
+        .query(
+            "SELECT COUNT(*) AS n FROM `flakewatch-test.faulty.runs`",
+            &[],
+            None,
+        )
+        .expect("count");
+    assert_eq!(rows.rows[0][0], json!("10"));
+    // ... and every read sees each run once, whole, in the order stored, over pages whose
+    // first requests failed.
+    let mut listed = Vec::new();
+    let mut cursor = None;
+    for _ in 0..10 {
+        let page = plugin
+            .revision_runs(&RevisionRunsRequest {
+                revision: "net-rev".to_owned(),
+                suite: None,
+                cursor: cursor.clone(),
+            })
+            .expect("revision_runs");
+        listed.extend(page.runs);
+        cursor = page.next_cursor;
+        if cursor.is_none() {
+            break;
+        }
+    }
+    assert_eq!(listed, runs);
+    for run in &runs {
+        let request = StoreRunRequest { run: run.clone() };
+        assert!(!plugin.store_run(&request).expect("store again").stored);
+    }
+    let history = plugin
+        .test_history(&TestHistoryRequest {
+            job: "kit-job".to_owned(),
+            max_runs: 200,
+            max_days: 7,
+            now: "2025-06-10T00:00:00Z".to_owned(),
+        })
+        .expect("history");
+    assert_eq!(history.runs, 5);
+    let same_title = history
+        .rows
+        .iter()
+        .find(|r| r.name == "same title")
+        .expect("row");
+    assert_eq!(same_title.flake_count, 5, "{history:?}");
+}

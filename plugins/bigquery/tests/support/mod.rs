@@ -137,3 +137,138 @@ impl Emulator {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 }
+
+/// What the proxy does with one request.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Fault {
+    /// Forward it and pass the answer back.
+    None,
+    /// Answer 503 without forwarding it.
+    FailBefore,
+    /// Forward it, then answer 503 (the answer is lost on the way back).
+    FailAfter,
+}
+
+/// The request the proxy decides about: method, path, query string, and how many requests
+/// with this method and path came before it.
+pub(crate) struct Seen<'a> {
+    pub(crate) method: &'a str,
+    pub(crate) path: &'a str,
+    pub(crate) query: &'a str,
+    pub(crate) nth: usize,
+}
+
+type Rule = dyn Fn(&Seen<'_>) -> Fault + Send + Sync;
+
+/// A fault-injecting HTTP proxy on 127.0.0.1 in front of the emulator, stopped when dropped.
+pub(crate) struct Proxy {
+    server: std::sync::Arc<tiny_http::Server>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    /// Its base URL.
+    pub(crate) url: String,
+    /// Faults injected so far.
+    pub(crate) injected: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Proxy {
+    /// A proxy to `upstream` that asks `rule` about every request.
+    pub(crate) fn start(
+        upstream: &str,
+        rule: impl Fn(&Seen<'_>) -> Fault + Send + Sync + 'static,
+    ) -> Proxy {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").expect("bind loopback"));
+        let url = format!(
+            "http://{}",
+            server.server_addr().to_ip().expect("an IP address")
+        );
+        let injected = Arc::new(AtomicUsize::new(0));
+        let rule: Arc<Rule> = Arc::new(rule);
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .proxy(None)
+            .build()
+            .into();
+        let upstream = upstream.to_owned();
+        let thread = {
+            let (server, injected) = (Arc::clone(&server), Arc::clone(&injected));
+            std::thread::spawn(move || {
+                let mut counts: std::collections::HashMap<(String, String), usize> =
+                    std::collections::HashMap::new();
+                for mut request in server.incoming_requests() {
+                    let method = request.method().to_string();
+                    let full = request.url().to_owned();
+                    let (path, query) = full.split_once('?').unwrap_or((&full, ""));
+                    let nth = {
+                        let n = counts.entry((method.clone(), path.to_owned())).or_insert(0);
+                        *n += 1;
+                        *n - 1
+                    };
+                    let fault = rule(&Seen {
+                        method: &method,
+                        path,
+                        query,
+                        nth,
+                    });
+                    let unavailable = || {
+                        tiny_http::Response::from_string(
+                            r#"{"error": {"code": 503, "message": "injected by the test proxy"}}"#,
+                        )
+                        .with_status_code(503)
+                    };
+                    if fault == Fault::FailBefore {
+                        injected.fetch_add(1, Ordering::SeqCst);
+                        let _ = request.respond(unavailable());
+                        continue;
+                    }
+                    let mut body = Vec::new();
+                    let _ = request.as_reader().read_to_end(&mut body);
+                    let target = format!("{upstream}{full}");
+                    let answer = if method == "GET" {
+                        agent.get(&target).call()
+                    } else {
+                        agent
+                            .post(&target)
+                            .header("Content-Type", "application/json")
+                            .send(&body[..])
+                    };
+                    let (status, text) = match answer {
+                        Ok(mut response) => (
+                            response.status().as_u16(),
+                            response.body_mut().read_to_string().unwrap_or_default(),
+                        ),
+                        Err(e) => (502, format!(r#"{{"error": {{"message": "{e}"}}}}"#)),
+                    };
+                    if fault == Fault::FailAfter {
+                        injected.fetch_add(1, Ordering::SeqCst);
+                        let _ = request.respond(unavailable());
+                        continue;
+                    }
+                    let response = tiny_http::Response::from_string(text)
+                        .with_status_code(status)
+                        .with_header(
+                            tiny_http::Header::from_bytes("Content-Type", "application/json")
+                                .expect("header"),
+                        );
+                    let _ = request.respond(response);
+                }
+            })
+        };
+        Proxy {
+            server,
+            thread: Some(thread),
+            url,
+            injected,
+        }
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.server.unblock();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
