@@ -9,7 +9,7 @@
 //! | `test_results` | attempt (a test without attempts: one row with `NULL` attempt columns) | `run_key`, `test_position`, `attempt`, `suite_path` (JSON list text), `classname`, `name`, `status`, `failure`, `expected`, `raw_status`, `duration`, `message`, `known_intermittent` (JSON list text) |
 
 //!
-//! The failure source reads three more tables, written by [`crate::builds`]'s loader (or by
+//! The failure source reads three more tables, written by `Store::load_builds` (or by
 //! anything that writes the same columns):
 //!
 //! | table | one row per | columns |
