@@ -482,6 +482,10 @@ fn a_service_account_key_is_exchanged_for_a_token_that_is_cached_and_renewed() {
         1,
         "one token for three queries"
     );
+    assert!(
+        !format!("{plugin:?}").contains("service-token"),
+        "the cached token is not in Debug output: {plugin:?}"
+    );
     // BigQuery refuses the cached token (revoked): one new token, and the query goes through.
     reject.store(true, Ordering::SeqCst);
     assert_eq!(
