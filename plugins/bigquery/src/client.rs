@@ -580,8 +580,10 @@ impl Client {
             ),
         };
         let mut read = 0u64;
-        // Every page but a last empty one brings a row: more pages than rows is a loop.
-        let max_pages = total.map_or(u64::MAX, |t| t + 2);
+        // Every page but a last empty one brings a row: more pages than rows is a loop. An
+        // answer without totalRows (BigQuery always sends it) is followed for at most a
+        // million pages.
+        let max_pages = total.map_or(1_000_000, |t| t + 2);
         let mut pages = 0u64;
         loop {
             pages += 1;
