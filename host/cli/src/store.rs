@@ -13,7 +13,8 @@ pub(crate) const DEFAULT_STORE: &str = "files";
 #[derive(Debug, Args)]
 pub(crate) struct StoreArgs {
     /// The test-results store: a plugin providing `test_results` (`files`: SQLite in --data
-    /// DIR; `postgres`: --opt postgres:url=... or FLAKEWATCH_POSTGRES_URL) [default: files].
+    /// DIR; `postgres`: --opt postgres:url=... or FLAKEWATCH_POSTGRES_URL; `bigquery`:
+    /// --opt bigquery:project=P --opt bigquery:dataset=D and a token) [default: files].
     #[arg(long = "store", value_name = "NAME")]
     pub store: Option<String>,
     /// Plugin libraries and their options.

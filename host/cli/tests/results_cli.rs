@@ -5,6 +5,13 @@
 
 mod support;
 
+#[path = "../../../plugins/bigquery/tests/support/mod.rs"]
+#[allow(
+    dead_code,
+    reason = "the CLI's tests use the emulator, not the fault proxy"
+)]
+mod bigquery_support;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -330,10 +337,12 @@ fn aggregate(history: &[&str], data: Option<&Path>) -> Value {
     serde_json::from_slice(&out.stdout).expect("JSON summary")
 }
 
-/// Where a test keeps its results: the files store in a directory, or PostgreSQL.
+/// Where a test keeps its results: the files store in a directory, PostgreSQL, or the
+/// BigQuery emulator (its REST URL and a dataset).
 enum Store<'a> {
     Files(&'a Path),
     Postgres(&'a str),
+    BigQuery(&'a str, &'a str),
 }
 
 impl Store<'_> {
@@ -345,6 +354,13 @@ impl Store<'_> {
             Store::Postgres(url) => {
                 cmd.args([flag, "postgres", "--opt-env", "postgres:url=FW_RESULTS_URL"])
                     .env("FW_RESULTS_URL", url);
+            }
+            Store::BigQuery(api, dataset) => {
+                cmd.args([flag, "bigquery"])
+                    .args(["--opt", &format!("bigquery:api={api}")])
+                    .args(["--opt", "bigquery:project=flakewatch-test"])
+                    .args(["--opt", &format!("bigquery:dataset={dataset}")])
+                    .env("FLAKEWATCH_BIGQUERY_TOKEN", "emulator-accepts-any-token");
             }
         }
     }
@@ -643,6 +659,68 @@ fn an_ingest_into_postgres_killed_while_storing_loses_nothing_and_duplicates_not
     let (code, stdout) = view();
     assert_eq!(code, Some(1));
     let mut got: Value = serde_json::from_slice(&stdout).expect("JSON view");
+    for v in [&mut got, &mut expected] {
+        for suite in v["suites"].as_array_mut().expect("suites") {
+            for e in suite["executions"].as_array_mut().expect("executions") {
+                e["source"] = Value::Null;
+            }
+        }
+    }
+    assert_eq!(got, expected);
+}
+
+#[test]
+fn history_from_bigquery_judges_as_history_from_run_directories() {
+    let Some(emulator) = bigquery_support::emulator("history_from_bigquery") else {
+        return;
+    };
+    history_from_store_equals_history_from_runs(
+        &Store::BigQuery(&emulator.url, "history"),
+        "bigquery",
+    );
+}
+
+#[test]
+fn bigquery_holds_the_push_as_sqlite_does() {
+    let Some(emulator) = bigquery_support::emulator("bigquery_push") else {
+        return;
+    };
+    let store = Store::BigQuery(&emulator.url, "push");
+    let sqlite = tempfile::tempdir().expect("temp dir");
+    ingest_push(sqlite.path());
+    let mut expected = revision_json(sqlite.path());
+    for round in ["stored ", "already stored "] {
+        let mut cmd = flakewatch();
+        cmd.arg("ingest");
+        store.args(&mut cmd, "--store");
+        let out = cmd
+            .arg("--manifest")
+            .arg(pushes().join("push.json"))
+            .output()
+            .expect("run flakewatch");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(
+            stdout.lines().filter(|l| l.starts_with(round)).count(),
+            6,
+            "{stdout}"
+        );
+    }
+    let mut cmd = flakewatch();
+    cmd.args(["revision", REVISION, "--json"]);
+    store.args(&mut cmd, "--store");
+    let out = cmd.output().expect("run flakewatch");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut got: Value = serde_json::from_slice(&out.stdout).expect("JSON view");
     for v in [&mut got, &mut expected] {
         for suite in v["suites"].as_array_mut().expect("suites") {
             for e in suite["executions"].as_array_mut().expect("executions") {

@@ -16,6 +16,7 @@ use std::sync::OnceLock;
 pub(super) const PACKAGES: &[&str] = &[
     "flakewatch-plugin-files",
     "flakewatch-plugin-postgres",
+    "flakewatch-plugin-bigquery",
     "flakewatch-plugin-example",
     "flakewatch-test-plugin-wrong-abi",
     "flakewatch-test-plugin-no-entry",
