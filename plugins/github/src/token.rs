@@ -3,7 +3,7 @@
 use std::fmt;
 
 /// A GitHub token. It has no `Display`, and its `Debug` prints no part of it; the only way to
-/// the text is [`Token::header`], which builds the `Authorization` value.
+/// the text is `Token::header`, which builds the `Authorization` value.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Token(String);
 
