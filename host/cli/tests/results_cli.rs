@@ -1,15 +1,13 @@
-//! Test results through the real binary and the real files plugin (its embedded SQLite
-//! database): `ingest --store` of the mozlog push in `testdata/pushes`, `revision` on it,
-//! re-ingesting and crashed ingests, and `aggregate --history-from` against the history the
-//! same runs give as run directories.
+//! Test results through the real binary and the real store plugins (the files plugin's
+//! SQLite, PostgreSQL, the BigQuery emulator): `ingest --store` of the mozlog push in
+//! `testdata/pushes`, `revision` on it, re-ingesting and crashed ingests, and
+//! `aggregate --history-from` against the history the same runs give as run directories.
 
 mod support;
 
+// The emulator's start-up, shared with the plugin's own tests (the module allows what this
+// file leaves unused, such as its fault proxy).
 #[path = "../../../plugins/bigquery/tests/support/mod.rs"]
-#[allow(
-    dead_code,
-    reason = "the CLI's tests use the emulator, not the fault proxy"
-)]
 mod bigquery_support;
 
 use std::path::{Path, PathBuf};
