@@ -8,6 +8,20 @@ use flakewatch_dsl::interp::Interpreter;
 use flakewatch_dsl::ir::PatternSet;
 use flakewatch_dsl::{Field, Limits, Record, parse_script};
 
+/// A vector's record (field `""` is `output`).
+fn record_of(fields: &std::collections::BTreeMap<String, String>) -> Record {
+    let mut r = Record::new();
+    for (name, value) in fields {
+        let field = if name.is_empty() {
+            Field::Output
+        } else {
+            Field::from_name(name).expect("a known field")
+        };
+        r.set(field, value.as_str());
+    }
+    r
+}
+
 #[test]
 fn explain_agrees_with_the_engine_on_every_upstream_run_vector() {
     let cases = CaseFile::upstream().run_cases();
@@ -29,15 +43,7 @@ fn explain_agrees_with_the_engine_on_every_upstream_run_vector() {
         let mut scratch = interp.scratch();
         let mut explainer = Explainer::new();
         for record in &case.records {
-            let mut r = Record::new();
-            for (name, value) in &record.fields {
-                let field = if name.is_empty() {
-                    Field::Output
-                } else {
-                    Field::from_name(name).expect("a known field")
-                };
-                r.set(field, value.as_str());
-            }
+            let r = record_of(&record.fields);
             let mut actions = Vec::new();
             for (i, (_, script)) in scripts.iter().enumerate() {
                 let action = match script {
@@ -88,15 +94,7 @@ fn explain_gives_the_script_action_of_every_upstream_parse_vector() {
         }
         let mut explainer = Explainer::new();
         for record in &case.records {
-            let mut r = Record::new();
-            for (name, value) in &record.fields {
-                let field = if name.is_empty() {
-                    Field::Output
-                } else {
-                    Field::from_name(name).expect("a known field")
-                };
-                r.set(field, value.as_str());
-            }
+            let r = record_of(&record.fields);
             let explanation = explainer.explain(&parsed.script, &r).expect("explains");
             let want = (record.want != "none").then_some(record.want.as_str());
             assert_eq!(

@@ -83,6 +83,16 @@ fn revision(data: &Path, extra: &[&str]) -> Output {
         .expect("run flakewatch")
 }
 
+/// The view without where each execution was read from (the same runs ingested from other
+/// paths, or through a manifest, name other sources).
+fn without_sources(view: &mut Value) {
+    for suite in view["suites"].as_array_mut().expect("suites") {
+        for e in suite["executions"].as_array_mut().expect("executions") {
+            e["source"] = Value::Null;
+        }
+    }
+}
+
 fn revision_json(data: &Path) -> Value {
     let out = revision(data, &["--json"]);
     assert_eq!(
@@ -175,13 +185,8 @@ fn a_manifest_stores_the_push_as_file_by_file_ingests_do() {
     );
     let mut want = revision_json(by_file.path());
     let mut got = revision_json(by_manifest.path());
-    for v in [&mut want, &mut got] {
-        for suite in v["suites"].as_array_mut().expect("suites") {
-            for e in suite["executions"].as_array_mut().expect("executions") {
-                e["source"] = Value::Null;
-            }
-        }
-    }
+    without_sources(&mut want);
+    without_sources(&mut got);
     assert_eq!(got, want);
 }
 
@@ -304,8 +309,8 @@ fn verdicts(summary: &Value) -> Vec<(String, Value, Value, Value, Value)> {
     all
 }
 
-fn aggregate(history: &[&str], data: Option<&Path>) -> Value {
-    // `--history-runs` only: the store variants build their own command.
+/// `aggregate` of the synthetic job with history to be given, judged at its time, JSON out.
+fn aggregate_command() -> Command {
     let mut cmd = flakewatch();
     cmd.args([
         "aggregate",
@@ -321,11 +326,11 @@ fn aggregate(history: &[&str], data: Option<&Path>) -> Value {
         "2024-03-01T12:00:00Z",
         "--runs",
     ])
-    .arg(synthetic_runs())
-    .args(history);
-    if let Some(data) = data {
-        cmd.arg("--data").arg(data);
-    }
+    .arg(synthetic_runs());
+    cmd
+}
+
+fn summary(mut cmd: Command) -> Value {
     let out = cmd.output().expect("run flakewatch");
     assert!(
         matches!(out.status.code(), Some(0 | 1)),
@@ -361,6 +366,67 @@ impl Store<'_> {
                     .env("FLAKEWATCH_BIGQUERY_TOKEN", "emulator-accepts-any-token");
             }
         }
+    }
+}
+
+impl Store<'_> {
+    /// `ingest` of one execution of the push into the store, with a crash point armed.
+    fn ingest(&self, execution: &(PathBuf, Vec<String>), crash: Option<(&str, usize)>) -> Output {
+        let mut cmd = flakewatch();
+        cmd.arg("ingest");
+        self.args(&mut cmd, "--store");
+        cmd.arg(&execution.0);
+        for pair in &execution.1 {
+            cmd.args(["--run-meta", pair]);
+        }
+        if let Some((variable, n)) = crash {
+            cmd.env(variable, n.to_string());
+        }
+        cmd.output().expect("run flakewatch")
+    }
+
+    /// `revision --json` of the push: the exit status and the document.
+    fn view(&self) -> (Option<i32>, Vec<u8>) {
+        let mut cmd = flakewatch();
+        cmd.args(["revision", REVISION, "--json"]);
+        self.args(&mut cmd, "--store");
+        let out = cmd.output().expect("run flakewatch");
+        (out.status.code(), out.stdout)
+    }
+
+    /// Stores the push through its manifest twice (the second time nothing is written) and
+    /// checks that the view is the files store's.
+    fn holds_the_push_as_sqlite_does(&self) {
+        let sqlite = tempfile::tempdir().expect("temp dir");
+        ingest_push(sqlite.path());
+        let mut expected = revision_json(sqlite.path());
+        for round in ["stored ", "already stored "] {
+            let mut cmd = flakewatch();
+            cmd.arg("ingest");
+            self.args(&mut cmd, "--store");
+            let out = cmd
+                .arg("--manifest")
+                .arg(pushes().join("push.json"))
+                .output()
+                .expect("run flakewatch");
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            assert_eq!(
+                stdout.lines().filter(|l| l.starts_with(round)).count(),
+                6,
+                "{stdout}"
+            );
+        }
+        let (code, stdout) = self.view();
+        assert_eq!(code, Some(1));
+        let mut got: Value = serde_json::from_slice(&stdout).expect("JSON view");
+        without_sources(&mut got);
+        without_sources(&mut expected);
+        assert_eq!(got, expected);
     }
 }
 
@@ -400,34 +466,12 @@ fn history_from_store_equals_history_from_runs(store: &Store<'_>, name: &str) {
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    let from_dirs = aggregate(
-        &["--history-runs", &synthetic_runs().display().to_string()],
-        None,
-    );
-    let mut cmd = flakewatch();
-    cmd.args([
-        "aggregate",
-        "--job",
-        SYNTH_JOB,
-        "--payload-tag",
-        SYNTH_TAG,
-        "--topology",
-        "single",
-        "--no-write",
-        "--json",
-        "--now",
-        "2024-03-01T12:00:00Z",
-        "--runs",
-    ])
-    .arg(synthetic_runs());
+    let mut from_dirs = aggregate_command();
+    from_dirs.arg("--history-runs").arg(synthetic_runs());
+    let from_dirs = summary(from_dirs);
+    let mut cmd = aggregate_command();
     store.args(&mut cmd, "--history-from");
-    let out = cmd.output().expect("run flakewatch");
-    assert!(
-        matches!(out.status.code(), Some(0 | 1)),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let from_store: Value = serde_json::from_slice(&out.stdout).expect("JSON summary");
+    let from_store = summary(cmd);
     assert!(
         from_store["history"]
             .as_str()
@@ -523,58 +567,7 @@ impl Drop for TestDb {
 #[test]
 fn postgres_holds_the_push_as_sqlite_does() {
     let Some(db) = TestDb::new() else { return };
-    let sqlite = tempfile::tempdir().expect("temp dir");
-    ingest_push(sqlite.path());
-    let expected = revision_json(sqlite.path());
-
-    let store = |args: &[&str], file: Option<&(PathBuf, Vec<String>)>| {
-        let mut cmd = flakewatch();
-        cmd.args(args)
-            .args([
-                "--store",
-                "postgres",
-                "--opt-env",
-                "postgres:url=FW_RESULTS_URL",
-            ])
-            .env("FW_RESULTS_URL", &db.url);
-        if let Some((path, meta)) = file {
-            cmd.arg(path);
-            for pair in meta {
-                cmd.args(["--run-meta", pair]);
-            }
-        }
-        cmd.output().expect("run flakewatch")
-    };
-    for round in ["stored ", "already stored "] {
-        for execution in executions() {
-            let out = store(&["ingest"], Some(&execution));
-            assert!(
-                out.status.success(),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            let stdout = String::from_utf8_lossy(&out.stdout);
-            assert!(stdout.starts_with(round), "{stdout}");
-        }
-    }
-    let out = store(&["revision", REVISION, "--json"], None);
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let mut view: Value = serde_json::from_slice(&out.stdout).expect("JSON view");
-    // The same view, but for where the runs were read from (paths of the two ingests).
-    let mut want = expected;
-    for v in [&mut view, &mut want] {
-        for suite in v["suites"].as_array_mut().expect("suites") {
-            for e in suite["executions"].as_array_mut().expect("executions") {
-                e["source"] = Value::Null;
-            }
-        }
-    }
-    assert_eq!(view, want);
+    Store::Postgres(&db.url).holds_the_push_as_sqlite_does();
 }
 
 #[test]
@@ -589,34 +582,14 @@ fn an_ingest_into_postgres_killed_while_storing_loses_nothing_and_duplicates_not
     let sqlite = tempfile::tempdir().expect("temp dir");
     ingest_push(sqlite.path());
     let mut expected = revision_json(sqlite.path());
+    let store = Store::Postgres(&db.url);
     let ingest_pg = |execution: &(PathBuf, Vec<String>), crash_at: Option<usize>| {
-        let mut cmd = flakewatch();
-        cmd.args([
-            "ingest",
-            "--store",
-            "postgres",
-            "--opt-env",
-            "postgres:url=FW_RESULTS_URL",
-        ])
-        .env("FW_RESULTS_URL", &db.url)
-        .arg(&execution.0);
-        for pair in &execution.1 {
-            cmd.args(["--run-meta", pair]);
-        }
-        if let Some(n) = crash_at {
-            cmd.env("FLAKEWATCH_POSTGRES_CRASH_AT", n.to_string());
-        }
-        cmd.output().expect("run flakewatch")
+        store.ingest(
+            execution,
+            crash_at.map(|n| ("FLAKEWATCH_POSTGRES_CRASH_AT", n)),
+        )
     };
-    let view = || {
-        let out = flakewatch()
-            .args(["revision", REVISION, "--json", "--store", "postgres"])
-            .args(["--opt-env", "postgres:url=FW_RESULTS_URL"])
-            .env("FW_RESULTS_URL", &db.url)
-            .output()
-            .expect("run flakewatch");
-        (out.status.code(), out.stdout)
-    };
+    let view = || store.view();
     let executions = executions();
     // Crash point 1: in the middle of the first execution's COPY; 2: after its commit.
     for crash_at in [1, 2] {
@@ -657,13 +630,8 @@ fn an_ingest_into_postgres_killed_while_storing_loses_nothing_and_duplicates_not
     let (code, stdout) = view();
     assert_eq!(code, Some(1));
     let mut got: Value = serde_json::from_slice(&stdout).expect("JSON view");
-    for v in [&mut got, &mut expected] {
-        for suite in v["suites"].as_array_mut().expect("suites") {
-            for e in suite["executions"].as_array_mut().expect("executions") {
-                e["source"] = Value::Null;
-            }
-        }
-    }
+    without_sources(&mut got);
+    without_sources(&mut expected);
     assert_eq!(got, expected);
 }
 
@@ -683,50 +651,7 @@ fn bigquery_holds_the_push_as_sqlite_does() {
     let Some(emulator) = bigquery_support::emulator("bigquery_push") else {
         return;
     };
-    let store = Store::BigQuery(&emulator.url, "push");
-    let sqlite = tempfile::tempdir().expect("temp dir");
-    ingest_push(sqlite.path());
-    let mut expected = revision_json(sqlite.path());
-    for round in ["stored ", "already stored "] {
-        let mut cmd = flakewatch();
-        cmd.arg("ingest");
-        store.args(&mut cmd, "--store");
-        let out = cmd
-            .arg("--manifest")
-            .arg(pushes().join("push.json"))
-            .output()
-            .expect("run flakewatch");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert_eq!(
-            stdout.lines().filter(|l| l.starts_with(round)).count(),
-            6,
-            "{stdout}"
-        );
-    }
-    let mut cmd = flakewatch();
-    cmd.args(["revision", REVISION, "--json"]);
-    store.args(&mut cmd, "--store");
-    let out = cmd.output().expect("run flakewatch");
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let mut got: Value = serde_json::from_slice(&out.stdout).expect("JSON view");
-    for v in [&mut got, &mut expected] {
-        for suite in v["suites"].as_array_mut().expect("suites") {
-            for e in suite["executions"].as_array_mut().expect("executions") {
-                e["source"] = Value::Null;
-            }
-        }
-    }
-    assert_eq!(got, expected);
+    Store::BigQuery(&emulator.url, "push").holds_the_push_as_sqlite_does();
 }
 
 #[test]

@@ -48,20 +48,7 @@ impl PluginBackend {
         if info.capabilities.contains(&capability) {
             return Ok(());
         }
-        Err(HostError::MissingCapability {
-            plugin: info.name.clone(),
-            path: library.path().to_path_buf(),
-            capability: capability.name(),
-            provides: if info.capabilities.is_empty() {
-                "nothing".to_owned()
-            } else {
-                info.capabilities
-                    .iter()
-                    .map(|c| c.name())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            },
-        })
+        Err(super::missing_capability(library, capability))
     }
 
     fn invalid(&self, message: impl Into<String>) -> BackendError {

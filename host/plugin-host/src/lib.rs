@@ -180,3 +180,25 @@ impl From<HostError> for BackendError {
         BackendError::External(Box::new(err))
     }
 }
+
+/// The error for a plugin that lacks `capability`, naming what it provides.
+pub(crate) fn missing_capability(
+    library: &PluginLibrary,
+    capability: flakewatch_plugin_sdk::model::Capability,
+) -> HostError {
+    let info = library.info();
+    HostError::MissingCapability {
+        plugin: info.name.clone(),
+        path: library.path().to_path_buf(),
+        capability: capability.name(),
+        provides: if info.capabilities.is_empty() {
+            "nothing".to_owned()
+        } else {
+            info.capabilities
+                .iter()
+                .map(|c| c.name())
+                .collect::<Vec<_>>()
+                .join(", ")
+        },
+    }
+}

@@ -28,20 +28,7 @@ impl PluginStore {
     pub fn new(library: &Arc<PluginLibrary>, config: &Config) -> Result<PluginStore, HostError> {
         let info = library.info();
         if !info.capabilities.contains(&Capability::TestResults) {
-            return Err(HostError::MissingCapability {
-                plugin: info.name.clone(),
-                path: library.path().to_path_buf(),
-                capability: Capability::TestResults.name(),
-                provides: if info.capabilities.is_empty() {
-                    "nothing".to_owned()
-                } else {
-                    info.capabilities
-                        .iter()
-                        .map(|c| c.name())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                },
-            });
+            return Err(super::missing_capability(library, Capability::TestResults));
         }
         Ok(PluginStore {
             name: info.name.clone(),
