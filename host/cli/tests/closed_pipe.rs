@@ -187,6 +187,61 @@ fn a_closed_pipe_keeps_every_commands_status() {
             0,
         ),
     ];
+    // The commands that read the demo data and write nothing.
+    let demo = |args: &[&str]| -> Vec<String> {
+        let mut all: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+        all.extend(["--now", DEMO_NOW, "--data", "demo"].map(str::to_owned));
+        all
+    };
+    let explain_failure = r#"{"pkg":"net/http","test":"TestServerTimeouts"}"#;
+    let store = work.path().join("store");
+    let mut cases = cases;
+    cases.extend([
+        ("lint", demo(&["lint"]), 1),
+        ("lint --json", demo(&["lint", "--json"]), 1),
+        (
+            "explain",
+            demo(&[
+                "explain",
+                "--backend",
+                "files",
+                "--script",
+                "examples/issue-body.md",
+                "--failure",
+                explain_failure,
+            ]),
+            0,
+        ),
+        ("preview", demo(&["preview", "examples/issue-body.md"]), 0),
+        ("report", demo(&["report"]), 0),
+        ("report --json", demo(&["report", "--json"]), 0),
+        ("report --md", demo(&["report", "--md"]), 0),
+        ("close (dry run)", demo(&["close"]), 0),
+        ("broken-builders (dry run)", demo(&["broken-builders"]), 0),
+        (
+            "ingest --store",
+            vec![
+                "ingest".into(),
+                "--store".into(),
+                "files".into(),
+                "--data".into(),
+                store.display().to_string(),
+                "--manifest".into(),
+                "testdata/pushes/push.json".into(),
+            ],
+            0,
+        ),
+        (
+            "revision (findings)",
+            vec![
+                "revision".into(),
+                "5f3a9c1e0b7d4e2a8c6b1d9f0e3a7c5b2d4f6a8e".into(),
+                "--data".into(),
+                store.display().to_string(),
+            ],
+            1,
+        ),
+    ]);
     let mut problems = Vec::new();
     for (name, args, want) in &cases {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
