@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Args;
-use flakewatch_dsl::{Assignment, Limits};
+use flakewatch_dsl::{Assignment, Field, Limits, Record};
 use serde_json::json;
 
 use flakewatch_core::LineError;
@@ -40,6 +40,54 @@ pub(crate) struct MatchArgs {
     /// Where to write the results (default: standard output).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Take only share I of N (1-based) of the failures, partitioned by build (a stable hash of
+    /// builder, repo and date): N workers, each given the same input and its own I, together
+    /// assign every failure once. Each output line then carries its input `line`, so the
+    /// shards' outputs merge (sorted by `line`) into one run's.
+    #[arg(long, value_name = "I/N", value_parser = parse_shard)]
+    pub shard: Option<Shard>,
+}
+
+/// A share of the failures: `index` of `count`, 1-based.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Shard {
+    index: u64,
+    count: u64,
+}
+
+fn parse_shard(text: &str) -> Result<Shard, String> {
+    let (i, n) = text
+        .split_once('/')
+        .ok_or_else(|| format!("{text:?}: expected I/N, such as 2/8"))?;
+    let parse = |s: &str| s.trim().parse::<u64>().ok().filter(|&v| v > 0);
+    match (parse(i), parse(n)) {
+        (Some(index), Some(count)) if index <= count => Ok(Shard { index, count }),
+        _ => Err(format!("{text:?}: expected I/N with 1 <= I <= N")),
+    }
+}
+
+impl Shard {
+    /// Whether this share holds `record`: every failure of one build (builder, repo, date)
+    /// lands in the same share. FNV-1a, stable across runs, machines and versions.
+    fn holds(self, record: &Record) -> bool {
+        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+        for field in [Field::Builder, Field::Repo, Field::Date] {
+            for &byte in record.get(field).as_bytes().iter().chain([&0xff]) {
+                hash ^= u64::from(byte);
+                hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+            }
+        }
+        self.holds_hash(hash)
+    }
+
+    /// Whether this share holds a line that is not a record (by its line number).
+    fn holds_line(self, line: usize) -> bool {
+        self.holds_hash(line as u64)
+    }
+
+    fn holds_hash(self, hash: u64) -> bool {
+        hash % self.count == self.index - 1
+    }
 }
 
 /// Loads and compiles the issues of a file (shared by `match` and `bench`).
@@ -145,13 +193,21 @@ pub(crate) fn run(args: &MatchArgs) -> anyhow::Result<ExitCode> {
         if batch.is_empty() {
             break;
         }
-        let results = assign_batch(&compiled, &batch, &mut scratches, &name);
-        for result in results {
-            match result {
-                Ok(line) => writeln!(out, "{line}")?,
-                Err(message) => {
+        let results = assign_batch(&compiled, &batch, &mut scratches, &name, args.shard);
+        for (line_no, result) in results {
+            match (result, args.shard) {
+                (Ok(line), None) => writeln!(out, "{line}")?,
+                (Ok(line), Some(_)) => {
+                    // `{"line":N,` then the assignment's own keys.
+                    writeln!(out, "{{\"line\":{line_no},{}", &line[1..])?;
+                }
+                (Err(message), shard) => {
                     eprintln!("flakewatch: {message}");
-                    writeln!(out, "{}", json!({ "error": message }))?;
+                    let doc = match shard {
+                        None => json!({ "error": message }),
+                        Some(_) => json!({ "line": line_no, "error": message }),
+                    };
+                    writeln!(out, "{doc}")?;
                     bad += 1;
                 }
             }
@@ -177,18 +233,33 @@ fn assign_batch(
     batch: &[(usize, Result<String, String>)],
     scratches: &mut [EngineScratch],
     name: &str,
-) -> Vec<Result<String, String>> {
+    shard: Option<Shard>,
+) -> Vec<(usize, Result<String, String>)> {
     let per_thread = batch.len().div_ceil(scratches.len());
     let work = |part: &[(usize, Result<String, String>)],
                 scratch: &mut EngineScratch|
-     -> Vec<Result<String, String>> {
+     -> Vec<(usize, Result<String, String>)> {
         part.iter()
-            .map(|(line, text)| {
-                let text = text.as_ref().map_err(Clone::clone)?;
-                let record =
-                    parse_record_fields(text).map_err(|e| format!("{name}:{line}: {e}"))?;
-                let assignment = compiled.engine.assign(&record, scratch);
-                Ok(result_line(&assignment, &compiled.numbers))
+            .filter_map(|(line, text)| {
+                let decided = (|| {
+                    let text = text.as_ref().map_err(Clone::clone)?;
+                    let record =
+                        parse_record_fields(text).map_err(|e| format!("{name}:{line}: {e}"))?;
+                    if let Some(shard) = shard
+                        && !shard.holds(&record)
+                    {
+                        return Ok(None);
+                    }
+                    let assignment = compiled.engine.assign(&record, scratch);
+                    Ok(Some(result_line(&assignment, &compiled.numbers)))
+                })();
+                match decided {
+                    Ok(Some(result)) => Some((*line, Ok(result))),
+                    Ok(None) => None,
+                    Err(message) => shard
+                        .is_none_or(|s| s.holds_line(*line))
+                        .then_some((*line, Err(message))),
+                }
             })
             .collect()
     };

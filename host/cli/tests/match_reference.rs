@@ -138,3 +138,91 @@ fn bench_reports_every_engine_and_refuses_nothing() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("no failure records to measure"), "{stderr}");
 }
+
+/// `match --shard I/N`: three workers on the same input together give every line of one
+/// unsharded run exactly once, each failure of a build in the same share.
+#[test]
+fn three_shards_together_are_one_run() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("workload-small-seed1-shards");
+    if !dir.join("failures.jsonl").exists() {
+        let out = Command::new("python3")
+            .arg(root.join("benches/workload/gen_workload.py"))
+            .args(["--shape", "small", "--seed", "1", "--out"])
+            .arg(&dir)
+            .output()
+            .expect("python3 runs the workload generator");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let run = |shard: Option<&str>| -> Vec<serde_json::Value> {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_flakewatch"));
+        cmd.args(["match", "--threads", "2", "--issues"])
+            .arg(dir.join("issues.jsonl"))
+            .arg("--failures")
+            .arg(dir.join("failures.jsonl"));
+        if let Some(shard) = shard {
+            cmd.args(["--shard", shard]);
+        }
+        let out = cmd.output().expect("run flakewatch");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("JSON line"))
+            .collect()
+    };
+    let whole = run(None);
+    let mut merged: Vec<serde_json::Value> = Vec::new();
+    let mut sizes = Vec::new();
+    for shard in ["1/3", "2/3", "3/3"] {
+        let part = run(Some(shard));
+        sizes.push(part.len());
+        merged.extend(part);
+    }
+    assert!(sizes.iter().all(|&n| n > 100), "shares {sizes:?}");
+    merged.sort_by_key(|v| v["line"].as_u64().expect("line"));
+    let lines: Vec<u64> = merged
+        .iter()
+        .map(|v| v["line"].as_u64().expect("line"))
+        .collect();
+    assert_eq!(lines, (1..=whole.len() as u64).collect::<Vec<_>>());
+    for (mut got, want) in merged.into_iter().zip(&whole) {
+        got.as_object_mut().expect("object").remove("line");
+        assert_eq!(&got, want);
+    }
+    // The failures of one build share a shard: builder, repo and date decide it.
+    let failures = std::fs::read_to_string(dir.join("failures.jsonl")).expect("failures");
+    let records: Vec<serde_json::Value> = failures
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON"))
+        .collect();
+    let mut shard_of_build = std::collections::HashMap::new();
+    for shard in ["1/3", "2/3", "3/3"] {
+        for v in run(Some(shard)) {
+            let r = &records[v["line"].as_u64().expect("line") as usize - 1];
+            let build = (r["builder"].clone(), r["repo"].clone(), r["date"].clone());
+            let previous = shard_of_build.insert(build, shard);
+            assert!(previous.is_none_or(|p| p == shard), "a build in two shares");
+        }
+    }
+    let bad = Command::new(env!("CARGO_BIN_EXE_flakewatch"))
+        .args([
+            "match",
+            "--shard",
+            "4/3",
+            "--issues",
+            "x",
+            "--failures",
+            "y",
+        ])
+        .output()
+        .expect("run flakewatch");
+    assert_eq!(bad.status.code(), Some(2));
+}
