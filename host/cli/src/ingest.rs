@@ -297,6 +297,14 @@ fn run_groups(args: &IngestArgs, config: &Config) -> anyhow::Result<Vec<(Vec<Pat
     let Some(path) = &args.manifest else {
         return Ok(groups);
     };
+    if config.meta.run_id.is_some() {
+        return Err(crate::UsageError(
+            "--run-meta run_id with --manifest would give every execution one identity: \
+             give each execution its run_id in the manifest's meta"
+                .to_owned(),
+        )
+        .into());
+    }
     #[derive(serde::Deserialize)]
     struct Manifest {
         executions: Vec<Execution>,
