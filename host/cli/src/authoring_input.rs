@@ -5,7 +5,6 @@
 use std::io::BufReader;
 use std::path::PathBuf;
 
-use anyhow::Context;
 use clap::Args;
 use flakewatch_authoring::lint::Failures;
 use flakewatch_ingest::records::read_records;
@@ -13,7 +12,6 @@ use flakewatch_triage::backend::IssueTracker;
 use flakewatch_triage::patterns::read_issues;
 use flakewatch_triage::run::{PlanStats, collect_failures, window_start};
 
-use flakewatch_core::time::Timestamp;
 use flakewatch_plugin_host::PluginBackend;
 use flakewatch_plugin_sdk::model::Capability;
 
@@ -55,11 +53,7 @@ pub(crate) struct Input {
 impl AuthoringInput {
     /// Reads the issues and failures.
     pub(crate) fn read(&self) -> anyhow::Result<Input> {
-        let now = match &self.now {
-            Some(text) => Timestamp::parse_rfc3339(text)
-                .map_err(|e| crate::UsageError(format!("--now: {e}")))?,
-            None => Timestamp::now().context("the system clock is before 1970")?,
-        };
+        let now = crate::now_or_clock(self.now.as_deref())?;
         let since = window_start(now);
         let issues = match &self.issues {
             Some(path) => {

@@ -7,7 +7,6 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Args;
-use flakewatch_core::Timestamp;
 use flakewatch_triage::backend::IssueTracker;
 use flakewatch_triage::broken::{BrokenUpdate, apply_broken, plan_broken};
 use serde::Serialize;
@@ -75,12 +74,7 @@ fn update_doc(u: &BrokenUpdate) -> UpdateDoc<'_> {
 /// Runs `flakewatch broken-builders`.
 pub(crate) fn run(args: &BrokenArgs) -> anyhow::Result<ExitCode> {
     let options = args.backend.options()?;
-    let now = match &args.backend.now {
-        Some(text) => {
-            Timestamp::parse_rfc3339(text).map_err(|e| crate::UsageError(format!("--now: {e}")))?
-        }
-        None => Timestamp::now().context("the system clock is before 1970")?,
-    };
+    let now = crate::now_or_clock(args.backend.now.as_deref())?;
     let backends = args.backend.resolve(true)?;
     let tracker = backends
         .tracker

@@ -107,12 +107,7 @@ fn decision_doc(d: &CloseDecision) -> DecisionDoc<'_> {
 /// Runs `flakewatch close`; `verbose` above 0 also lists the issues kept and why.
 pub(crate) fn run(args: &CloseArgs, verbose: u8) -> anyhow::Result<ExitCode> {
     let options = args.backend.options()?;
-    let now = match &args.backend.now {
-        Some(text) => {
-            Timestamp::parse_rfc3339(text).map_err(|e| crate::UsageError(format!("--now: {e}")))?
-        }
-        None => Timestamp::now().context("the system clock is before 1970")?,
-    };
+    let now = crate::now_or_clock(args.backend.now.as_deref())?;
     let backends = args.backend.resolve(true)?;
     let tracker = backends
         .tracker

@@ -144,6 +144,17 @@ impl std::fmt::Display for UsageError {
 
 impl std::error::Error for UsageError {}
 
+/// "Now" for a command's time window: `--now TIME` (RFC 3339; a bad one is a usage error),
+/// else the clock.
+pub(crate) fn now_or_clock(text: Option<&str>) -> anyhow::Result<flakewatch_core::time::Timestamp> {
+    use anyhow::Context as _;
+    match text {
+        Some(text) => flakewatch_core::time::Timestamp::parse_rfc3339(text)
+            .map_err(|e| UsageError(format!("--now: {e}")).into()),
+        None => flakewatch_core::time::Timestamp::now().context("the system clock is before 1970"),
+    }
+}
+
 /// Exit code for usage errors.
 pub(crate) const EXIT_USAGE: u8 = 2;
 

@@ -9,7 +9,6 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Args;
-use flakewatch_core::Timestamp;
 use flakewatch_report::{Report, build_report, render_html, render_markdown};
 
 use crate::triage::BackendArgs;
@@ -35,12 +34,7 @@ pub(crate) struct ReportArgs {
 /// Runs `flakewatch report`.
 pub(crate) fn run(args: &ReportArgs) -> anyhow::Result<ExitCode> {
     let options = args.backend.options()?;
-    let now = match &args.backend.now {
-        Some(text) => {
-            Timestamp::parse_rfc3339(text).map_err(|e| crate::UsageError(format!("--now: {e}")))?
-        }
-        None => Timestamp::now().context("the system clock is before 1970")?,
-    };
+    let now = crate::now_or_clock(args.backend.now.as_deref())?;
     let backends = args.backend.resolve(true)?;
     let tracker = backends
         .tracker

@@ -14,7 +14,6 @@ use anyhow::Context;
 use clap::Args;
 use flakewatch_plugin_sdk::model::Capability;
 
-use flakewatch_core::time::Timestamp;
 use flakewatch_plugin_host::{PluginBackend, PluginLibrary};
 use flakewatch_triage::backend::{CycleLock, IssueTracker};
 use flakewatch_triage::engine::EngineKind;
@@ -64,11 +63,7 @@ pub(crate) struct Backends {
 impl BackendArgs {
     /// The start of the time window.
     pub(crate) fn options(&self) -> anyhow::Result<TriageOptions> {
-        let now = match &self.now {
-            Some(text) => Timestamp::parse_rfc3339(text)
-                .map_err(|e| crate::UsageError(format!("--now: {e}")))?,
-            None => Timestamp::now().context("the system clock is before 1970")?,
-        };
+        let now = crate::now_or_clock(self.now.as_deref())?;
         let mut options = TriageOptions::new(now);
         options.engine = self.engine;
         Ok(options)
