@@ -409,9 +409,12 @@ pub fn collect_failures(
     stats.builds = assembly;
     stats.failed_builds_before_filter = boards.iter().flat_map(|b| b.failed_builds()).count();
     for board in &mut boards {
-        let before = board.clone();
+        // The failed builds as they were before the filter (the filter's events name cells
+        // whose status it changes); a snapshot of the failures only, not of every build.
+        let failed = failed_cells(board);
+        let builders = board.builders().len();
         for event in board.filter_obvious_flakes() {
-            filtered.extend(explain_skip(&before, &event));
+            filtered.extend(explain_skip(&failed, builders, &event));
         }
     }
     let mut failed: Vec<_> = boards.iter().flat_map(|b| b.failed_builds()).collect();
@@ -462,19 +465,35 @@ pub fn one_build_failures(
 
 /// The failed builds one filter event skipped (on the dashboard as it was before the
 /// filter), with the rule in words.
-fn explain_skip(board: &Dashboard, event: &SkipEvent) -> Vec<FilteredBuild> {
-    let (cells, rule): (Vec<(usize, usize)>, String) = match *event {
-        SkipEvent::BrokenCommit { commit, good, bad } => (
-            (0..board.builders().len()).map(|b| (b, commit)).collect(),
+/// A failed build of a dashboard, by (builder, commit) cell: what a skip explanation names.
+type FailedCells = HashMap<(usize, usize), (i64, String, String)>;
+
+/// The failed builds of `board`: (build ID, builder, commit) by cell.
+fn failed_cells(board: &Dashboard) -> FailedCells {
+    let mut cells = HashMap::new();
+    for b in 0..board.builders().len() {
+        for c in 0..board.commits().len() {
+            if let Some(r) = board.result(b, c)
+                && r.status == BuildStatus::Failure
             {
-                let builders = board.builders().len();
+                cells.insert((b, c), (r.id, r.builder.clone(), r.commit.clone()));
+            }
+        }
+    }
+    cells
+}
+
+fn explain_skip(failed: &FailedCells, builders: usize, event: &SkipEvent) -> Vec<FilteredBuild> {
+    let (cells, rule): (Vec<(usize, usize)>, String) = match *event {
+        SkipEvent::BrokenCommit { commit, good, bad } => {
+            ((0..builders).map(|b| (b, commit)).collect(), {
                 format!(
                     "broken commit: {bad} of {builders} builders failed and {good} passed; a \
                      commit counts with at most {q} failing and at least {q} passing",
                     q = builders / 4
                 )
-            },
-        ),
+            })
+        }
         SkipEvent::BrokenBuilder { builder, commit } => (
             vec![(builder, commit)],
             "broken builder: part of a run of failures at the builder's newest commits, or \
@@ -484,12 +503,11 @@ fn explain_skip(board: &Dashboard, event: &SkipEvent) -> Vec<FilteredBuild> {
     };
     cells
         .into_iter()
-        .filter_map(|(b, c)| board.result(b, c))
-        .filter(|r| r.status == BuildStatus::Failure)
-        .map(|r| FilteredBuild {
-            url: build_url(r.id),
-            builder: r.builder.clone(),
-            commit: short_hash(&r.commit).to_owned(),
+        .filter_map(|cell| failed.get(&cell))
+        .map(|(id, builder, commit)| FilteredBuild {
+            url: build_url(*id),
+            builder: builder.clone(),
+            commit: short_hash(commit).to_owned(),
             rule: rule.clone(),
         })
         .collect()

@@ -37,7 +37,7 @@ use flakewatch_plugin_sdk::model::{
 use flakewatch_plugin_sdk::{Plugin, PluginError, export_plugin};
 use serde_json::{Map, Value};
 
-use store::{CRASH_AT_ENV, DirLock, Tail, append_object, read_objects, write_objects};
+use store::{CRASH_AT_ENV, DirLock, Tail, append_object, each_object, read_objects, write_objects};
 
 /// Issue file name.
 pub const ISSUES_FILE: &str = "issues.jsonl";
@@ -374,21 +374,19 @@ impl Plugin for FilesBackend {
             })?;
             page.add_builder(builder);
         }
-        for (line, object) in self.read(BUILDS_FILE)? {
-            page.add_build_line(&object)
-                .map_err(|e| self.line_error(BUILDS_FILE, line, &e))?;
-        }
-        for (line, object) in self.read(FAILURES_FILE)? {
-            page.add_failure_line(&object)
-                .map_err(|e| self.line_error(FAILURES_FILE, line, &e))?;
+        // Builds and failures are the large files: read a line at a time, never held whole.
+        for (file, failures) in [(BUILDS_FILE, false), (FAILURES_FILE, true)] {
+            each_object(&self.path(file), Tail::Strict, |line, object| {
+                let added = if failures {
+                    page.add_failure_line(&object)
+                } else {
+                    page.add_build_line(&object)
+                };
+                added.map_err(|e| format!("{}:{line}: {e}", self.path(file).display()))
+            })
+            .map_err(PluginError::failed)?;
         }
         Ok(page.finish())
-    }
-}
-
-impl FilesBackend {
-    fn line_error(&self, file: &str, line: usize, message: &str) -> PluginError {
-        PluginError::failed(format!("{}:{line}: {message}", self.path(file).display()))
     }
 }
 

@@ -52,12 +52,26 @@ pub enum Tail {
 
 /// Reads a JSON-lines file of objects; a missing file reads as empty. Blank lines are skipped.
 pub fn read_objects(path: &Path, tail: Tail) -> Result<Lines, String> {
+    let mut out = Vec::new();
+    each_object(path, tail, |line, object| {
+        out.push((line, object));
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+/// Calls `f` with each object of a JSON-lines file and its line number, one line in memory at
+/// a time; a missing file has none. Blank lines are skipped; `f`'s error stops the read.
+pub fn each_object(
+    path: &Path,
+    tail: Tail,
+    mut f: impl FnMut(usize, Map<String, Value>) -> Result<(), String>,
+) -> Result<(), String> {
     let file = match File::open(path) {
         Ok(file) => file,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
         Err(e) => return Err(format!("{}: {e}", path.display())),
     };
-    let mut out = Vec::new();
     let mut reader = BufReader::new(file);
     let mut bytes = Vec::new();
     for i in 0.. {
@@ -90,13 +104,13 @@ pub fn read_objects(path: &Path, tail: Tail) -> Result<Lines, String> {
                 }
             });
         match parsed {
-            Ok(Some(object)) => out.push((i + 1, object)),
+            Ok(Some(object)) => f(i + 1, object)?,
             Ok(None) => {}
             Err(_) if unterminated && tail == Tail::Torn => break,
             Err(e) => return Err(format!("{}:{}: {e}", path.display(), i + 1)),
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 /// Appends `object` to `path` as one line, and flushes it to disk. Call it with the
