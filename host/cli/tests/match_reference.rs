@@ -5,23 +5,30 @@
 use std::path::Path;
 use std::process::Command;
 
-#[test]
-fn every_engine_reproduces_the_go_reference() {
+/// The `small` workload, seed 1, generated once into the build's temporary directory `name`.
+fn small_workload(name: &str) -> std::path::PathBuf {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("workload-small-seed1");
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
     if !dir.join("failures.jsonl").exists() {
-        let status = Command::new("python3")
+        let out = Command::new("python3")
             .arg(root.join("benches/workload/gen_workload.py"))
             .args(["--shape", "small", "--seed", "1", "--out"])
             .arg(&dir)
             .output()
             .expect("python3 runs the workload generator");
         assert!(
-            status.status.success(),
+            out.status.success(),
             "{}",
-            String::from_utf8_lossy(&status.stderr)
+            String::from_utf8_lossy(&out.stderr)
         );
     }
+    dir
+}
+
+#[test]
+fn every_engine_reproduces_the_go_reference() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let dir = small_workload("workload-small-seed1");
     let expected = std::fs::read(root.join("testdata/workload/small-seed1.jsonl")).unwrap();
     assert_eq!(expected.iter().filter(|&&b| b == b'\n').count(), 1000);
     for engine in ["interp", "plan", "jit"] {
@@ -143,21 +150,7 @@ fn bench_reports_every_engine_and_refuses_nothing() {
 /// unsharded run exactly once, each failure of a build in the same share.
 #[test]
 fn three_shards_together_are_one_run() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("workload-small-seed1-shards");
-    if !dir.join("failures.jsonl").exists() {
-        let out = Command::new("python3")
-            .arg(root.join("benches/workload/gen_workload.py"))
-            .args(["--shape", "small", "--seed", "1", "--out"])
-            .arg(&dir)
-            .output()
-            .expect("python3 runs the workload generator");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
+    let dir = small_workload("workload-small-seed1-shards");
     let run = |shard: Option<&str>| -> Vec<serde_json::Value> {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_flakewatch"));
         cmd.args(["match", "--threads", "2", "--issues"])

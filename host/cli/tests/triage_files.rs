@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::Output;
 
 use serde_json::Value;
-use support::{DEMO_NOW, demo_copy, flakewatch};
+use support::{DEMO_NOW, demo_copy, flakewatch, lines, tracker_state};
 
 fn triage(dir: &Path, extra: &[&str], crash_at: Option<usize>) -> Output {
     let mut cmd = flakewatch();
@@ -49,44 +49,6 @@ fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
             )
         })
         .collect()
-}
-
-fn lines(dir: &Path, file: &str) -> Vec<Value> {
-    std::fs::read_to_string(dir.join(file))
-        .unwrap_or_default()
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("JSON line"))
-        .collect()
-}
-
-/// An issue without times: number, title, state, body.
-type IssueState = (u64, String, String, String);
-
-/// The tracker's state without times: the issues and the sorted (issue, body) of every
-/// comment.
-fn tracker_state(dir: &Path) -> (Vec<IssueState>, Vec<(u64, String)>) {
-    let issues = lines(dir, "issues.jsonl")
-        .iter()
-        .map(|i| {
-            (
-                i["number"].as_u64().expect("number"),
-                i["title"].as_str().unwrap_or("").to_owned(),
-                i["state"].as_str().unwrap_or("").to_owned(),
-                i["body"].as_str().unwrap_or("").to_owned(),
-            )
-        })
-        .collect();
-    let mut comments: Vec<(u64, String)> = lines(dir, "comments.jsonl")
-        .iter()
-        .map(|c| {
-            (
-                c["issue"].as_u64().expect("issue"),
-                c["body"].as_str().unwrap_or("").to_owned(),
-            )
-        })
-        .collect();
-    comments.sort();
-    (issues, comments)
 }
 
 /// Checks the invariants of a converged tracker: no build URL in two signed comments of one

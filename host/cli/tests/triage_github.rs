@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use flakewatch_test_github_server::{Fault, FaultKind, GitHubServer, SeedIssue};
 use serde_json::Value;
-use support::{DEMO_NOW, demo_copy, flakewatch, workspace};
+use support::{DEMO_NOW, demo_copy, flakewatch, lines, workspace};
 
 const TOKEN: &str = "ghp_CLITESTSECRET_0123456789abcdefghij";
 
@@ -49,14 +49,6 @@ fn github_plugin() -> &'static PathBuf {
             .find(|f| f.to_string_lossy().ends_with(std::env::consts::DLL_SUFFIX))
             .expect("the github plugin's dynamic library")
     })
-}
-
-fn lines(dir: &Path, file: &str) -> Vec<Value> {
-    std::fs::read_to_string(dir.join(file))
-        .unwrap_or_default()
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("JSON line"))
-        .collect()
 }
 
 fn text(value: &Value, key: &str) -> String {

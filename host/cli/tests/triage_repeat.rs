@@ -17,17 +17,9 @@ use std::process::{Command, Output, Stdio};
 use std::sync::mpsc;
 
 use serde_json::Value;
-use support::{DEMO_NOW, demo_copy, flakewatch};
+use support::{DEMO_NOW, demo_copy, flakewatch, lines, tracker_state};
 
 const TESTS: [&str; 3] = ["TestRepeatOne", "TestRepeatTwo", "TestRepeatThree"];
-
-fn lines(dir: &Path, file: &str) -> Vec<Value> {
-    std::fs::read_to_string(dir.join(file))
-        .unwrap_or_default()
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("JSON line"))
-        .collect()
-}
 
 fn write_lines(dir: &Path, file: &str, values: &[Value]) {
     let text: String = values.iter().map(|v| format!("{v}\n")).collect();
@@ -84,34 +76,6 @@ fn triage(dir: &Path, extra: &[&str]) -> Output {
         String::from_utf8_lossy(&output.stderr)
     );
     output
-}
-
-/// The issues (number, title, state, body) and the sorted (issue, body) of the comments.
-type TrackerState = (Vec<(u64, String, String, String)>, Vec<(u64, String)>);
-
-fn tracker_state(dir: &Path) -> TrackerState {
-    let issues = lines(dir, "issues.jsonl")
-        .iter()
-        .map(|i| {
-            (
-                i["number"].as_u64().expect("number"),
-                i["title"].as_str().unwrap_or("").to_owned(),
-                i["state"].as_str().unwrap_or("").to_owned(),
-                i["body"].as_str().unwrap_or("").to_owned(),
-            )
-        })
-        .collect();
-    let mut comments: Vec<(u64, String)> = lines(dir, "comments.jsonl")
-        .iter()
-        .map(|c| {
-            (
-                c["issue"].as_u64().expect("issue"),
-                c["body"].as_str().unwrap_or("").to_owned(),
-            )
-        })
-        .collect();
-    comments.sort();
-    (issues, comments)
 }
 
 fn new_titles(dir: &Path) -> Vec<String> {

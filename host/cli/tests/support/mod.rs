@@ -29,3 +29,41 @@ pub(crate) fn flakewatch() -> Command {
         .env_remove("FLAKEWATCH_FILES_CRASH_AT");
     cmd
 }
+
+/// The JSON lines of a data directory's file (none when it does not exist).
+pub(crate) fn lines(dir: &std::path::Path, file: &str) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(dir.join(file))
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON line"))
+        .collect()
+}
+
+/// An issue without times: number, title, state, body.
+pub(crate) type IssueState = (u64, String, String, String);
+
+/// A files tracker's state without times: the issues, and the sorted (issue, body) of every
+/// comment.
+pub(crate) type TrackerState = (Vec<IssueState>, Vec<(u64, String)>);
+
+/// The tracker state of a files-backend data directory.
+pub(crate) fn tracker_state(dir: &std::path::Path) -> TrackerState {
+    let text = |v: &serde_json::Value, key: &str| v[key].as_str().unwrap_or("").to_owned();
+    let issues = lines(dir, "issues.jsonl")
+        .iter()
+        .map(|i| {
+            (
+                i["number"].as_u64().expect("number"),
+                text(i, "title"),
+                text(i, "state"),
+                text(i, "body"),
+            )
+        })
+        .collect();
+    let mut comments: Vec<(u64, String)> = lines(dir, "comments.jsonl")
+        .iter()
+        .map(|c| (c["issue"].as_u64().expect("issue"), text(c, "body")))
+        .collect();
+    comments.sort();
+    (issues, comments)
+}
