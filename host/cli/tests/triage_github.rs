@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use flakewatch_test_github_server::{Fault, FaultKind, GitHubServer, SeedIssue};
 use serde_json::Value;
-use support::{DEMO_NOW, demo_copy, flakewatch, lines, workspace};
+use support::{DEMO_NOW, TrackerState, demo_copy, flakewatch, lines, tracker_state, workspace};
 
 const TOKEN: &str = "ghp_CLITESTSECRET_0123456789abcdefghij";
 
@@ -133,29 +133,8 @@ fn json_of(output: &Output) -> Value {
     serde_json::from_slice(&output.stdout).expect("JSON plan")
 }
 
-/// The tracker's state without times: (number, title, state, body) of each issue, and the
-/// sorted (issue, body) of every comment.
-type Tracker = (Vec<(u64, String, String, String)>, Vec<(u64, String)>);
-
-fn files_state(dir: &Path) -> Tracker {
-    let issues = lines(dir, "issues.jsonl")
-        .iter()
-        .map(|i| {
-            (
-                i["number"].as_u64().expect("number"),
-                text(i, "title"),
-                text(i, "state"),
-                text(i, "body"),
-            )
-        })
-        .collect();
-    let mut comments: Vec<(u64, String)> = lines(dir, "comments.jsonl")
-        .iter()
-        .map(|c| (c["issue"].as_u64().expect("issue"), text(c, "body")))
-        .collect();
-    comments.sort();
-    (issues, comments)
-}
+/// The tracker's state without times, as `support::tracker_state` gives the files backend's.
+type Tracker = TrackerState;
 
 fn github_state(server: &GitHubServer) -> Tracker {
     let issues = server
@@ -186,7 +165,7 @@ fn the_github_tracker_plans_and_applies_exactly_as_the_files_backend() {
     let files = demo_copy();
     let github = demo_copy();
     let server = seeded_server(github.path());
-    assert_eq!(github_state(&server), files_state(files.path()));
+    assert_eq!(github_state(&server), tracker_state(files.path()));
 
     let files_plan = json_of(&run(files_command(files.path(), &["--json"])));
     let output = run(github_command(github.path(), &server, &["--json"]));
@@ -201,7 +180,7 @@ fn the_github_tracker_plans_and_applies_exactly_as_the_files_backend() {
     assert_eq!(github_plan, files_plan, "the same plan");
     assert_eq!(
         github_state(&server),
-        files_state(files.path()),
+        tracker_state(files.path()),
         "a dry run writes nothing"
     );
 
@@ -223,7 +202,7 @@ fn the_github_tracker_plans_and_applies_exactly_as_the_files_backend() {
     );
     assert_eq!(
         github_state(&server),
-        files_state(files.path()),
+        tracker_state(files.path()),
         "the same issues and comments after --apply"
     );
     // Every request carried the token, and nothing else did.
@@ -242,7 +221,7 @@ fn the_github_tracker_plans_and_applies_exactly_as_the_files_backend() {
     )));
     assert_eq!(again["updates"], Value::Array(Vec::new()));
     assert_eq!(again["result"]["created"], Value::Array(Vec::new()));
-    assert_eq!(github_state(&server), files_state(files.path()));
+    assert_eq!(github_state(&server), tracker_state(files.path()));
 }
 
 #[test]
@@ -322,7 +301,7 @@ fn a_run_killed_mid_apply_and_run_again_posts_every_failure_once() {
     // The converged state, from the files backend.
     let files = demo_copy();
     json_of(&run(files_command(files.path(), &["--json", "--apply"])));
-    let want = files_state(files.path());
+    let want = tracker_state(files.path());
     let writes = |server: &GitHubServer| {
         server
             .requests()
