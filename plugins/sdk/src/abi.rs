@@ -190,6 +190,18 @@ pub struct PluginTable {
     /// ([`TestHistoryRequest`](crate::model::TestHistoryRequest) →
     /// [`TestHistory`](crate::model::TestHistory)). Appended in SDK 0.3.
     pub test_history: OptionalCallFn,
+    /// Aggregator tables: insert rows idempotently by their key
+    /// ([`InsertRowsRequest`](crate::model::InsertRowsRequest) →
+    /// [`InsertedRows`](crate::model::InsertedRows)). Appended in SDK 0.4.
+    pub insert_rows: OptionalCallFn,
+    /// Aggregator tables: the uploaders' de-duplication window of a job-run table
+    /// ([`UploadWindowRequest`](crate::model::UploadWindowRequest) →
+    /// [`UploadWindow`](crate::model::UploadWindow)). Appended in SDK 0.4.
+    pub upload_window: OptionalCallFn,
+    /// Aggregator tables: one page of a table's rows
+    /// ([`ReadRowsRequest`](crate::model::ReadRowsRequest) →
+    /// [`RowPage`](crate::model::RowPage)). Appended in SDK 0.4.
+    pub read_rows: OptionalCallFn,
 }
 
 /// The size of a function pointer in the table.
@@ -229,7 +241,10 @@ const _: () = {
     assert!(offset_of!(PluginTable, store_run) == TABLE_SIZE_V1 as usize + 3 * PTR);
     assert!(offset_of!(PluginTable, revision_runs) == TABLE_SIZE_V1 as usize + 4 * PTR);
     assert!(offset_of!(PluginTable, test_history) == TABLE_SIZE_V1 as usize + 5 * PTR);
-    assert!(TABLE_SIZE as usize == TABLE_SIZE_V1 as usize + 6 * PTR);
+    assert!(offset_of!(PluginTable, insert_rows) == TABLE_SIZE_V1 as usize + 6 * PTR);
+    assert!(offset_of!(PluginTable, upload_window) == TABLE_SIZE_V1 as usize + 7 * PTR);
+    assert!(offset_of!(PluginTable, read_rows) == TABLE_SIZE_V1 as usize + 8 * PTR);
+    assert!(TABLE_SIZE as usize == TABLE_SIZE_V1 as usize + 9 * PTR);
 };
 
 /// The operations of the library itself (not of an instance), in table order.
@@ -285,11 +300,17 @@ pub enum InstanceOperation {
     RevisionRuns,
     /// `test_history` (optional, appended after version 1).
     TestHistory,
+    /// `insert_rows` (optional, appended after version 1).
+    InsertRows,
+    /// `upload_window` (optional, appended after version 1).
+    UploadWindow,
+    /// `read_rows` (optional, appended after version 1).
+    ReadRows,
 }
 
 impl InstanceOperation {
     /// Every instance operation, in table order.
-    pub const ALL: [InstanceOperation; 12] = [
+    pub const ALL: [InstanceOperation; 15] = [
         InstanceOperation::ListIssues,
         InstanceOperation::IssueComments,
         InstanceOperation::CreateIssue,
@@ -302,6 +323,9 @@ impl InstanceOperation {
         InstanceOperation::StoreRun,
         InstanceOperation::RevisionRuns,
         InstanceOperation::TestHistory,
+        InstanceOperation::InsertRows,
+        InstanceOperation::UploadWindow,
+        InstanceOperation::ReadRows,
     ];
 
     /// The table entry's name.
@@ -319,6 +343,9 @@ impl InstanceOperation {
             InstanceOperation::StoreRun => "store_run",
             InstanceOperation::RevisionRuns => "revision_runs",
             InstanceOperation::TestHistory => "test_history",
+            InstanceOperation::InsertRows => "insert_rows",
+            InstanceOperation::UploadWindow => "upload_window",
+            InstanceOperation::ReadRows => "read_rows",
         }
     }
 
@@ -338,6 +365,9 @@ impl InstanceOperation {
             InstanceOperation::StoreRun => offset_of!(PluginTable, store_run),
             InstanceOperation::RevisionRuns => offset_of!(PluginTable, revision_runs),
             InstanceOperation::TestHistory => offset_of!(PluginTable, test_history),
+            InstanceOperation::InsertRows => offset_of!(PluginTable, insert_rows),
+            InstanceOperation::UploadWindow => offset_of!(PluginTable, upload_window),
+            InstanceOperation::ReadRows => offset_of!(PluginTable, read_rows),
         }
     }
 
@@ -376,7 +406,7 @@ mod tests {
         );
         assert!(!InstanceOperation::CloseIssue.is_v1());
         assert_eq!(
-            InstanceOperation::TestHistory.entry_end(),
+            InstanceOperation::ReadRows.entry_end(),
             TABLE_SIZE as usize
         );
         let mut offsets: Vec<usize> = InstanceOperation::ALL

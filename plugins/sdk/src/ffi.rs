@@ -40,6 +40,9 @@ pub const fn table<T: Plugin>() -> PluginTable {
         store_run: Some(store_run::<T>),
         revision_runs: Some(revision_runs::<T>),
         test_history: Some(test_history::<T>),
+        insert_rows: Some(insert_rows::<T>),
+        upload_window: Some(upload_window::<T>),
+        read_rows: Some(read_rows::<T>),
     }
 }
 
@@ -341,6 +344,18 @@ call_entry!(
 call_entry!(
     /// The `test_history` entry (appended after version 1).
     test_history => test_history
+);
+call_entry!(
+    /// The `insert_rows` entry (appended after version 1).
+    insert_rows => insert_rows
+);
+call_entry!(
+    /// The `upload_window` entry (appended after version 1).
+    upload_window => upload_window
+);
+call_entry!(
+    /// The `read_rows` entry (appended after version 1).
+    read_rows => read_rows
 );
 
 #[cfg(test)]

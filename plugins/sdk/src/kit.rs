@@ -18,12 +18,20 @@
 //! `https://ci.chromium.org/b/ID` and RFC 3339 times. A test-results store must store a run
 //! once (`stored: false` the second time), give it back field for field, page a revision's
 //! runs in the order stored, and answer the history of [`history_fixture`] with the counts
-//! worked out there by hand. Every response goes through its JSON encoding and back, as it
+//! worked out there by hand. An aggregator-tables store must insert [`tables_fixture`]'s rows
+//! of every table once (the same rows again: all skipped; a key twice in one request: once),
+//! refuse a row that does not fit its table before writing anything, read the rows back one
+//! per key in key order with every column, filter them by job and time window, and answer
+//! the uploaders' window worked out by hand. Every response goes through its JSON encoding and back, as it
 //! does across the ABI. The kit writes to the store: never point it at a real tracker.
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::model::{
+    AggregatorTable, InsertRowsRequest, InsertedRows, ReadRowsRequest, Row, RowPage,
+    UploadWindow, UploadWindowRequest,
+};
 use crate::model::{
     AddCommentRequest, BuildPage, Capability, CloseIssueRequest, CommentPage, CommentsRequest,
     Config, CreateIssueRequest, CreatedIssue, Issue, IssuePage, IssueState, ListBuildsRequest,
@@ -98,6 +106,9 @@ pub fn check<P: Plugin>(config: &Config) -> Report {
     }
     if info.capabilities.contains(&Capability::TestResults) {
         check_results(&plugin, &mut report);
+    }
+    if info.capabilities.contains(&Capability::AggregatorTables) {
+        check_tables(&plugin, &mut report);
     }
     report
 }
@@ -825,6 +836,397 @@ fn check_results<P: Plugin>(plugin: &P, report: &mut Report) {
         {
             report.fail(
                 "test_history",
+                format!("for {request:?}\nexpected {want:?}\nanswered {got:?}"),
+            );
+        }
+    }
+}
+
+// ---- Aggregator tables ----
+
+/// A row from `(column, value)` pairs.
+pub fn row(pairs: &[(&str, serde_json::Value)]) -> Row {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), v.clone()))
+        .collect()
+}
+
+/// A disruption or alert row's job-run columns for run `run` of job `job`.
+fn job_run(job: &str, run: &str, start: &str, end: &str) -> Vec<(&'static str, serde_json::Value)> {
+    use serde_json::json;
+    vec![
+        ("JobName", json!(job)),
+        ("JobRunName", json!(run)),
+        ("JobRunStartTime", json!(start)),
+        ("JobRunEndTime", json!(end)),
+        ("Cluster", json!("build01")),
+        ("ReleaseTag", json!("4.16.0-0.nightly-2025-06-09-000000")),
+        ("MasterNodesUpdated", json!("N")),
+        ("JobRunStatus", json!("success")),
+    ]
+}
+
+/// The kit's rows for every aggregator table: values of every column type, `NULL`s, quotes,
+/// newlines and non-ASCII text, runs of two jobs on three days. Times are whole seconds in
+/// UTC (`…Z`), the form stores answer in.
+pub fn tables_fixture() -> Vec<(AggregatorTable, Vec<Row>)> {
+    use serde_json::{Value, json};
+    let with = |base: Vec<(&'static str, Value)>, extra: &[(&'static str, Value)]| {
+        let mut r = row(&base);
+        for (k, v) in extra {
+            r.insert((*k).to_owned(), v.clone());
+        }
+        r
+    };
+    let d = |job: &str, run: &str, day: u32, backend: &str, seconds: i64| {
+        with(
+            job_run(
+                job,
+                run,
+                &format!("2025-06-{day:02}T01:00:00Z"),
+                &format!("2025-06-{day:02}T03:30:00Z"),
+            ),
+            &[
+                ("BackendName", json!(backend)),
+                ("DisruptionSeconds", json!(seconds)),
+            ],
+        )
+    };
+    let a = |run: &str, day: u32, name: &str, namespace: &str, seconds: i64| {
+        with(
+            job_run(
+                "kit-job",
+                run,
+                &format!("2025-06-{day:02}T01:00:00Z"),
+                &format!("2025-06-{day:02}T03:30:00Z"),
+            ),
+            &[
+                ("Name", json!(name)),
+                ("Namespace", json!(namespace)),
+                ("Level", json!("Warning")),
+                ("AlertSeconds", json!(seconds)),
+            ],
+        )
+    };
+    vec![
+        (
+            AggregatorTable::BackendDisruption,
+            vec![
+                d("kit-job", "1001", 7, "kube-api-new-connections", 3),
+                d("kit-job", "1001", 7, "ingress-to-console-reused-connections", 0),
+                d("kit-job", "1002", 8, "kube-api-new-connections", 12),
+                d("other-job", "2001", 9, "kube-api-new-connections", 1),
+                {
+                    let mut r = d("kit-job", "1003", 9, "cache-\"quoted\"\n\u{e9}", -1);
+                    r.insert("MasterNodesUpdated".to_owned(), Value::Null);
+                    r.remove("Cluster");
+                    r
+                },
+            ],
+        ),
+        (
+            AggregatorTable::Alerts,
+            vec![
+                a("1001", 7, "etcdMembersDown", "", 10),
+                a("1001", 7, "TargetDown", "kube-system", 200),
+                a("1002", 8, "TargetDown", "kube-system", 0),
+            ],
+        ),
+        (
+            AggregatorTable::Jobs,
+            vec![
+                row(&[
+                    ("JobName", json!("kit-job")),
+                    ("GCSBucketName", json!("test-platform-results")),
+                    ("GCSJobHistoryLocationPrefix", json!("logs/kit-job")),
+                    ("CollectDisruption", json!(true)),
+                    ("CollectTestRuns", json!(false)),
+                ]),
+                row(&[("JobName", json!("bare-job"))]),
+            ],
+        ),
+        (
+            AggregatorTable::ReleaseTags,
+            vec![row(&[
+                ("phase", json!("Accepted")),
+                ("release", json!("4.16")),
+                ("stream", json!("nightly")),
+                ("architecture", json!("amd64")),
+                ("releaseTag", json!("4.16.0-0.nightly-2025-06-09-000000")),
+                ("releaseTime", json!("2025-06-09T00:00:00Z")),
+                ("previousReleaseTag", json!("4.16.0-0.nightly-2025-06-08-000000")),
+                ("kubernetesVersion", json!("1.29.1")),
+            ])],
+        ),
+        (
+            AggregatorTable::ReleaseJobRuns,
+            vec![row(&[
+                ("name", json!("1790000000000000001")),
+                ("releaseTag", json!("4.16.0-0.nightly-2025-06-09-000000")),
+                ("jobName", json!("aws-serial")),
+                ("kind", json!("Blocking")),
+                ("state", json!("Succeeded")),
+                ("url", json!("https://prow.ci.openshift.org/view/gs/x/1")),
+                ("transitionTime", json!("2025-06-09T02:00:00Z")),
+                ("retries", json!(2)),
+                ("upgrade", json!(false)),
+            ])],
+        ),
+        (
+            AggregatorTable::ReleaseRepositories,
+            vec![row(&[
+                ("name", json!("installer")),
+                ("releaseTag", json!("4.16.0-0.nightly-2025-06-09-000000")),
+                ("repositoryHead", json!("https://github.com/openshift/installer/commit/abc")),
+                ("fullChangeLog", json!("https://github.com/openshift/installer/compare/a...b")),
+            ])],
+        ),
+        (
+            AggregatorTable::ReleasePullRequests,
+            vec![
+                row(&[
+                    ("pullRequestID", json!("7001")),
+                    ("releaseTag", json!("4.16.0-0.nightly-2025-06-09-000000")),
+                    ("name", json!("installer")),
+                    ("description", json!("Fix \"quotes\" and\nnewlines \u{1F600}")),
+                    ("url", json!("https://github.com/openshift/installer/pull/7001")),
+                ]),
+                row(&[
+                    ("pullRequestID", json!("7002")),
+                    ("releaseTag", json!("4.16.0-0.nightly-2025-06-09-000000")),
+                    ("name", json!("installer")),
+                ]),
+            ],
+        ),
+    ]
+}
+
+/// A row with every column of `table`: the absent ones `null`, as stores answer.
+pub fn full_row(table: AggregatorTable, row: &Row) -> Row {
+    table
+        .columns()
+        .iter()
+        .map(|c| {
+            (
+                c.name.to_owned(),
+                row.get(c.name).cloned().unwrap_or(serde_json::Value::Null),
+            )
+        })
+        .collect()
+}
+
+/// Every row of a table that `request` selects, following the pages.
+fn all_rows<P: Plugin>(
+    plugin: &P,
+    report: &mut Report,
+    request: &ReadRowsRequest,
+) -> Option<Vec<Row>> {
+    let mut rows = Vec::new();
+    let mut cursor = None;
+    for _ in 0..MAX_PAGES {
+        let page: RowPage = call(
+            report,
+            "read_rows",
+            plugin.read_rows(&ReadRowsRequest {
+                cursor: cursor.clone(),
+                ..request.clone()
+            }),
+        )?;
+        rows.extend(page.rows);
+        match page.next_cursor {
+            None => return Some(rows),
+            Some(next) if Some(&next) == cursor.as_ref() => {
+                report.fail("read_rows", format!("cursor {next:?} repeats"));
+                return None;
+            }
+            Some(next) => cursor = Some(next),
+        }
+    }
+    report.fail("read_rows", format!("more than {MAX_PAGES} pages"));
+    None
+}
+
+/// `rows` as stores answer them: every column, sorted by key.
+fn expected_rows(table: AggregatorTable, rows: &[&Row]) -> Vec<Row> {
+    let mut out: Vec<Row> = rows.iter().map(|r| full_row(table, r)).collect();
+    out.sort_by_key(|r| table.key_of(r));
+    out
+}
+
+fn check_tables<P: Plugin>(plugin: &P, report: &mut Report) {
+    use serde_json::json;
+    let fixture = tables_fixture();
+    for (table, rows) in &fixture {
+        let table = *table;
+        let request = InsertRowsRequest {
+            table,
+            rows: rows.clone(),
+        };
+        let n = rows.len() as u64;
+        match call::<InsertedRows>(report, "insert_rows", plugin.insert_rows(&request)) {
+            Some(got) if got == InsertedRows { inserted: n, skipped: 0 } => {}
+            Some(got) => report.fail(
+                "insert_rows",
+                format!("{}: {n} new rows answered {got:?}", table.name()),
+            ),
+            None => return,
+        }
+        match call::<InsertedRows>(report, "insert_rows", plugin.insert_rows(&request)) {
+            Some(got) if got == InsertedRows { inserted: 0, skipped: n } => {}
+            Some(got) => report.fail(
+                "insert_rows",
+                format!(
+                    "{}: the same {n} rows again answered {got:?} (every one is stored)",
+                    table.name()
+                ),
+            ),
+            None => return,
+        }
+        let Some(got) = all_rows(
+            plugin,
+            report,
+            &ReadRowsRequest {
+                table,
+                job: None,
+                since: None,
+                until: None,
+                cursor: None,
+            },
+        ) else {
+            return;
+        };
+        let want = expected_rows(table, &rows.iter().collect::<Vec<_>>());
+        if got != want {
+            report.fail(
+                "read_rows",
+                format!(
+                    "{}: stored {want:?}\nread back {got:?}",
+                    table.name()
+                ),
+            );
+        }
+    }
+    // A request repeating a key, with one new row and one stored.
+    let (table, rows) = &fixture[2];
+    let new = row(&[("JobName", json!("kit-job-3"))]);
+    let request = InsertRowsRequest {
+        table: *table,
+        rows: vec![new.clone(), rows[0].clone(), new],
+    };
+    match call::<InsertedRows>(report, "insert_rows", plugin.insert_rows(&request)) {
+        Some(InsertedRows {
+            inserted: 1,
+            skipped: 2,
+        }) => {}
+        Some(got) => report.fail(
+            "insert_rows",
+            format!("Jobs: one new row given twice and one stored row answered {got:?}"),
+        ),
+        None => return,
+    }
+    // A row that does not fit refuses the request, and nothing of it is written.
+    let bad = InsertRowsRequest {
+        table: AggregatorTable::Jobs,
+        rows: vec![
+            row(&[("JobName", json!("kit-never-written"))]),
+            row(&[("JobName", json!("kit-bad")), ("CollectDisruption", json!("yes"))]),
+        ],
+    };
+    match plugin.insert_rows(&bad) {
+        Err(e) if e.kind == ErrorKind::BadRequest => {}
+        other => report.fail(
+            "insert_rows",
+            format!("a BOOL column holding a string was answered {other:?}"),
+        ),
+    }
+    // Windows and the job filter.
+    let disruption = &fixture[0].1;
+    let read = |job: Option<&str>, since: Option<&str>, until: Option<&str>| ReadRowsRequest {
+        table: AggregatorTable::BackendDisruption,
+        job: job.map(str::to_owned),
+        since: since.map(str::to_owned),
+        until: until.map(str::to_owned),
+        cursor: None,
+    };
+    let cases: [(ReadRowsRequest, Vec<&Row>); 3] = [
+        (
+            read(Some("kit-job"), None, None),
+            disruption
+                .iter()
+                .filter(|r| r["JobName"] == json!("kit-job"))
+                .collect(),
+        ),
+        (
+            read(None, Some("2025-06-08T01:00:00Z"), Some("2025-06-09T01:00:00Z")),
+            vec![&disruption[2]],
+        ),
+        (read(Some("no-such-job"), None, None), Vec::new()),
+    ];
+    for (request, want) in cases {
+        if let Some(got) = all_rows(plugin, report, &request) {
+            let want = expected_rows(AggregatorTable::BackendDisruption, &want);
+            if got != want {
+                report.fail(
+                    "read_rows",
+                    format!("for {request:?}\nexpected {want:?}\nanswered {got:?}"),
+                );
+            }
+        }
+    }
+    let no_job = ReadRowsRequest {
+        table: AggregatorTable::ReleaseTags,
+        job: Some("kit-job".to_owned()),
+        since: None,
+        until: None,
+        cursor: None,
+    };
+    match plugin.read_rows(&no_job) {
+        Err(e) if e.kind == ErrorKind::BadRequest => {}
+        other => report.fail(
+            "read_rows",
+            format!("a job filter on ReleaseTags (no job column) was answered {other:?}"),
+        ),
+    }
+    // The uploaders' window: runs 1001 (ends 06-07 03:30), 1002 (06-08), 1003 and 2001 (06-09).
+    let window = |started_after: &str, since: Option<&str>| UploadWindowRequest {
+        table: AggregatorTable::BackendDisruption,
+        started_after: started_after.to_owned(),
+        since: since.map(str::to_owned),
+        margin_seconds: 1800,
+    };
+    let cases = [
+        (
+            window("2025-06-01T00:00:00Z", None),
+            UploadWindow {
+                last_end_time: Some("2025-06-09T03:30:00Z".to_owned()),
+                since: "2025-06-09T03:00:00Z".to_owned(),
+                run_ids: vec!["1003".to_owned(), "2001".to_owned()],
+            },
+        ),
+        (
+            window("2025-06-01T00:00:00Z", Some("2025-06-08T01:00:00Z")),
+            UploadWindow {
+                last_end_time: Some("2025-06-09T03:30:00Z".to_owned()),
+                since: "2025-06-08T01:00:00Z".to_owned(),
+                run_ids: vec!["1002".to_owned(), "1003".to_owned(), "2001".to_owned()],
+            },
+        ),
+        (
+            window("2025-06-10T00:00:00Z", None),
+            UploadWindow {
+                last_end_time: None,
+                since: "2025-06-10T00:00:00Z".to_owned(),
+                run_ids: Vec::new(),
+            },
+        ),
+    ];
+    for (request, want) in cases {
+        if let Some(got) = call::<UploadWindow>(report, "upload_window", plugin.upload_window(&request))
+            && got != want
+        {
+            report.fail(
+                "upload_window",
                 format!("for {request:?}\nexpected {want:?}\nanswered {got:?}"),
             );
         }

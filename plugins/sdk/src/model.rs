@@ -20,16 +20,21 @@ pub enum Capability {
     /// Stores test results (runs with their tests and attempts, as ingested) and answers the
     /// per-revision and history queries on them. Appended in SDK 0.3.
     TestResults,
+    /// Keeps the job-run-aggregator's tables (disruption, alerts, jobs, releases): idempotent
+    /// inserts by a row key, the uploaders' de-duplication window, and reads of the rows.
+    /// Appended in SDK 0.4.
+    AggregatorTables,
 }
 
 impl Capability {
     /// The capability's name in documents and messages (`issue_tracker`, `failure_source`,
-    /// `test_results`).
+    /// `test_results`, `aggregator_tables`).
     pub fn name(self) -> &'static str {
         match self {
             Capability::IssueTracker => "issue_tracker",
             Capability::FailureSource => "failure_source",
             Capability::TestResults => "test_results",
+            Capability::AggregatorTables => "aggregator_tables",
         }
     }
 }
@@ -505,4 +510,400 @@ pub struct TestHistoryRow {
     pub fail_count: u64,
     /// Runs in which it failed and passed.
     pub flake_count: u64,
+}
+
+// ---- Aggregator tables (capability `aggregator_tables`, SDK 0.4) ----
+
+/// One row of an aggregator table: column name to value, in the column types of
+/// [`AggregatorTable::columns`] (`STRING` a JSON string, `INT64` a JSON integer, `BOOL` a JSON
+/// boolean, `TIMESTAMP` RFC 3339 text; a missing column or `null` is SQL `NULL`).
+pub type Row = serde_json::Map<String, serde_json::Value>;
+
+/// The type of a column of an aggregator table (BigQuery's names).
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum ColumnType {
+    /// Text.
+    String,
+    /// A 64-bit integer.
+    Int64,
+    /// A boolean.
+    Bool,
+    /// An instant, RFC 3339 text in documents.
+    Timestamp,
+}
+
+impl ColumnType {
+    /// BigQuery's name of the type.
+    pub fn name(self) -> &'static str {
+        match self {
+            ColumnType::String => "STRING",
+            ColumnType::Int64 => "INT64",
+            ColumnType::Bool => "BOOL",
+            ColumnType::Timestamp => "TIMESTAMP",
+        }
+    }
+}
+
+/// A column of an aggregator table.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Column {
+    /// Its name, as upstream's table spells it.
+    pub name: &'static str,
+    /// Its type.
+    pub kind: ColumnType,
+}
+
+const fn col(name: &'static str, kind: ColumnType) -> Column {
+    Column { name, kind }
+}
+
+use ColumnType::{Bool as B, Int64 as I, String as S, Timestamp as T};
+
+/// The job-run columns the disruption and alert tables share (upstream's `JobRunRow` copy).
+macro_rules! job_run_columns {
+    () => {
+        [
+            col("JobName", S),
+            col("JobRunName", S),
+            col("JobRunStartTime", T),
+            col("JobRunEndTime", T),
+            col("Cluster", S),
+            col("ReleaseTag", S),
+            col("MasterNodesUpdated", S),
+            col("JobRunStatus", S),
+        ]
+    };
+}
+
+const fn concat<const X: usize, const Y: usize, const N: usize>(
+    a: [Column; X],
+    b: [Column; Y],
+) -> [Column; N] {
+    assert!(X + Y == N);
+    let mut out = [col("", S); N];
+    let mut i = 0;
+    while i < X {
+        out[i] = a[i];
+        i += 1;
+    }
+    while i < N {
+        out[i] = b[i - X];
+        i += 1;
+    }
+    out
+}
+
+const DISRUPTION_COLUMNS: [Column; 10] = concat(
+    [col("BackendName", S), col("DisruptionSeconds", I)],
+    job_run_columns!(),
+);
+const ALERT_COLUMNS: [Column; 12] = concat(
+    [
+        col("Name", S),
+        col("Namespace", S),
+        col("Level", S),
+        col("AlertSeconds", I),
+    ],
+    job_run_columns!(),
+);
+const JOB_COLUMNS: [Column; 5] = [
+    col("JobName", S),
+    col("GCSBucketName", S),
+    col("GCSJobHistoryLocationPrefix", S),
+    col("CollectDisruption", B),
+    col("CollectTestRuns", B),
+];
+const RELEASE_TAG_COLUMNS: [Column; 13] = [
+    col("phase", S),
+    col("release", S),
+    col("stream", S),
+    col("architecture", S),
+    col("releaseTag", S),
+    col("releaseTime", T),
+    col("previousReleaseTag", S),
+    col("kubernetesVersion", S),
+    col("currentOSVersion", S),
+    col("previousOSVersion", S),
+    col("currentOSURL", S),
+    col("previousOSURL", S),
+    col("osDiffURL", S),
+];
+const RELEASE_JOB_RUN_COLUMNS: [Column; 11] = [
+    col("name", S),
+    col("releaseTag", S),
+    col("jobName", S),
+    col("kind", S),
+    col("state", S),
+    col("url", S),
+    col("transitionTime", T),
+    col("retries", I),
+    col("upgradesFrom", S),
+    col("upgradesTo", S),
+    col("upgrade", B),
+];
+const RELEASE_REPOSITORY_COLUMNS: [Column; 4] = [
+    col("name", S),
+    col("releaseTag", S),
+    col("repositoryHead", S),
+    col("fullChangeLog", S),
+];
+const RELEASE_PULL_REQUEST_COLUMNS: [Column; 6] = [
+    col("pullRequestID", S),
+    col("releaseTag", S),
+    col("name", S),
+    col("description", S),
+    col("url", S),
+    col("bugURL", S),
+];
+
+/// The job-run-aggregator's tables (`docs/aggregate.md`), with upstream's names and columns.
+/// BigQuery has no unique keys; flakewatch gives each table one ([`AggregatorTable::key`]), so
+/// that uploading the same rows twice leaves one copy.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum AggregatorTable {
+    /// Seconds of disruption per backend and job run (`upload-disruptions`).
+    BackendDisruption,
+    /// Seconds an alert fired per job run (`upload-alerts`), zero rows for known alerts that
+    /// did not fire.
+    Alerts,
+    /// The jobs whose runs are collected (`prime-job-table`).
+    Jobs,
+    /// Release payload tags (`upload-releases`).
+    ReleaseTags,
+    /// The release controller's job runs of a tag.
+    ReleaseJobRuns,
+    /// The repositories of a tag's change log.
+    ReleaseRepositories,
+    /// The pull requests of a tag's change log.
+    ReleasePullRequests,
+}
+
+impl AggregatorTable {
+    /// Every table.
+    pub const ALL: [AggregatorTable; 7] = [
+        AggregatorTable::BackendDisruption,
+        AggregatorTable::Alerts,
+        AggregatorTable::Jobs,
+        AggregatorTable::ReleaseTags,
+        AggregatorTable::ReleaseJobRuns,
+        AggregatorTable::ReleaseRepositories,
+        AggregatorTable::ReleasePullRequests,
+    ];
+
+    /// The table's name (upstream's).
+    pub fn name(self) -> &'static str {
+        match self {
+            AggregatorTable::BackendDisruption => "BackendDisruption",
+            AggregatorTable::Alerts => "Alerts",
+            AggregatorTable::Jobs => "Jobs",
+            AggregatorTable::ReleaseTags => "ReleaseTags",
+            AggregatorTable::ReleaseJobRuns => "ReleaseJobRuns",
+            AggregatorTable::ReleaseRepositories => "ReleaseRepositories",
+            AggregatorTable::ReleasePullRequests => "ReleasePullRequests",
+        }
+    }
+
+    /// The table of a name.
+    pub fn from_name(name: &str) -> Option<AggregatorTable> {
+        AggregatorTable::ALL.into_iter().find(|t| t.name() == name)
+    }
+
+    /// The columns, in upstream's order.
+    pub fn columns(self) -> &'static [Column] {
+        match self {
+            AggregatorTable::BackendDisruption => &DISRUPTION_COLUMNS,
+            AggregatorTable::Alerts => &ALERT_COLUMNS,
+            AggregatorTable::Jobs => &JOB_COLUMNS,
+            AggregatorTable::ReleaseTags => &RELEASE_TAG_COLUMNS,
+            AggregatorTable::ReleaseJobRuns => &RELEASE_JOB_RUN_COLUMNS,
+            AggregatorTable::ReleaseRepositories => &RELEASE_REPOSITORY_COLUMNS,
+            AggregatorTable::ReleasePullRequests => &RELEASE_PULL_REQUEST_COLUMNS,
+        }
+    }
+
+    /// The row key: the columns that identify a row. A store keeps one row per key; a row
+    /// whose key is stored already is skipped. Key columns are `STRING`s and never `NULL`.
+    pub fn key(self) -> &'static [&'static str] {
+        match self {
+            AggregatorTable::BackendDisruption => &["JobRunName", "BackendName"],
+            AggregatorTable::Alerts => &["JobRunName", "Name", "Namespace", "Level"],
+            AggregatorTable::Jobs => &["JobName"],
+            AggregatorTable::ReleaseTags => &["releaseTag"],
+            AggregatorTable::ReleaseJobRuns => &["releaseTag", "name"],
+            AggregatorTable::ReleaseRepositories => &["releaseTag", "name"],
+            AggregatorTable::ReleasePullRequests => &["releaseTag", "name", "pullRequestID"],
+        }
+    }
+
+    /// The time column windows are read over (`since`/`until` of [`ReadRowsRequest`]):
+    /// `JobRunStartTime` (BigQuery's partition column of the job-run tables), `releaseTime`,
+    /// `transitionTime`; `None` for tables without one.
+    pub fn time_column(self) -> Option<&'static str> {
+        match self {
+            AggregatorTable::BackendDisruption | AggregatorTable::Alerts => Some("JobRunStartTime"),
+            AggregatorTable::ReleaseTags => Some("releaseTime"),
+            AggregatorTable::ReleaseJobRuns => Some("transitionTime"),
+            AggregatorTable::Jobs
+            | AggregatorTable::ReleaseRepositories
+            | AggregatorTable::ReleasePullRequests => None,
+        }
+    }
+
+    /// The column naming the job: `JobName`, or `jobName` in `ReleaseJobRuns`.
+    pub fn job_column(self) -> Option<&'static str> {
+        match self {
+            AggregatorTable::BackendDisruption | AggregatorTable::Alerts | AggregatorTable::Jobs => {
+                Some("JobName")
+            }
+            AggregatorTable::ReleaseJobRuns => Some("jobName"),
+            AggregatorTable::ReleaseTags
+            | AggregatorTable::ReleaseRepositories
+            | AggregatorTable::ReleasePullRequests => None,
+        }
+    }
+
+    /// Whether the table holds job-run rows (`JobRunName`, `JobRunStartTime`,
+    /// `JobRunEndTime`): the tables [`UploadWindowRequest`] works on.
+    pub fn is_job_run_table(self) -> bool {
+        matches!(
+            self,
+            AggregatorTable::BackendDisruption | AggregatorTable::Alerts
+        )
+    }
+
+    /// The column named `name`.
+    pub fn column(self, name: &str) -> Option<&'static Column> {
+        self.columns().iter().find(|c| c.name == name)
+    }
+
+    /// Checks a row against the table: every column known and of its type, every key
+    /// column a string, times RFC 3339. The message names the column.
+    pub fn check_row(self, row: &Row) -> Result<(), String> {
+        use serde_json::Value;
+        for (name, value) in row {
+            let Some(column) = self.column(name) else {
+                return Err(format!("{}: unknown column {name:?}", self.name()));
+            };
+            let ok = match (column.kind, value) {
+                (_, Value::Null) => true,
+                (ColumnType::String, Value::String(_)) => true,
+                (ColumnType::Int64, Value::Number(n)) => n.is_i64(),
+                (ColumnType::Bool, Value::Bool(_)) => true,
+                (ColumnType::Timestamp, Value::String(s)) => crate::kit::is_rfc3339(s),
+                _ => false,
+            };
+            if !ok {
+                return Err(format!(
+                    "{}: column {name} is {}, not {value}",
+                    self.name(),
+                    column.kind.name()
+                ));
+            }
+        }
+        for key in self.key() {
+            if !matches!(row.get(*key), Some(serde_json::Value::String(_))) {
+                return Err(format!(
+                    "{}: key column {key} is missing or null",
+                    self.name()
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// A row's key values, in [`AggregatorTable::key`] order (empty for a missing one).
+    pub fn key_of(self, row: &Row) -> Vec<String> {
+        self.key()
+            .iter()
+            .map(|k| row.get(*k).and_then(|v| v.as_str()).unwrap_or("").to_owned())
+            .collect()
+    }
+}
+
+/// Request to insert rows into an aggregator table, idempotently: a row whose key
+/// ([`AggregatorTable::key`]) is stored already, or repeats an earlier row of the request, is
+/// skipped; the others are stored. Once this returns, [`Plugin::read_rows`](crate::Plugin::read_rows)
+/// shows them.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct InsertRowsRequest {
+    /// The table.
+    pub table: AggregatorTable,
+    /// The rows.
+    #[serde(default)]
+    pub rows: Vec<Row>,
+}
+
+/// The answer to [`InsertRowsRequest`].
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InsertedRows {
+    /// Rows written now.
+    pub inserted: u64,
+    /// Rows skipped because their key was stored already (or came twice in the request).
+    pub skipped: u64,
+}
+
+/// Request for upstream's de-duplication window of a job-run table
+/// (`GetLastJobRunEndTimeFromTable`, `ListUploadedJobRunIDsSinceFromTable`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UploadWindowRequest {
+    /// `BackendDisruption` or `Alerts`.
+    pub table: AggregatorTable,
+    /// Only runs that started after this instant count for the last end time (upstream: two
+    /// weeks before now).
+    pub started_after: String,
+    /// The run ids to list are those of runs that ended at or after this instant (the
+    /// uploader compares them with the runs that finished since then); `None`:
+    /// the last end time minus `margin_seconds`, or `started_after` when the table holds no run
+    /// after it.
+    #[serde(default)]
+    pub since: Option<String>,
+    /// Subtracted from the last end time (upstream: 30 minutes).
+    #[serde(default)]
+    pub margin_seconds: u64,
+}
+
+/// The answer to [`UploadWindowRequest`].
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UploadWindow {
+    /// The latest `JobRunEndTime` of a run that started after `started_after`; `None` when
+    /// there is none.
+    #[serde(default)]
+    pub last_end_time: Option<String>,
+    /// The start of the window the run ids were listed from.
+    pub since: String,
+    /// The distinct `JobRunName`s of the runs whose `JobRunEndTime` is at or after `since`,
+    /// sorted.
+    #[serde(default)]
+    pub run_ids: Vec<String>,
+}
+
+/// Request for one page of an aggregator table's rows, one per key, in key order.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReadRowsRequest {
+    /// The table.
+    pub table: AggregatorTable,
+    /// Only rows of this job (the [job column](AggregatorTable::job_column); refused for a
+    /// table without one).
+    #[serde(default)]
+    pub job: Option<String>,
+    /// Only rows whose [time column](AggregatorTable::time_column) is at or after this.
+    #[serde(default)]
+    pub since: Option<String>,
+    /// Only rows whose time column is before this.
+    #[serde(default)]
+    pub until: Option<String>,
+    /// The `next_cursor` of the previous page; `None` for the first page.
+    #[serde(default)]
+    pub cursor: Option<String>,
+}
+
+/// One page of rows.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RowPage {
+    /// The rows of this page, one per key, ordered by key.
+    #[serde(default)]
+    pub rows: Vec<Row>,
+    /// Where the next page starts; `None` on the last page.
+    #[serde(default)]
+    pub next_cursor: Option<String>,
 }

@@ -4,8 +4,9 @@
 use crate::model::{
     AddCommentRequest, BeginCycleRequest, BuildPage, CloseIssueRequest, CommentPage,
     CommentsRequest, Config, CreateIssueRequest, CreatedIssue, CycleLock, EndCycleRequest,
-    IssuePage, ListBuildsRequest, ListIssuesRequest, PluginInfo, ReopenIssueRequest,
-    RevisionRunsRequest, RunPage, StoreRunRequest, StoredRun, TestHistory, TestHistoryRequest,
+    InsertRowsRequest, InsertedRows, IssuePage, ListBuildsRequest, ListIssuesRequest, PluginInfo,
+    ReadRowsRequest, ReopenIssueRequest, RevisionRunsRequest, RowPage, RunPage, StoreRunRequest,
+    StoredRun, TestHistory, TestHistoryRequest, UploadWindow, UploadWindowRequest,
 };
 
 /// What kind of failure a [`PluginError`] is; it decides the status code on the wire.
@@ -153,5 +154,29 @@ pub trait Plugin: Send + Sync + Sized + 'static {
     fn test_history(&self, request: &TestHistoryRequest) -> Result<TestHistory, PluginError> {
         let _ = request;
         Err(PluginError::unsupported("test_history"))
+    }
+
+    /// Aggregator tables: inserts rows, skipping every row whose key
+    /// ([`AggregatorTable::key`](crate::model::AggregatorTable::key)) is stored already or
+    /// came earlier in the request (optional, SDK 0.4). Inserting the same rows twice leaves
+    /// one copy. A row that does not fit the table ([`AggregatorTable::check_row`](crate::model::AggregatorTable::check_row))
+    /// refuses the whole request as a bad request, before anything is written.
+    fn insert_rows(&self, request: &InsertRowsRequest) -> Result<InsertedRows, PluginError> {
+        let _ = request;
+        Err(PluginError::unsupported("insert_rows"))
+    }
+
+    /// Aggregator tables: upstream's de-duplication window of a job-run table, the last end
+    /// time and the run ids uploaded since (optional, SDK 0.4).
+    fn upload_window(&self, request: &UploadWindowRequest) -> Result<UploadWindow, PluginError> {
+        let _ = request;
+        Err(PluginError::unsupported("upload_window"))
+    }
+
+    /// Aggregator tables: one page of a table's rows, one per key, in key order (optional,
+    /// SDK 0.4).
+    fn read_rows(&self, request: &ReadRowsRequest) -> Result<RowPage, PluginError> {
+        let _ = request;
+        Err(PluginError::unsupported("read_rows"))
     }
 }
