@@ -19,10 +19,12 @@
 //! Test results (capability `test_results`) live in an SQLite database, `results.sqlite`, in
 //! the same directory ([`results`]). A results store works in an empty or not yet existing
 //! directory (`store_run` creates it); the issue-tracker and failure-source operations still
-//! refuse a directory that holds none of the JSON-lines files.
+//! refuse a directory that holds none of the JSON-lines files. The job-run-aggregator's
+//! tables (capability `aggregator_tables`) live in `aggregator.sqlite` beside it ([`tables`]).
 
 pub mod results;
 pub mod store;
+pub mod tables;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -33,6 +35,9 @@ use flakewatch_plugin_sdk::model::{
     EndCycleRequest, Issue, IssuePage, ListBuildsRequest, ListIssuesRequest, PluginInfo,
     ReopenIssueRequest, RevisionRunsRequest, RunPage, StoreRunRequest, StoredRun, TestFailure,
     TestHistory, TestHistoryRequest,
+};
+use flakewatch_plugin_sdk::model::{
+    InsertRowsRequest, InsertedRows, ReadRowsRequest, RowPage, UploadWindow, UploadWindowRequest,
 };
 use flakewatch_plugin_sdk::{Plugin, PluginError, export_plugin};
 use serde_json::{Map, Value};
@@ -59,6 +64,8 @@ pub struct FilesBackend {
     cycle: std::sync::Mutex<Option<store::CycleLock>>,
     /// The test-results database.
     results: results::ResultsStore,
+    /// The aggregator tables' database.
+    tables: tables::TablesStore,
 }
 
 impl FilesBackend {
@@ -80,6 +87,7 @@ impl FilesBackend {
             .and_then(|v| v.trim().parse().ok());
         FilesBackend {
             results: results::ResultsStore::new(dir.clone(), crash_at, page_runs),
+            tables: tables::TablesStore::new(dir.clone(), tables::DEFAULT_PAGE_ROWS),
             dir,
             crash_at,
             cycle: std::sync::Mutex::new(None),
@@ -196,6 +204,7 @@ impl Plugin for FilesBackend {
                 Capability::IssueTracker,
                 Capability::FailureSource,
                 Capability::TestResults,
+                Capability::AggregatorTables,
             ],
             sdk_version: String::new(),
         }
@@ -213,7 +222,28 @@ impl Plugin for FilesBackend {
                 ))
             })?,
         };
-        Ok(FilesBackend::open_any(Path::new(dir), page_runs))
+        let mut backend = FilesBackend::open_any(Path::new(dir), page_runs);
+        if let Some(text) = config.get("page_rows") {
+            let rows = text.parse().ok().filter(|&n| n > 0).ok_or_else(|| {
+                PluginError::bad_request(format!(
+                    "the files backend's page_rows must be a positive number, not {text:?}"
+                ))
+            })?;
+            backend.tables = tables::TablesStore::new(Path::new(dir).to_path_buf(), rows);
+        }
+        Ok(backend)
+    }
+
+    fn insert_rows(&self, request: &InsertRowsRequest) -> Result<InsertedRows, PluginError> {
+        self.tables.insert_rows(request)
+    }
+
+    fn upload_window(&self, request: &UploadWindowRequest) -> Result<UploadWindow, PluginError> {
+        self.tables.upload_window(request)
+    }
+
+    fn read_rows(&self, request: &ReadRowsRequest) -> Result<RowPage, PluginError> {
+        self.tables.read_rows(request)
     }
 
     fn store_run(&self, request: &StoreRunRequest) -> Result<StoredRun, PluginError> {
