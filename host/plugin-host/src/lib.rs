@@ -7,6 +7,7 @@
 //! | [`discover`] | where plugins are looked for: `--plugin PATH`, `FLAKEWATCH_PLUGIN_PATH`, beside the executable |
 //! | [`adapter`] | a plugin instance as an [`IssueTracker`](flakewatch_triage::backend::IssueTracker) and [`FailureSource`](flakewatch_triage::backend::FailureSource) |
 //! | [`results`] | a plugin instance as a [`ResultsStore`](flakewatch_results::ResultsStore) |
+//! | [`tables`] | a plugin instance as the job-run-aggregator's tables |
 //!
 //! Every error names the plugin (its path, and its name once known); a plugin that panics,
 //! has the wrong ABI version or lacks the entry symbol gives an error, never a crash.
@@ -15,6 +16,7 @@ pub mod adapter;
 pub mod discover;
 pub mod loader;
 pub mod results;
+pub mod tables;
 
 use std::fmt;
 use std::path::PathBuf;
@@ -25,6 +27,7 @@ pub use adapter::PluginBackend;
 pub use discover::{PLUGIN_PATH_ENV, PluginRegistry, PluginSearch};
 pub use loader::{PluginInstance, PluginLibrary};
 pub use results::PluginStore;
+pub use tables::PluginTables;
 
 pub use flakewatch_plugin_sdk::abi::{InstanceOperation, LibraryOperation};
 
