@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use flakewatch_ingest::{Attempt, Origin, Run, Status, Test};
+use serde::{Deserialize, Serialize};
 
 /// The separator of suite names in a test key (`openshift-tests|||child`).
 pub const SUITE_SEPARATOR: &str = "|||";
@@ -292,16 +293,86 @@ impl Combined {
     }
 }
 
-/// Per-test counts over distinct runs, as upstream's `CheckFailed` counts them.
+/// What a run counts as when a test both failed and passed in it (a retried test that
+/// passed on a retry): upstream counts it as a pass (B15's default); the profile can count it
+/// as a failure, or apply a k-of-n retry rule (docs/aggregate.md, "Flakes").
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "rule", deny_unknown_fields)]
+pub enum FlakeRule {
+    /// Upstream: any pass in the run makes the run a pass.
+    #[default]
+    #[serde(rename = "pass_wins")]
+    PassWins,
+    /// Any failure in the run makes the run a failure.
+    #[serde(rename = "flake_is_failure")]
+    FlakeIsFailure,
+    /// A run with a failure is a pass only when at least `min_passes` of its attempts passed
+    /// and at most `max_failures` failed (no bound when absent); a run without any failure
+    /// is a pass whatever its number of attempts.
+    #[serde(rename = "k_of_n")]
+    KOfN {
+        /// Passing attempts a retried run needs (k, at least 1).
+        #[serde(default = "one")]
+        min_passes: u32,
+        /// Failing attempts a retried run may have and still pass.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        max_failures: Option<u32>,
+    },
+}
+
+fn one() -> u32 {
+    1
+}
+
+impl FlakeRule {
+    /// Whether a run with `passes` passing and `failures` failing attempts counts as a pass.
+    pub fn run_passes(self, passes: u32, failures: u32) -> bool {
+        if passes == 0 {
+            return false;
+        }
+        if failures == 0 {
+            return true;
+        }
+        match self {
+            FlakeRule::PassWins => true,
+            FlakeRule::FlakeIsFailure => false,
+            FlakeRule::KOfN {
+                min_passes,
+                max_failures,
+            } => passes >= min_passes && max_failures.is_none_or(|m| failures <= m),
+        }
+    }
+
+    /// One line for summaries: `pass wins`, `a flake is a failure`, `k of n: ...`.
+    pub fn describe(self) -> String {
+        match self {
+            FlakeRule::PassWins => "a flaked run is a pass".to_owned(),
+            FlakeRule::FlakeIsFailure => "a flaked run is a failure".to_owned(),
+            FlakeRule::KOfN {
+                min_passes,
+                max_failures,
+            } => match max_failures {
+                Some(m) => format!(
+                    "a flaked run is a pass with at least {min_passes} passing and at most {m} failing attempts"
+                ),
+                None => format!("a flaked run is a pass with at least {min_passes} passing attempts"),
+            },
+        }
+    }
+}
+
+/// Per-test counts over distinct runs, as upstream's `CheckFailed` counts them, with the
+/// flake rule deciding what a run with both a pass and a failure is.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct RunCounts {
     /// Runs with at least one pass or failure entry.
     pub attempts: u32,
-    /// Runs with at least one pass entry.
+    /// Runs counted as passed (with upstream's rule: runs with at least one pass entry).
     pub passes: u32,
-    /// Runs with a failure entry and no pass entry.
+    /// Runs counted as failed (with upstream's rule: a failure entry and no pass entry).
     pub failures: u32,
-    /// Runs with both a pass and a failure entry (flakes; counted in `passes`).
+    /// Runs with both a pass and a failure entry (flakes; counted in `passes` or `failures`
+    /// as the flake rule says).
     pub flakes: u32,
     /// Skip entries (not runs).
     pub skips: u32,
@@ -312,32 +383,45 @@ pub struct RunCounts {
 }
 
 impl RunCounts {
-    /// RunCounts the entries of one test.
+    /// Counts the entries of one test with upstream's rule (a pass wins within a run).
     pub fn of(entries: &[Entry]) -> RunCounts {
+        RunCounts::with_rule(entries, FlakeRule::PassWins)
+    }
+
+    /// Counts the entries of one test; `rule` decides the runs with both a pass and a failure.
+    pub fn with_rule(entries: &[Entry], rule: FlakeRule) -> RunCounts {
         let mut c = RunCounts::default();
-        let mut passed: Vec<u32> = Vec::with_capacity(entries.len());
-        let mut failed: Vec<u32> = Vec::with_capacity(entries.len());
+        // (run, passing attempts, failing attempts), sorted by run.
+        let mut per_run: Vec<(u32, u32, u32)> = Vec::with_capacity(entries.len());
         for e in entries {
+            let slot = match per_run.binary_search_by_key(&e.run, |r| r.0) {
+                Ok(i) => i,
+                Err(i) => {
+                    per_run.insert(i, (e.run, 0, 0));
+                    i
+                }
+            };
             match e.kind {
                 EntryKind::Pass => {
                     c.pass_entries += 1;
-                    passed.push(e.run);
+                    per_run[slot].1 += 1;
                 }
                 EntryKind::Failure => {
                     c.failure_entries += 1;
-                    failed.push(e.run);
+                    per_run[slot].2 += 1;
                 }
                 EntryKind::Skip => c.skips += 1,
             }
         }
-        passed.sort_unstable();
-        passed.dedup();
-        failed.sort_unstable();
-        failed.dedup();
-        c.passes = passed.len() as u32;
-        for run in &failed {
-            if passed.binary_search(run).is_ok() {
+        for &(_, passed, failed) in &per_run {
+            if passed == 0 && failed == 0 {
+                continue;
+            }
+            if passed > 0 && failed > 0 {
                 c.flakes += 1;
+            }
+            if rule.run_passes(passed, failed) {
+                c.passes += 1;
             } else {
                 c.failures += 1;
             }
@@ -369,5 +453,74 @@ mod tests {
             (c.attempts, c.passes, c.failures, c.flakes, c.skips),
             (3, 2, 1, 1, 1)
         );
+    }
+
+    /// Three runs retried: run 0 failed once then passed, run 1 failed twice then passed,
+    /// run 2 passed on its third try after two failures and one pass; run 3 passed at once.
+    fn retried() -> Vec<Entry> {
+        vec![
+            e(0, EntryKind::Failure),
+            e(0, EntryKind::Pass),
+            e(1, EntryKind::Failure),
+            e(1, EntryKind::Failure),
+            e(1, EntryKind::Pass),
+            e(2, EntryKind::Failure),
+            e(2, EntryKind::Pass),
+            e(2, EntryKind::Failure),
+            e(2, EntryKind::Pass),
+            e(3, EntryKind::Pass),
+            e(4, EntryKind::Failure),
+        ]
+    }
+
+    fn counted(rule: FlakeRule) -> (u32, u32, u32, u32) {
+        let c = RunCounts::with_rule(&retried(), rule);
+        (c.attempts, c.passes, c.failures, c.flakes)
+    }
+
+    #[test]
+    fn the_flake_rule_decides_retried_runs() {
+        // Upstream: runs 0..=3 pass, run 4 fails; three flakes.
+        assert_eq!(counted(FlakeRule::PassWins), (5, 4, 1, 3));
+        // Every flaked run is a failure: only run 3 passes.
+        assert_eq!(counted(FlakeRule::FlakeIsFailure), (5, 1, 4, 3));
+        // At most one failing attempt: run 0 passes, runs 1 and 2 (two failures) fail.
+        let one_failure = FlakeRule::KOfN {
+            min_passes: 1,
+            max_failures: Some(1),
+        };
+        assert_eq!(counted(one_failure), (5, 2, 3, 3));
+        // Two passing attempts needed: only run 2 among the retried runs; run 3 had no
+        // failure, so its single pass stands.
+        let two_passes = FlakeRule::KOfN {
+            min_passes: 2,
+            max_failures: None,
+        };
+        assert_eq!(counted(two_passes), (5, 2, 3, 3));
+        // Entry totals do not depend on the rule.
+        let c = RunCounts::with_rule(&retried(), two_passes);
+        assert_eq!((c.pass_entries, c.failure_entries, c.skips), (5, 6, 0));
+    }
+
+    #[test]
+    fn the_flake_rule_reads_from_toml() {
+        #[derive(serde::Deserialize)]
+        struct Doc {
+            flake: FlakeRule,
+        }
+        let doc: Doc = toml::from_str("[flake]\nrule = \"k_of_n\"\nmax_failures = 2\n").unwrap();
+        assert_eq!(
+            doc.flake,
+            FlakeRule::KOfN {
+                min_passes: 1,
+                max_failures: Some(2)
+            }
+        );
+        let doc: Doc = toml::from_str("[flake]\nrule = \"flake_is_failure\"\n").unwrap();
+        assert_eq!(doc.flake, FlakeRule::FlakeIsFailure);
+        let err = toml::from_str::<Doc>("[flake]\nrule = \"sometimes\"\n")
+            .err()
+            .expect("an unknown rule is refused");
+        assert!(err.to_string().contains("sometimes"), "{err}");
     }
 }

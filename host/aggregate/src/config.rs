@@ -5,6 +5,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use super::combine::FlakeRule;
 use super::error::AggregateError;
 use super::stats::{FisherParams, TableSource};
 use super::verdict::{TestRule, upstream_always_pass, upstream_never_fail};
@@ -68,6 +69,8 @@ pub struct Settings {
     pub required_backends: Vec<String>,
     /// Backend name fragments never checked.
     pub excluded_backend_fragments: Vec<String>,
+    /// What a run with both a pass and a failure of a test counts as (B15).
+    pub flake: FlakeRule,
 }
 
 impl Settings {
@@ -102,6 +105,7 @@ impl Settings {
                 .iter()
                 .map(|s| (*s).to_owned())
                 .collect(),
+            flake: FlakeRule::PassWins,
         }
     }
 
@@ -142,6 +146,9 @@ impl Settings {
         if self.new_test_pass_rate > 100 || self.history_error_pass_rate > 100 {
             return bad("pass rates are percentages (0..=100)");
         }
+        if let FlakeRule::KOfN { min_passes: 0, .. } = self.flake {
+            return bad("flake: min_passes must be at least 1 (a run with no passing attempt never passes)");
+        }
         if self.always_pass.iter().chain(&self.never_fail).any(|r| {
             r.job.is_none()
                 && r.suite.is_none()
@@ -178,7 +185,8 @@ impl Settings {
             always_pass,
             never_fail,
             required_backends,
-            excluded_backend_fragments
+            excluded_backend_fragments,
+            flake
         );
     }
 }
@@ -232,6 +240,9 @@ pub struct ConfigFile {
     pub required_backends: Option<Vec<String>>,
     /// See [`Settings::excluded_backend_fragments`].
     pub excluded_backend_fragments: Option<Vec<String>>,
+    /// See [`Settings::flake`]: a `[flake]` table with `rule = "pass_wins"`,
+    /// `"flake_is_failure"` or `"k_of_n"` (with `min_passes`, `max_failures`).
+    pub flake: Option<FlakeRule>,
 }
 
 impl ConfigFile {

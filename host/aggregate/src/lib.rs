@@ -15,8 +15,11 @@
 //! | [`output`] | `junit-aggregated.xml`, the YAML details, `aggregation-config.yaml`, Markdown |
 //! | [`yaml`] | yaml.v2's scalar styles and folding, byte for byte |
 //! | [`pipeline`] | one aggregation end to end and its outcome |
+//! | [`wait`] | waiting for runs to finish: the injected clock, the re-read, the stop time |
+//! | [`test_case`] | `analyze-test-case`: one test's passes across the runs of many jobs |
 //! | [`config`] | the compat/improved profiles and the TOML file |
-//! | [`analyze_historical`] | `analyze-historical-data` |
+//! | [`analyze_historical`] | `analyze-historical-data` (disruptions and alerts) |
+//! | [`test_summary`] | `analyze-historical-data --data-type tests`: test pass-rate rows |
 //! | [`godur`] | Go duration text |
 
 pub mod analyze_historical;
@@ -34,9 +37,14 @@ pub mod request;
 pub mod runs;
 pub mod stats;
 pub mod summary;
+
+
 pub mod verdict;
+pub mod wait;
 pub mod yaml;
 
 pub use config::{ConfigFile, Mode, Settings};
 pub use error::AggregateError;
-pub use pipeline::{Aggregation, HistoryInput, Outcome, Report, Request, aggregate};
+pub use pipeline::{
+    Aggregation, HistoryInput, Outcome, Report, Request, aggregate, aggregate_waiting,
+};

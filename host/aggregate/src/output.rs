@@ -397,6 +397,23 @@ pub fn markdown_summary(report: &Report) -> String {
         report.runs.len() - finished,
         report.history
     );
+    if let Some(w) = &report.wait {
+        let _ = writeln!(
+            out,
+            "Waited for the runs: first read {}, stop time {}, {} reads; {}.\n",
+            w.ready_at.format_rfc3339(),
+            w.stop_at.format_rfc3339(),
+            w.polls,
+            if w.timed_out {
+                format!(
+                    "the stop time passed with {} runs unfinished",
+                    w.unfinished.len()
+                )
+            } else {
+                "every run finished".to_owned()
+            }
+        );
+    }
     let s = &report.settings;
     let _ = writeln!(
         out,
@@ -409,6 +426,9 @@ pub fn markdown_summary(report: &Report) -> String {
         s.new_test_pass_rate,
         s.history_error_pass_rate
     );
+    if s.flake != crate::combine::FlakeRule::PassWins {
+        let _ = writeln!(out, "Flakes: {}.\n", s.flake.describe());
+    }
     let failed: Vec<Vec<String>> = report
         .tests
         .iter()

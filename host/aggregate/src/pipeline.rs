@@ -6,7 +6,9 @@ use std::collections::{BTreeMap, HashSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use super::combine::{AggSuite, Combined, EntryKind, EntryRule, RunCounts, SUITE_SEPARATOR};
+use super::combine::{
+    AggSuite, Combined, EntryKind, EntryRule, FlakeRule, RunCounts, SUITE_SEPARATOR,
+};
 use super::config::{Mode, Settings};
 use super::error::AggregateError;
 use super::history::{self, HistoryIndex, StoredRun};
@@ -18,6 +20,7 @@ use super::runs::{self, FoundRun, Selection};
 use super::verdict::{CheckStatus, History, INFORMING_PREFIX, Policy, Rule};
 use crate::disruption_suite::disruption_suite;
 use crate::registry::Registry;
+use crate::wait::{self, Clock, WaitPolicy, WaitReport};
 pub use crate::request::{HistoryInput, Request};
 pub use crate::summary::{DisruptionReport, Exemption, Outcome, Report, RunReport, TestReport};
 
@@ -42,10 +45,48 @@ pub struct Aggregation {
 
 const OVERALL_ERROR: &str = "Some tests failed aggregation.  See above for details.";
 
-/// Runs one aggregation.
+/// Runs one aggregation on the runs as they are now.
 pub fn aggregate(request: &Request, settings: &Settings) -> Result<Aggregation, AggregateError> {
     settings.validate()?;
-    // The variant registry is read and checked before anything else.
+    let registry = read_registry(request)?;
+    let found = locate_runs(request)?;
+    aggregate_found(request, settings, registry.as_ref(), found, None)
+}
+
+/// Runs one aggregation after waiting for its runs as `analyze-job-runs` does
+/// ([`wait::wait_for_runs`]): the runs are re-read (the directory listed again, every run's
+/// state read again) until none is unfinished or the policy's stop time passes, then
+/// judged; runs still unfinished are treated as [`aggregate`] treats them. `event` receives
+/// the wait's progress lines.
+pub fn aggregate_waiting(
+    request: &Request,
+    settings: &Settings,
+    clock: &mut dyn Clock,
+    policy: &WaitPolicy,
+    event: &mut dyn FnMut(&str),
+) -> Result<Aggregation, AggregateError> {
+    settings.validate()?;
+    let registry = read_registry(request)?;
+    let waited = wait::wait_for_runs(
+        clock,
+        policy,
+        || locate_runs(request),
+        |r: &FoundRun| r.finished,
+        |r: &FoundRun| r.id.clone(),
+        event,
+    )?;
+    aggregate_found(
+        request,
+        settings,
+        registry.as_ref(),
+        waited.runs,
+        Some(waited.report),
+    )
+}
+
+/// The variant registry, read and checked before anything else: a registry that does not
+/// list the job fails the aggregation (upstream's message).
+fn read_registry(request: &Request) -> Result<Option<Registry>, AggregateError> {
     let registry = request
         .variants
         .as_deref()
@@ -57,14 +98,29 @@ pub fn aggregate(request: &Request, settings: &Settings) -> Result<Aggregation, 
     {
         return Err(AggregateError::UnknownVariant(request.job.clone()));
     }
+    Ok(registry)
+}
+
+/// The runs of the request as they are on disk now: the static run IDs, or the run
+/// directories matching the job and selection.
+pub fn locate_runs(request: &Request) -> Result<Vec<FoundRun>, AggregateError> {
+    match &request.run_ids {
+        Some(ids) => runs::static_runs(&request.runs_dir, ids),
+        None => runs::find_runs(&request.runs_dir, &request.job, &request.selection),
+    }
+}
+
+fn aggregate_found(
+    request: &Request,
+    settings: &Settings,
+    registry: Option<&Registry>,
+    found: Vec<FoundRun>,
+    wait: Option<WaitReport>,
+) -> Result<Aggregation, AggregateError> {
     let label = match (&request.selection, &request.label) {
         (Selection::Payload(t) | Selection::Aggregation(t), _) => t.clone(),
         (Selection::All, Some(l)) => l.clone(),
         (Selection::All, None) => String::new(),
-    };
-    let found = match &request.run_ids {
-        Some(ids) => runs::static_runs(&request.runs_dir, ids)?,
-        None => runs::find_runs(&request.runs_dir, &request.job, &request.selection)?,
     };
     if found.is_empty() {
         return Err(AggregateError::NoRuns {
@@ -145,7 +201,6 @@ pub fn aggregate(request: &Request, settings: &Settings) -> Result<Aggregation, 
     // Variants and disruption.
     let topology = request.topology.clone().or_else(|| {
         registry
-            .as_ref()
             .and_then(|r| r.job(&request.job))
             .map(|j| j.topology.clone())
             .filter(|t| !t.is_empty())
@@ -161,7 +216,7 @@ pub fn aggregate(request: &Request, settings: &Settings) -> Result<Aggregation, 
             &policy.required,
             &finished,
             &run_ref,
-            registry.as_ref(),
+            registry,
         )?;
         out_suites.push(suite);
         disruption_cases = Some(cases);
@@ -261,6 +316,7 @@ pub fn aggregate(request: &Request, settings: &Settings) -> Result<Aggregation, 
         suite_failures,
         disruption: disruption_cases,
         disruption_skipped,
+        wait,
     };
     let markdown = output::markdown_summary(&report);
     let mut output_dir = None;
@@ -425,11 +481,15 @@ fn judge_suite(
     }
     let improved = settings.mode == Mode::Improved;
     for test in &suite.tests {
-        let counts = RunCounts::of(&test.entries);
+        let counts = RunCounts::with_rule(&test.entries, settings.flake);
         let verdict = policy.check(job, &suite_path, &test.name, &counts, || match history {
             HistoryState::None => History::Missing,
             HistoryState::Error => History::Error,
             HistoryState::Index(index) => match index.get(&suite_path, &test.name) {
+                // A flaked historical run is a failure too when flakes fail today.
+                Some(row) if settings.flake == FlakeRule::FlakeIsFailure => {
+                    History::Row(row.pass_percentage)
+                }
                 Some(row) => History::Row(row.working_percentage),
                 None => History::Missing,
             },

@@ -9,6 +9,7 @@ use crate::config::{Mode, Settings};
 use crate::disruption::CheckResult;
 use crate::runs::DroppedFile;
 use crate::verdict::Judgement;
+use crate::wait::WaitReport;
 
 /// The overall outcome.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -135,4 +136,7 @@ pub struct Report {
     /// Why the disruption suite was skipped, if it was.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub disruption_skipped: Option<String>,
+    /// How the wait for the runs went (`--timeout`/`--job-start-time`), if there was one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wait: Option<WaitReport>,
 }
