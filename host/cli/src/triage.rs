@@ -16,6 +16,7 @@ use flakewatch_plugin_sdk::model::Capability;
 
 use flakewatch_plugin_host::{PluginBackend, PluginLibrary};
 use flakewatch_triage::backend::{CycleLock, IssueTracker};
+use flakewatch_triage::cluster::NewIssueMode;
 use flakewatch_triage::engine::EngineKind;
 use flakewatch_triage::run::{
     self, ApplyReport, DEFAULT_MAX_NEW_ISSUES, Decision, IssueRef, TriageOptions, TriagePlan,
@@ -132,10 +133,22 @@ pub(crate) struct TriageArgs {
     /// without the obvious-flake filter: for filing on demand.
     #[arg(long, value_name = "URL|ID", value_parser = crate::repeat::parse_build)]
     pub build: Option<i64>,
+    /// How failures no script claims become new issues: `clustered` (one issue per cluster
+    /// of related failures, with a generated pattern the engine re-checks) or `upstream`
+    /// (watchflakes' one issue per test, at most one per build and cycle).
+    #[arg(long, value_name = "MODE", value_parser = new_issues_parser(), default_value = "clustered")]
+    pub new_issues: NewIssueMode,
     /// Run a cycle every DURATION (`30m`, `1h`) until SIGINT or SIGTERM, which end the run
     /// after the cycle in flight; one log line per cycle on stderr.
     #[arg(long, value_name = "DURATION", value_parser = crate::repeat::parse_interval)]
     pub repeat: Option<Duration>,
+}
+
+/// The values of `--new-issues`.
+fn new_issues_parser() -> impl clap::builder::TypedValueParser<Value = NewIssueMode> {
+    let names = NewIssueMode::ALL.map(NewIssueMode::name);
+    clap::builder::PossibleValuesParser::new(names)
+        .map(|name| NewIssueMode::from_name(&name).unwrap_or_default())
 }
 
 /// Takes the tracker's cycle lock for `--apply`, so that one run at a time reads, plans and
@@ -189,6 +202,7 @@ fn run_cycle(args: &TriageArgs, verbose: u8, backends: &Backends) -> anyhow::Res
     let mut options = args.backend.options()?;
     options.max_new_issues = args.max_new_issues;
     options.build = args.build;
+    options.new_issues = args.new_issues;
     let tracker = backends
         .tracker
         .as_deref()

@@ -18,6 +18,7 @@
 //! | [`run`] | one triage cycle: [`plan`](run::plan) and [`apply`](run::apply) |
 //! | [`query`] | query mode: the failures a script captures, and who owns them |
 //! | [`close`] | automatic closing of quiet issues, by upstream's rules |
+//! | [`cluster`] | clustering unclaimed failures into new issues, with checked patterns |
 //! | [`broken`] | one issue per broken builder, updated rather than duplicated |
 //! | [`backend`] | the capabilities triage needs: [`IssueTracker`](backend::IssueTracker), [`FailureSource`](backend::FailureSource) |
 //! | [`engine`] | one interface over the three engines (`interp`, `plan`, `jit`) |
@@ -26,6 +27,7 @@
 pub mod backend;
 pub mod broken;
 pub mod close;
+pub mod cluster;
 pub mod coalesce;
 pub mod dashboard;
 pub mod engine;

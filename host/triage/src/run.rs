@@ -24,6 +24,7 @@ use super::text::{
     parse_errors_comment, sign_comment, sign_issue_body,
 };
 use crate::backend::{BackendError, FailureSource, Issue, IssueTracker};
+use crate::cluster::{ClusterError, NewIssueMode, cluster};
 use crate::engine::{Engine, EngineKind, EngineScratch};
 use crate::failure::{build_url, short_hash};
 use crate::patterns::{CompiledIssues, ScriptStatus};
@@ -68,6 +69,8 @@ pub struct TriageOptions {
     /// Triage only this build (`--build`): its failures as those of a one-entry dashboard,
     /// without the obvious-flake filter (upstream's `-build`).
     pub build: Option<i64>,
+    /// How unclaimed failures become new issues (`--new-issues`).
+    pub new_issues: NewIssueMode,
 }
 
 impl TriageOptions {
@@ -80,6 +83,7 @@ impl TriageOptions {
             max_new_issues: DEFAULT_MAX_NEW_ISSUES,
             labels: vec![NEW_ISSUE_LABEL.to_owned()],
             build: None,
+            new_issues: NewIssueMode::default(),
         }
     }
 }
@@ -110,6 +114,9 @@ pub enum TriageError {
         /// What went wrong.
         source: NewIssueError,
     },
+    /// The unclaimed failures could not be clustered.
+    #[error(transparent)]
+    Cluster(#[from] ClusterError),
 }
 
 /// An issue the plan refers to: an existing one by number, or the k-th new one (0-based,
@@ -322,8 +329,8 @@ struct Prepared {
     new: NewIssue,
     script_text: String,
     posts: Vec<FailurePost>,
-    engine: Engine,
-    scratch: EngineScratch,
+    /// Upstream mode: the issue's own engine, for the rest of the cycle's failures.
+    matcher: Option<(Engine, EngineScratch)>,
 }
 
 /// The lazily loaded comment scans of the issues, by number.
@@ -565,7 +572,9 @@ pub fn plan(
     let mut scratch = engine.scratch();
     let mut prepared: Vec<Prepared> = Vec::new();
     let mut queued_existing: BTreeMap<usize, Vec<FailurePost>> = BTreeMap::new();
-    let mut outcomes = Vec::with_capacity(stats.failures);
+    let mut outcomes: Vec<FailureOutcome> = Vec::with_capacity(stats.failures);
+    let clustered = options.new_issues == NewIssueMode::Clustered;
+    let mut unclaimed: Vec<usize> = Vec::new();
     let as_ref = |index: usize| {
         if index < existing {
             IssueRef::Existing(issues.list[index].number)
@@ -580,7 +589,10 @@ pub fn plan(
             let main = engine.assign(&record, &mut scratch);
             let extra: Vec<Assignment> = prepared
                 .iter_mut()
-                .map(|p| p.engine.assign(&record, &mut p.scratch))
+                .map(|p| match &mut p.matcher {
+                    Some((engine, scratch)) => engine.assign(&record, scratch),
+                    None => Assignment::NewIssue,
+                })
                 .collect();
             let assignment = combine(main, &extra, existing);
             let mut outcome = FailureOutcome {
@@ -591,6 +603,11 @@ pub fn plan(
             };
             match assignment {
                 Assignment::Skip(i) => outcome.decision = Decision::Skip(as_ref(i)),
+                // Clustered: every unclaimed failure gets its cluster's issue after the loop.
+                Assignment::NewIssue if clustered => {
+                    outcome.decision = Decision::NewIssue;
+                    unclaimed.push(outcomes.len());
+                }
                 Assignment::NewIssue if opened_for_build => outcome.decision = Decision::Deferred,
                 Assignment::NewIssue => {
                     let new = NewIssue::prepare(&outcome.post).map_err(|source| {
@@ -613,8 +630,7 @@ pub fn plan(
                         new,
                         script_text: text,
                         posts: vec![outcome.post.clone()],
-                        engine,
-                        scratch,
+                        matcher: Some((engine, scratch)),
                     });
                     opened_for_build = true;
                 }
@@ -642,6 +658,27 @@ pub fn plan(
                 }
             }
             outcomes.push(outcome);
+        }
+    }
+
+    if !unclaimed.is_empty() {
+        let all: Vec<&FailurePost> = outcomes.iter().map(|o| &o.post).collect();
+        let clusters = cluster(&all, &unclaimed, options.engine, options.limits)?;
+        for c in clusters {
+            let k = prepared.len();
+            for &m in &c.members {
+                outcomes[m].queued.push(IssueRef::New(k));
+            }
+            prepared.push(Prepared {
+                script_text: script_text(&c.new.body),
+                posts: c
+                    .members
+                    .iter()
+                    .map(|&m| outcomes[m].post.clone())
+                    .collect(),
+                new: c.new,
+                matcher: None,
+            });
         }
     }
 

@@ -8,6 +8,7 @@ use flakewatch_core::time::Timestamp;
 use flakewatch_dsl::parse_script;
 use flakewatch_triage::backend::memory::{MemoryBackend, MemoryState};
 use flakewatch_triage::backend::{BuildSet, Issue, IssueComment};
+use flakewatch_triage::cluster::NewIssueMode;
 use flakewatch_triage::dashboard::{BuildResult, BuildStatus, Builder};
 use flakewatch_triage::failure::{Failure, TestStatus};
 use flakewatch_triage::run::{self, Decision, IssueRef, TriageOptions, TriagePlan};
@@ -105,7 +106,15 @@ fn backend(issues: Vec<Issue>, set: BuildSet) -> MemoryBackend {
     })
 }
 
+/// Upstream's cycle, which most tests here pin (`--new-issues upstream`); the clustered
+/// default has its own tests at the end.
 fn options() -> TriageOptions {
+    let mut options = TriageOptions::new(t(T0 + DAY));
+    options.new_issues = NewIssueMode::Upstream;
+    options
+}
+
+fn clustered_options() -> TriageOptions {
     TriageOptions::new(t(T0 + DAY))
 }
 
@@ -442,4 +451,77 @@ fn builds_before_the_window_are_ignored() {
     let p = run::plan(&b, &b, &opts).expect("plan");
     assert!(p.updates.is_empty());
     assert_eq!(p.stats.builds.too_old, BUILDERS * (COMMITS - 2));
+}
+
+#[test]
+fn clustered_subtests_of_one_parent_get_one_issue_and_the_next_cycle_files_nothing() {
+    let b = backend(
+        vec![issue(7, "post <- pkg == \"other\"")],
+        builds(&[
+            (
+                0,
+                5,
+                &[
+                    ("net/http.TestServe/h1", "--- FAIL: TestServe/h1\n"),
+                    ("os.TestRead", "r\n"),
+                ],
+            ),
+            (
+                1,
+                2,
+                &[("net/http.TestServe/h2", "--- FAIL: TestServe/h2\n")],
+            ),
+            (
+                2,
+                3,
+                &[("net/http.TestServe/h1", "--- FAIL: TestServe/h1\n")],
+            ),
+        ]),
+    );
+    let options = clustered_options();
+    let p = run::plan(&b, &b, &options).expect("plan");
+    // Upstream would file TestServe/h1 now, defer os.TestRead, and file TestServe/h2 now.
+    assert_eq!(p.new_issues(), 2);
+    // Every unclaimed failure has exactly one owner, in this cycle.
+    for o in &p.outcomes {
+        assert_eq!(o.decision, Decision::NewIssue);
+        assert_eq!(o.queued.len(), 1, "{:?}", o.post.test_id);
+    }
+    let serve = &p.updates[0];
+    assert_eq!(serve.title, "net/http: TestServe (2 subtests) failures");
+    assert_eq!(
+        serve.script_text,
+        "#!watchflakes\ndefault <- pkg == \"net/http\" && test ~ `^TestServe(/|$)`\n"
+    );
+    assert_eq!(serve.posts.len(), 3);
+    assert_eq!(p.updates[1].title, "os: TestRead failures");
+
+    let report = run::apply(&p, &b, &options);
+    assert_eq!(report.created.len(), 2);
+    let next = run::plan(&b, &b, &options).expect("plan");
+    assert_eq!(next.new_issues(), 0);
+    assert!(next.updates.is_empty(), "{:?}", targets(&next));
+    assert!(
+        next.outcomes
+            .iter()
+            .all(|o| o.decision == Decision::Default)
+    );
+}
+
+#[test]
+fn clustered_and_upstream_agree_when_nothing_is_related() {
+    let b = backend(
+        Vec::new(),
+        builds(&[(0, 5, &[("e.TestA", "a\n")]), (1, 2, &[("f.TestB", "b\n")])]),
+    );
+    let upstream = plan(&b);
+    let clustered = run::plan(&b, &b, &clustered_options()).expect("plan");
+    let texts = |p: &TriagePlan| -> Vec<NewIssue> {
+        p.updates
+            .iter()
+            .filter_map(|u| u.new_issue.clone())
+            .collect()
+    };
+    assert_eq!(texts(&upstream), texts(&clustered));
+    assert_eq!(targets(&upstream), targets(&clustered));
 }
