@@ -120,6 +120,12 @@ impl Record {
         self.values[field.index()] = value.into();
     }
 
+    /// The value of `field`, to change in place (a reader that reuses one record for many
+    /// lines keeps the strings' memory).
+    pub fn value_mut(&mut self, field: Field) -> &mut String {
+        &mut self.values[field.index()]
+    }
+
     /// Builds a record from `(name, value)` pairs. Names that are not fields (including the
     /// internal `""`, which always equals `output`) are ignored.
     pub fn from_pairs<'a, I>(pairs: I) -> Record

@@ -79,17 +79,83 @@ pub fn parse_record(text: &str) -> Result<FailureRecord, String> {
     Ok(FailureRecord { record, extra })
 }
 
+/// A set of record fields, such as the fields some rule of a pattern set reads.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct FieldSet(u16);
+
+impl FieldSet {
+    /// Every field.
+    pub const ALL: FieldSet = FieldSet((1 << Field::COUNT) - 1);
+
+    /// No field.
+    pub const EMPTY: FieldSet = FieldSet(0);
+
+    /// This set and `field`.
+    pub const fn with(self, field: Field) -> FieldSet {
+        FieldSet(self.0 | 1 << field as u16)
+    }
+
+    /// Whether `field` is in the set.
+    pub const fn contains(self, field: Field) -> bool {
+        self.0 & 1 << field as u16 != 0
+    }
+
+    /// The fields of the set, in [`Field::ALL`] order.
+    pub fn iter(self) -> impl Iterator<Item = Field> {
+        Field::ALL.into_iter().filter(move |&f| self.contains(f))
+    }
+}
+
+impl FromIterator<Field> for FieldSet {
+    fn from_iter<I: IntoIterator<Item = Field>>(fields: I) -> FieldSet {
+        fields.into_iter().fold(FieldSet::EMPTY, FieldSet::with)
+    }
+}
+
 /// Parses one JSON line into a record, ignoring keys that are not fields. This is the fast
 /// path for matching: values go straight into the record's slots, nothing else is kept.
 ///
 /// Lines of the usual shape (a flat object whose values are strings or `null`, plain keys,
-/// strings with the short escapes) are read by a flat-object reader, a few times faster than
-/// serde_json on escape-heavy logs; anything else, and every malformed line, goes through
-/// serde_json, so results and error messages are serde_json's.
+/// strings with the short escapes and `\u` escapes outside the surrogates) are read by a
+/// flat-object reader, a few times faster than serde_json on escape-heavy logs; anything else,
+/// and every malformed line, goes through serde_json, so results and error messages are
+/// serde_json's.
 pub fn parse_record_fields(text: &str) -> Result<Record, String> {
-    if let Some(record) = flat_record(text) {
+    let mut record = Record::new();
+    if flat_fields(text, FieldSet::ALL, &mut record).is_some() {
         return Ok(record);
     }
+    serde_record(text)
+}
+
+/// As [`parse_record_fields`], but into a reused `record` and decoding only the fields of
+/// `fields`: each of them gets the line's value (`""` when the line has none); the values of
+/// the other fields are checked as JSON but not decoded, and their slots are not touched (a
+/// reader that decodes every line with the same set keeps them empty). Accepts and rejects
+/// exactly the lines [`parse_record_fields`] does, with the same messages; no allocation once
+/// the slots have grown to the values' sizes.
+pub fn decode_record_fields(
+    text: &str,
+    fields: FieldSet,
+    record: &mut Record,
+) -> Result<(), String> {
+    for field in fields.iter() {
+        record.value_mut(field).clear();
+    }
+    if flat_fields(text, fields, record).is_some() {
+        return Ok(());
+    }
+    let full = serde_record(text)?;
+    for field in fields.iter() {
+        let slot = record.value_mut(field);
+        slot.clear();
+        slot.push_str(full.get(field));
+    }
+    Ok(())
+}
+
+/// serde_json's reading of a line: the reference, and every error message.
+fn serde_record(text: &str) -> Result<Record, String> {
     let mut de = serde_json::Deserializer::from_str(text);
     let record = de
         .deserialize_map(RecordVisitor)
@@ -98,11 +164,13 @@ pub fn parse_record_fields(text: &str) -> Result<Record, String> {
     Ok(record)
 }
 
-/// Reads a flat JSON object of string (or `null`) values into a record, or says `None` when
-/// the line is anything else: another value type, a key with an escape, a `\u` escape, a
-/// control character, trailing text, malformed JSON. It accepts only what serde_json accepts,
-/// and reads it the same way (the last of duplicate keys wins).
-fn flat_record(text: &str) -> Option<Record> {
+/// Reads a flat JSON object of string (or `null`) values into the `fields` of `record`
+/// (skipping the other values without decoding them), or says `None` when the line is
+/// anything else: another value type, a key with an escape, a surrogate `\u` escape, a control
+/// character, trailing text, malformed JSON. It accepts only what serde_json accepts, and
+/// reads it the same way (the last of duplicate keys wins). After `None`, the fields' slots
+/// hold anything.
+fn flat_fields(text: &str, fields: FieldSet, record: &mut Record) -> Option<()> {
     let b = text.as_bytes();
     let ws = |mut i: usize| {
         while i < b.len() && matches!(b[i], b' ' | b'\t' | b'\n' | b'\r') {
@@ -110,16 +178,14 @@ fn flat_record(text: &str) -> Option<Record> {
         }
         i
     };
-    let mut record = Record::new();
     let mut i = ws(0);
     if b.get(i) != Some(&b'{') {
         return None;
     }
     i = ws(i + 1);
     if b.get(i) == Some(&b'}') {
-        return (ws(i + 1) == b.len()).then_some(record);
+        return (ws(i + 1) == b.len()).then_some(());
     }
-    let mut value = String::new();
     loop {
         // A key: a plain string (no escape, no control character).
         if b.get(i) != Some(&b'"') {
@@ -140,11 +206,14 @@ fn flat_record(text: &str) -> Option<Record> {
         i = ws(i + 1);
         match b.get(i)? {
             b'"' => {
-                value.clear();
-                i = json_string(text, i + 1, &mut value)?;
-                if let Some(field) = Field::from_name(key) {
-                    record.set(field, std::mem::take(&mut value));
-                }
+                i = match Field::from_name(key).filter(|&f| fields.contains(f)) {
+                    Some(field) => {
+                        let slot = record.value_mut(field);
+                        slot.clear();
+                        json_string(text, i + 1, slot)?
+                    }
+                    None => skip_string(b, i + 1)?,
+                };
             }
             b'n' if b[i..].starts_with(b"null") => i += 4,
             _ => return None,
@@ -152,40 +221,54 @@ fn flat_record(text: &str) -> Option<Record> {
         i = ws(i);
         match b.get(i)? {
             b',' => i = ws(i + 1),
-            b'}' => return (ws(i + 1) == b.len()).then_some(record),
+            b'}' => return (ws(i + 1) == b.len()).then_some(()),
             _ => return None,
         }
     }
 }
 
+/// The index of the first `"`, `\\` or control character of `b` at or after `i` (`b.len()`
+/// if none).
+///
+/// One pass finds the end of the plain run and rejects control characters, eight bytes at a
+/// time; the lowest flagged byte of a word is exactly the first special one. Runs are short in
+/// logs (an escaped newline every line), where this beats memchr.
+fn next_special(b: &[u8], i: usize) -> usize {
+    let mut stop = i;
+    while let Some(chunk) = b.get(stop..stop + 8) {
+        let special = special_bytes(u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8])));
+        if special != 0 {
+            return stop + (special.trailing_zeros() / 8) as usize;
+        }
+        stop += 8;
+    }
+    while let Some(&c) = b.get(stop) {
+        if c == b'"' || c == b'\\' || c < 0x20 {
+            break;
+        }
+        stop += 1;
+    }
+    stop
+}
+
+/// The code of the `\u` escape whose hex digits start at `i`, when it is not a surrogate
+/// (serde_json reads those in pairs, with errors of its own: left to it).
+fn unicode_escape(b: &[u8], i: usize) -> Option<char> {
+    let digits = b.get(i..i + 4)?;
+    let mut code = 0u32;
+    for &d in digits {
+        code = code * 16 + char::from(d).to_digit(16)?;
+    }
+    char::from_u32(code)
+}
+
 /// Decodes the JSON string whose content starts at `i` into `out`; returns the index after
-/// its closing quote, or `None` for a `\u` escape, a control character or an unterminated
-/// string (left to serde_json).
+/// its closing quote, or `None` for a surrogate `\u` escape, a control character or an
+/// unterminated string (left to serde_json).
 fn json_string(text: &str, mut i: usize, out: &mut String) -> Option<usize> {
     let b = text.as_bytes();
     loop {
-        // One pass finds the end of the plain run and rejects control characters, eight
-        // bytes at a time; the lowest flagged byte of a word is exactly the first special
-        // one. Runs are short in logs (an escaped newline every line), where this beats
-        // memchr.
-        let mut stop = i;
-        loop {
-            let Some(chunk) = b.get(stop..stop + 8) else {
-                while let Some(&c) = b.get(stop) {
-                    if c == b'"' || c == b'\\' || c < 0x20 {
-                        break;
-                    }
-                    stop += 1;
-                }
-                break;
-            };
-            let special = special_bytes(u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8])));
-            if special != 0 {
-                stop += (special.trailing_zeros() / 8) as usize;
-                break;
-            }
-            stop += 8;
-        }
+        let stop = next_special(b, i);
         if *b.get(stop)? < 0x20 {
             return None;
         }
@@ -193,18 +276,41 @@ fn json_string(text: &str, mut i: usize, out: &mut String) -> Option<usize> {
         if b[stop] == b'"' {
             return Some(stop + 1);
         }
-        out.push(match b.get(stop + 1)? {
-            b'n' => '\n',
-            b't' => '\t',
-            b'r' => '\r',
-            b'"' => '"',
-            b'\\' => '\\',
-            b'/' => '/',
-            b'b' => '\u{8}',
-            b'f' => '\u{c}',
+        let (decoded, length) = match b.get(stop + 1)? {
+            b'n' => ('\n', 2),
+            b't' => ('\t', 2),
+            b'r' => ('\r', 2),
+            b'"' => ('"', 2),
+            b'\\' => ('\\', 2),
+            b'/' => ('/', 2),
+            b'b' => ('\u{8}', 2),
+            b'f' => ('\u{c}', 2),
+            b'u' => (unicode_escape(b, stop + 2)?, 6),
             _ => return None,
-        });
-        i = stop + 2;
+        };
+        out.push(decoded);
+        i = stop + length;
+    }
+}
+
+/// Checks the JSON string whose content starts at `i` without decoding it, as
+/// [`json_string`] would read it; returns the index after its closing quote.
+fn skip_string(b: &[u8], mut i: usize) -> Option<usize> {
+    loop {
+        let stop = next_special(b, i);
+        match *b.get(stop)? {
+            b'"' => return Some(stop + 1),
+            b'\\' => {}
+            _ => return None,
+        }
+        i = match b.get(stop + 1)? {
+            b'n' | b't' | b'r' | b'"' | b'\\' | b'/' | b'b' | b'f' => stop + 2,
+            b'u' => {
+                unicode_escape(b, stop + 2)?;
+                stop + 6
+            }
+            _ => return None,
+        };
     }
 }
 
@@ -354,54 +460,107 @@ mod tests {
         assert!(parse_record_fields("[1]").is_err());
     }
 
-    /// serde_json's reading of a line (the reference for the flat reader).
-    fn via_serde(line: &str) -> Result<Record, String> {
-        let mut de = serde_json::Deserializer::from_str(line);
-        let record = de
-            .deserialize_map(RecordVisitor)
-            .map_err(|e| e.to_string())?;
-        de.end().map_err(|e| e.to_string())?;
-        Ok(record)
+    /// The flat reader's record of a line, every field decoded.
+    fn flat_record(line: &str) -> Option<Record> {
+        let mut record = Record::new();
+        flat_fields(line, FieldSet::ALL, &mut record).map(|()| record)
     }
+
+    /// Lines the flat reader must read as serde_json does, or leave to it.
+    const LINES: [&str; 30] = [
+        r#"{}"#,
+        r#" { } "#,
+        r#"{"pkg":"net","test":"TestX","output":"a\nb\t\"c\" \\ \/ \b\f\r"}"#,
+        r#"{"pkg" : "a" , "pkg":"b"}"#,
+        r#"{"pkg":"a","pkg":null}"#,
+        r#"{"build_url":"https://x","mode":null,"":"o","log":"µ…"}"#,
+        r#"{"log":"ends with escape\n"}"#,
+        "{\"pkg\":\"net\"}\r",
+        r#"{"pkg":"\u00e9\u0000\u20AC","url":"\u00E9x","log":"\u"}"#,
+        r#"{"pkg":"\u00e9","snippet":"\u00zz"}"#,
+        r#"{"snippet":"\u00e9","pkg":"\u12"}"#,
+        // Left to serde_json: surrogate escapes, other values, escaped keys, bad JSON.
+        r#"{"pkg":"\ud83d\ude00"}"#,
+        r#"{"snippet":"\ud83d\ude00","pkg":"x"}"#,
+        r#"{"snippet":"\ud83d","pkg":"x"}"#,
+        r#"{"url":"\udc00","pkg":"x"}"#,
+        r#"{"n":1,"pkg":"x"}"#,
+        r#"{"o":{"a":[1]},"pkg":"x"}"#,
+        r#"{"p\u006bg":"x"}"#,
+        r#"{"pkg":1}"#,
+        r#"{"snippet":1}"#,
+        r#"{"pkg":"x"} trailing"#,
+        r#"{"pkg":"x",}"#,
+        r#"{"pkg":"x""#,
+        r#"{"pkg":"a\qb"}"#,
+        r#"{"snippet":"a\qb","pkg":"x"}"#,
+        "{\"pkg\":\"tab\there\"}",
+        "{\"snippet\":\"tab\there\",\"pkg\":\"x\"}",
+        r#"{"pkg":nul}"#,
+        r#"{"pkg":nullx}"#,
+        r#"[1]"#,
+    ];
 
     #[test]
     fn the_flat_reader_reads_what_serde_reads_and_leaves_the_rest_to_it() {
-        let lines = [
-            r#"{}"#,
-            r#" { } "#,
-            r#"{"pkg":"net","test":"TestX","output":"a\nb\t\"c\" \\ \/ \b\f\r"}"#,
-            r#"{"pkg" : "a" , "pkg":"b"}"#,
-            r#"{"pkg":"a","pkg":null}"#,
-            r#"{"build_url":"https://x","mode":null,"":"o","log":"µ…"}"#,
-            r#"{"log":"ends with escape\n"}"#,
-            "{\"pkg\":\"net\"}\r",
-            // Left to serde_json: \u escapes, other values, escaped keys, bad JSON.
-            r#"{"pkg":"\u00e9"}"#,
-            r#"{"pkg":"\ud83d\ude00"}"#,
-            r#"{"n":1,"pkg":"x"}"#,
-            r#"{"o":{"a":[1]},"pkg":"x"}"#,
-            r#"{"p\u006bg":"x"}"#,
-            r#"{"pkg":1}"#,
-            r#"{"pkg":"x"} trailing"#,
-            r#"{"pkg":"x",}"#,
-            r#"{"pkg":"x""#,
-            r#"{"pkg":"a\qb"}"#,
-            "{\"pkg\":\"tab\there\"}",
-            r#"{"pkg":nul}"#,
-            r#"{"pkg":nullx}"#,
-            r#"[1]"#,
-            r#""#,
-        ];
-        for line in lines {
+        for line in LINES.into_iter().chain([""]) {
             let fast = flat_record(line);
-            let reference = via_serde(line);
+            let reference = serde_record(line);
             if let Some(fast) = &fast {
                 assert_eq!(Ok(fast), reference.as_ref(), "{line}");
             }
             assert_eq!(parse_record_fields(line), reference, "{line}");
         }
         assert!(flat_record(r#"{"pkg":"a","log":"x\ny"}"#).is_some());
-        assert!(flat_record(r#"{"pkg":"\u00e9"}"#).is_none());
+        assert!(flat_record(r#"{"pkg":"\u00e9"}"#).is_some());
+        assert!(flat_record(r#"{"pkg":"\ud83d\ude00"}"#).is_none());
+    }
+
+    /// Decoding some fields into a reused record gives those fields of the full reading, the
+    /// same errors, and leaves the other slots alone.
+    #[test]
+    fn decoding_some_fields_agrees_with_the_full_reader() {
+        let sets = [
+            FieldSet::EMPTY,
+            FieldSet::ALL,
+            [Field::Pkg].into_iter().collect(),
+            [Field::Pkg, Field::Log, Field::Output].into_iter().collect(),
+            [Field::Snippet, Field::Status].into_iter().collect(),
+        ];
+        for fields in sets {
+            let mut record = Record::new();
+            // Each line decoded after the others, so that stale values would show.
+            for line in LINES.into_iter().chain([""]).chain(LINES) {
+                let reference = parse_record_fields(line);
+                let decoded = decode_record_fields(line, fields, &mut record);
+                match &reference {
+                    Ok(full) => {
+                        assert_eq!(decoded, Ok(()), "{line}");
+                        for field in Field::ALL {
+                            let expected = if fields.contains(field) {
+                                full.get(field)
+                            } else {
+                                ""
+                            };
+                            assert_eq!(record.get(field), expected, "{field} of {line}");
+                        }
+                    }
+                    Err(message) => assert_eq!(decoded.as_ref(), Err(message), "{line}"),
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn field_sets_hold_what_was_put_in() {
+        let set: FieldSet = [Field::Log, Field::Section, Field::Status].into_iter().collect();
+        assert_eq!(
+            set.iter().collect::<Vec<_>>(),
+            vec![Field::Section, Field::Log, Field::Status]
+        );
+        assert!(!set.contains(Field::Pkg));
+        assert_eq!(FieldSet::ALL.iter().count(), Field::COUNT);
+        assert_eq!(FieldSet::EMPTY.iter().count(), 0);
     }
 
     #[test]
