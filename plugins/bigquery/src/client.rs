@@ -303,20 +303,29 @@ impl Client {
         query: &[(&str, String)],
         body: Option<&Value>,
     ) -> Result<Value, Error> {
-        let url = self.url(path);
         let bytes = body.map(|b| b.to_string());
+        self.call_url(
+            method,
+            &self.url(path),
+            query,
+            bytes.as_deref().map(|b| (b.as_bytes(), "application/json")),
+        )
+    }
+
+    /// Sends a request to `url` with a body of any content type (with the access token),
+    /// retrying within the total wait.
+    fn call_url(
+        &self,
+        method: Method,
+        url: &str,
+        query: &[(&str, String)],
+        body: Option<(&[u8], &str)>,
+    ) -> Result<Value, Error> {
         let start = Instant::now();
         let mut refreshed = false;
         loop {
             let token = self.token(start).map_err(|e| self.scrubbed(e))?;
-            let result = self.send(
-                method,
-                &url,
-                query,
-                bytes.as_deref().map(|b| (b.as_bytes(), "application/json")),
-                token.as_ref(),
-                start,
-            );
+            let result = self.send(method, url, query, body, token.as_ref(), start);
             match result {
                 Err(Error::Auth(message)) => {
                     // A service account's token may have been revoked or expired early:
@@ -762,15 +771,114 @@ impl Client {
         if !clustering.is_empty() {
             body["clustering"] = json!({"fields": clustering});
         }
+        self.create_table_body(dataset, &body)
+    }
+
+    /// Creates a table from its whole resource (`tableReference`, `schema`, and
+    /// `timePartitioning` or `clustering` as wanted); one that exists is left as it is.
+    pub fn create_table_body(&self, dataset: &str, body: &Value) -> Result<(), Error> {
         match self.call(
             Method::Post,
             &format!("/datasets/{dataset}/tables"),
             &[],
-            Some(&body),
+            Some(body),
         ) {
             Ok(_) | Err(Error::Exists(_)) => Ok(()),
             Err(e) => Err(e),
         }
+    }
+}
+
+impl Client {
+    /// Loads newline-delimited JSON rows into a table with a load job: `jobs.insert` through
+    /// the upload endpoint, one `multipart/related` request holding the job and the rows,
+    /// then `jobs.get` until the job is done. `job_id` should be derived from the rows: a
+    /// retried request with the same id is answered 409 by BigQuery, and the job it names is
+    /// then waited for instead (a load runs once). A job that ends with an error fails the
+    /// call; BigQuery then appended nothing.
+    pub fn load_json(
+        &self,
+        dataset: &str,
+        table: &str,
+        fields: &Value,
+        job_id: &str,
+        ndjson: &[u8],
+    ) -> Result<(), Error> {
+        let mut job = json!({
+            "jobReference": {"projectId": self.project, "jobId": job_id},
+            "configuration": {"load": {
+                "destinationTable": {"projectId": self.project, "datasetId": dataset, "tableId": table},
+                "sourceFormat": "NEWLINE_DELIMITED_JSON",
+                "writeDisposition": "WRITE_APPEND",
+                "createDisposition": "CREATE_NEVER",
+                "schema": {"fields": fields},
+            }},
+        });
+        if let Some(location) = &self.location {
+            job["jobReference"]["location"] = json!(location);
+        }
+        let boundary = format!("flakewatch_{}", request_id().replace('-', ""));
+        let mut body = Vec::with_capacity(ndjson.len() + 1024);
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Type: application/json; charset=UTF-8\r\n\r\n{job}\r\n\
+                 --{boundary}\r\nContent-Type: application/octet-stream\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(ndjson);
+        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        let url = format!(
+            "{}/upload/bigquery/v2/projects/{}/jobs",
+            self.api, self.project
+        );
+        let content_type = format!("multipart/related; boundary={boundary}");
+        let answer = match self.call_url(
+            Method::Post,
+            &url,
+            &[("uploadType", "multipart".to_owned())],
+            Some((&body, &content_type)),
+        ) {
+            Ok(answer) => answer,
+            // The job exists: an earlier attempt of this request reached BigQuery.
+            Err(Error::Exists(_)) => self.job(job_id)?,
+            Err(e) => return Err(e),
+        };
+        let id = answer["jobReference"]["jobId"]
+            .as_str()
+            .unwrap_or(job_id)
+            .to_owned();
+        let deadline = Instant::now() + self.policy.query_timeout;
+        let mut answer = answer;
+        let mut attempt = 0u32;
+        while answer["status"]["state"].as_str() != Some("DONE") {
+            if Instant::now() > deadline {
+                return Err(Error::Unavailable(format!(
+                    "the load job {id} did not complete within query-timeout={} s",
+                    self.policy.query_timeout.as_secs()
+                )));
+            }
+            attempt += 1;
+            std::thread::sleep(self.backoff(attempt));
+            answer = self.job(&id)?;
+        }
+        if let Some(error) = answer["status"].get("errorResult") {
+            return Err(Error::Refused(self.scrub(&format!(
+                "the load job {id} into {table} failed: {}: {}",
+                error["reason"].as_str().unwrap_or("error"),
+                error["message"].as_str().unwrap_or("").lines().next().unwrap_or("")
+            ))));
+        }
+        Ok(())
+    }
+
+    /// `jobs.get`.
+    fn job(&self, job_id: &str) -> Result<Value, Error> {
+        let mut query = Vec::new();
+        if let Some(location) = &self.location {
+            query.push(("location", location.clone()));
+        }
+        self.call(Method::Get, &format!("/jobs/{job_id}"), &query, None)
     }
 }
 

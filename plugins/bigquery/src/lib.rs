@@ -1,6 +1,7 @@
-//! The `bigquery` backend: flakewatch's test-results store (capability `test_results`) and a
-//! failure source (capability `failure_source`, builds read from tables) over BigQuery's REST
-//! API v2. See `docs/bigquery.md`.
+//! The `bigquery` backend: flakewatch's test-results store (capability `test_results`), a
+//! failure source (capability `failure_source`, builds read from tables) and the
+//! job-run-aggregator's tables (capability `aggregator_tables`, [`tables`]) over BigQuery's
+//! REST API v2. See `docs/bigquery.md`.
 //!
 //! | option | meaning |
 //! |---|---|
@@ -17,6 +18,8 @@
 //! | `max-results` | rows per result page asked of BigQuery (default: BigQuery's choice) |
 //! | `page-runs` | runs per `revision_runs` page (100) |
 //! | `page-builds` | builds per `list_builds` page (500) |
+//! | `page-rows` | rows per `read_rows` page of the aggregator tables (1000) |
+//! | `load-rows` | rows from which an aggregator-table insert is a load job instead of `insertAll` (500) |
 //!
 //! Credentials are never printed: not in messages, not in `Debug` output.
 
@@ -26,6 +29,7 @@ pub mod client;
 pub mod results;
 pub mod schema;
 pub mod secret;
+pub mod tables;
 pub mod value;
 
 use std::path::Path;
@@ -34,6 +38,9 @@ use std::time::Duration;
 use flakewatch_plugin_sdk::model::{
     BuildPage, Capability, Config, ListBuildsRequest, PluginInfo, RevisionRunsRequest, RunPage,
     StoreRunRequest, StoredRun, TestHistory, TestHistoryRequest,
+};
+use flakewatch_plugin_sdk::model::{
+    InsertRowsRequest, InsertedRows, ReadRowsRequest, RowPage, UploadWindow, UploadWindowRequest,
 };
 use flakewatch_plugin_sdk::{Plugin, PluginError, export_plugin};
 
@@ -63,6 +70,8 @@ const KNOWN_OPTIONS: &[&str] = &[
     "max-results",
     "page-runs",
     "page-builds",
+    "page-rows",
+    "load-rows",
     "data",
 ];
 
@@ -71,6 +80,7 @@ const KNOWN_OPTIONS: &[&str] = &[
 pub struct BigQuery {
     store: Store,
     page_builds: usize,
+    tables: tables::Tables,
 }
 
 fn bad(message: impl std::fmt::Display) -> PluginError {
@@ -221,9 +231,12 @@ impl BigQuery {
         let page_runs = count(config, "page-runs")?.unwrap_or(100) as usize;
         let max_results = count(config, "max-results")?;
         let page_builds = count(config, "page-builds")?.unwrap_or(500) as usize;
+        let page_rows = count(config, "page-rows")?.unwrap_or(1000) as usize;
+        let load_rows = count(config, "load-rows")?.unwrap_or(500) as usize;
         Ok(BigQuery {
             store: Store::new(client, dataset.to_owned(), page_runs, max_results),
             page_builds,
+            tables: tables::Tables::new(load_rows, page_rows),
         })
     }
 
@@ -255,7 +268,11 @@ impl Plugin for BigQuery {
             description:
                 "test results and their history, and build failures, in BigQuery (REST API v2)"
                     .to_owned(),
-            capabilities: vec![Capability::TestResults, Capability::FailureSource],
+            capabilities: vec![
+                Capability::TestResults,
+                Capability::FailureSource,
+                Capability::AggregatorTables,
+            ],
             ..PluginInfo::default()
         }
     }
@@ -286,6 +303,24 @@ impl Plugin for BigQuery {
         self.store
             .test_history(request)
             .map_err(|e| plugin_error("test_history", e))
+    }
+
+    fn insert_rows(&self, request: &InsertRowsRequest) -> Result<InsertedRows, PluginError> {
+        self.tables
+            .insert_rows(&self.store, request)
+            .map_err(|e| plugin_error("insert_rows", e))
+    }
+
+    fn upload_window(&self, request: &UploadWindowRequest) -> Result<UploadWindow, PluginError> {
+        self.tables
+            .upload_window(&self.store, request)
+            .map_err(|e| plugin_error("upload_window", e))
+    }
+
+    fn read_rows(&self, request: &ReadRowsRequest) -> Result<RowPage, PluginError> {
+        self.tables
+            .read_rows(&self.store, request)
+            .map_err(|e| plugin_error("read_rows", e))
     }
 }
 
