@@ -27,7 +27,9 @@ impl CodeMemory {
                 let address = module.get_finalized_function(id);
                 // SAFETY: `id` was defined by `ChunkDefiner::define` with the signature
                 // `fn(*mut Ctx, u32) -> i32` in the platform's default calling convention, which is
-                // the C convention, and the module has been finalized.
+                // the C convention, or from `x64::emit_function`'s bytes, which follow the System
+                // V convention for that signature (the C convention where that backend runs);
+                // the module has been finalized.
                 chunks.push((n, unsafe {
                     std::mem::transmute::<*const u8, ChunkFn>(address)
                 }));
@@ -37,6 +39,15 @@ impl CodeMemory {
         chunks.sort_unstable_by_key(|&(n, _)| n);
         let chunks = chunks.into_iter().map(|(_, f)| f).collect();
         (CodeMemory { modules: owned }, chunks)
+    }
+}
+
+impl CodeMemory {
+    /// Frees the memory of a module whose definition failed part way (nothing of it runs).
+    pub(crate) fn discard(module: JITModule) {
+        // SAFETY: no function of the module was handed out: the caller failed before
+        // `CodeMemory::new`, so no pointer into its memory exists.
+        unsafe { module.free_memory() };
     }
 }
 

@@ -247,25 +247,38 @@ pub(crate) struct ChunkDefiner {
     builder_ctx: FunctionBuilderContext,
 }
 
+/// Declares the predicate callback (`fn(*mut Ctx, u32) -> u8`) as an import of `module`.
+pub(crate) fn declare_callback<M: Module>(module: &mut M) -> Result<FuncId, JitError> {
+    let pointer = module.target_config().pointer_type();
+    let mut helper_sig = module.make_signature();
+    helper_sig.params.push(AbiParam::new(pointer));
+    helper_sig.params.push(AbiParam::new(types::I32));
+    helper_sig.returns.push(AbiParam::new(types::I8));
+    module
+        .declare_function(
+            crate::runtime::EVAL_PRED_SYMBOL,
+            Linkage::Import,
+            &helper_sig,
+        )
+        .map_err(codegen_error)
+}
+
+/// The signature of a generated function: `fn(*mut Ctx, u32) -> i32`.
+pub(crate) fn chunk_signature<M: Module>(module: &M) -> cranelift_codegen::ir::Signature {
+    let mut chunk_sig = module.make_signature();
+    chunk_sig
+        .params
+        .push(AbiParam::new(module.target_config().pointer_type()));
+    chunk_sig.params.push(AbiParam::new(types::I32));
+    chunk_sig.returns.push(AbiParam::new(types::I32));
+    chunk_sig
+}
+
 impl ChunkDefiner {
     /// Declares the predicate callback in `module`.
     pub(crate) fn new<M: Module>(module: &mut M) -> Result<ChunkDefiner, JitError> {
-        let pointer = module.target_config().pointer_type();
-        let mut helper_sig = module.make_signature();
-        helper_sig.params.push(AbiParam::new(pointer));
-        helper_sig.params.push(AbiParam::new(types::I32));
-        helper_sig.returns.push(AbiParam::new(types::I8));
-        let helper = module
-            .declare_function(
-                crate::runtime::EVAL_PRED_SYMBOL,
-                Linkage::Import,
-                &helper_sig,
-            )
-            .map_err(codegen_error)?;
-        let mut chunk_sig = module.make_signature();
-        chunk_sig.params.push(AbiParam::new(pointer));
-        chunk_sig.params.push(AbiParam::new(types::I32));
-        chunk_sig.returns.push(AbiParam::new(types::I32));
+        let helper = declare_callback(module)?;
+        let chunk_sig = chunk_signature(module);
         Ok(ChunkDefiner {
             helper,
             chunk_sig,

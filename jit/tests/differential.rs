@@ -3,7 +3,7 @@
 
 use flakewatch_dsl::ir::PatternSet;
 use flakewatch_dsl::{Assignment, Field, Interpreter, Limits, Record, parse_script};
-use flakewatch_jit::{CompiledSet, PlanInterpreter};
+use flakewatch_jit::{Backend, CompiledSet, PlanInterpreter};
 use proptest::prelude::*;
 
 /// Builds a pattern set from scripts (a script with errors is unusable, as upstream).
@@ -27,6 +27,18 @@ fn check_engines(scripts: &[String], records: &[Record], chunk: usize) -> Vec<As
     let mut reference_scratch = reference.scratch();
     let jit = CompiledSet::compile_with(pattern_set(scripts), chunk).expect("compiles");
     let mut jit_scratch = jit.scratch();
+    // Both code generators, whichever is the host's default.
+    let other = if Backend::host() == Backend::Cranelift {
+        Backend::Direct
+    } else {
+        Backend::Cranelift
+    };
+    let second = other
+        .runs_here()
+        .then(|| CompiledSet::compile_with_backend(pattern_set(scripts), chunk, other))
+        .transpose()
+        .expect("compiles");
+    let mut second_scratch = second.as_ref().map(CompiledSet::scratch);
     let planned = PlanInterpreter::new(pattern_set(scripts));
     let mut plan_scratch = planned.scratch();
     let mut out = Vec::new();
@@ -37,6 +49,13 @@ fn check_engines(scripts: &[String], records: &[Record], chunk: usize) -> Vec<As
             want, got,
             "JIT disagrees on record {i}: {record:?}\nscripts: {scripts:#?}"
         );
+        if let (Some(second), Some(scratch)) = (&second, &mut second_scratch) {
+            let got = second.assign(record, scratch).expect("no panic");
+            assert_eq!(
+                want, got,
+                "{other:?} backend disagrees on record {i}: {record:?}\nscripts: {scripts:#?}"
+            );
+        }
         let planned_got = planned.assign(record, &mut plan_scratch);
         assert_eq!(
             want, planned_got,
