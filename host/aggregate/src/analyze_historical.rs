@@ -509,7 +509,7 @@ pub fn results_json(analysis: &Analysis) -> String {
 }
 
 /// Go's `encoding/json` escapes `<`, `>`, `&`, U+2028 and U+2029 (only strings hold them).
-fn go_html_escape(text: &str) -> String {
+pub(crate) fn go_html_escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

@@ -37,8 +37,8 @@ pub mod request;
 pub mod runs;
 pub mod stats;
 pub mod summary;
-
-
+pub mod test_case;
+pub mod test_summary;
 pub mod verdict;
 pub mod wait;
 pub mod yaml;

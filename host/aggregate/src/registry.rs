@@ -72,6 +72,11 @@ impl Registry {
         Registry { jobs }
     }
 
+    /// Every job, in the file's order.
+    pub fn jobs(&self) -> &[JobVariants] {
+        &self.jobs
+    }
+
     /// Whether it lists no job.
     pub fn is_empty(&self) -> bool {
         self.jobs.is_empty()
