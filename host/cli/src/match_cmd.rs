@@ -1,8 +1,13 @@
 //! `flakewatch match`: assign every failure of a JSON-lines file across the issues of a pattern
 //! set, streaming, on several threads, writing one JSON line per failure in input order.
+//!
+//! Each thread takes line-aligned chunks of the input in turn ([`for_each_line`]), splits
+//! them into lines, decodes the fields some rule reads into a record it reuses, assigns it
+//! and writes the result line into the chunk's output; the chunks' outputs are written in
+//! input order, line numbers (for `--shard` and errors) filled in then.
 
 use std::fs::File;
-use std::io::{BufReader, BufWriter, Write};
+use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -12,13 +17,10 @@ use flakewatch_dsl::{Assignment, Field, Limits, Record};
 use serde_json::json;
 
 use flakewatch_core::LineError;
-use flakewatch_core::jsonl::every_line;
-use flakewatch_ingest::records::{MAX_RECORD_LINE, parse_record_fields};
+use flakewatch_core::chunked::{ChunkError, Line, Options, for_each_line};
+use flakewatch_ingest::records::{FieldSet, MAX_RECORD_LINE, decode_record_fields};
 use flakewatch_triage::engine::{EngineKind, EngineScratch};
 use flakewatch_triage::patterns::{CompiledIssues, ScriptStatus, read_issues};
-
-/// Lines read and assigned per batch (bounds memory: a batch is held at once).
-const BATCH: usize = 1024;
 
 /// Arguments of `flakewatch match`.
 #[derive(Debug, Args)]
@@ -107,10 +109,64 @@ pub(crate) fn compile_issue_file(
     Ok(compiled)
 }
 
-/// One output line for an assignment: `{"action":...,"targets":[issue numbers ascending]}`.
-pub(crate) fn result_line(assignment: &Assignment, numbers: &[u64]) -> String {
-    let targets: Vec<u64> = assignment.targets().iter().map(|&i| numbers[i]).collect();
-    json!({ "action": assignment.action_name(), "targets": targets }).to_string()
+/// Writes the output line of an assignment, `{"action":...,"targets":[issue numbers
+/// ascending]}` and its newline, to `out`; with `line_first`, the line starts after the
+/// `{"line":N` the caller writes (`,"action":...`).
+fn write_assignment(out: &mut Vec<u8>, assignment: &Assignment, numbers: &[u64], line_first: bool) {
+    out.extend_from_slice(if line_first { b"," } else { b"{" });
+    out.extend_from_slice(b"\"action\":\"");
+    out.extend_from_slice(assignment.action_name().as_bytes());
+    out.extend_from_slice(b"\",\"targets\":[");
+    for (k, &target) in assignment.targets().iter().enumerate() {
+        if k > 0 {
+            out.push(b',');
+        }
+        // Writing to a vector does not fail.
+        let _ = write!(out, "{}", numbers[target]);
+    }
+    out.extend_from_slice(b"]}\n");
+}
+
+/// The input of `match`: a file, or standard input for `-` (either can be read from the
+/// reading threads).
+fn open_failures(path: &std::path::Path) -> anyhow::Result<Box<dyn Read + Send>> {
+    if path.as_os_str() == "-" {
+        return Ok(Box::new(std::io::stdin()));
+    }
+    let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    Ok(Box::new(file))
+}
+
+/// What a reading thread keeps from line to line: its engine scratch and the record every
+/// line is decoded into (no allocation per record once its strings have grown).
+struct Worker {
+    scratch: EngineScratch,
+    record: Record,
+}
+
+/// The output of one chunk of the input: its result lines, and where the line numbers and
+/// the errors go that only the writer knows (a chunk does not know its first line's number).
+#[derive(Default)]
+struct ChunkOutput {
+    bytes: Vec<u8>,
+    marks: Vec<Mark>,
+}
+
+/// Something the writer inserts at byte `at` of a chunk's output, for the chunk's line
+/// `index` (0-based).
+struct Mark {
+    at: usize,
+    index: usize,
+    kind: MarkKind,
+}
+
+enum MarkKind {
+    /// `{"line":N` (with `--shard`; the result line's own keys follow).
+    LineNumber,
+    /// A line that is not a record: the error's message after `FILE:LINE: `.
+    Invalid(String),
+    /// A line longer than the limit (the last one read).
+    TooLong,
 }
 
 /// Runs `flakewatch match`.
@@ -150,71 +206,120 @@ pub(crate) fn run(args: &MatchArgs) -> anyhow::Result<ExitCode> {
         .threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
         .max(1);
-    let input = crate::open_input(&args.failures)?;
+    let input = open_failures(&args.failures)?;
     let name = args.failures.display().to_string();
     let mut out: Box<dyn Write> = match &args.out {
-        Some(path) => Box::new(BufWriter::new(
+        Some(path) => Box::new(BufWriter::with_capacity(
+            256 << 10,
             File::create(path).with_context(|| format!("creating {}", path.display()))?,
         )),
-        None => Box::new(BufWriter::new(crate::stdout())),
+        None => Box::new(BufWriter::with_capacity(256 << 10, crate::stdout())),
     };
-    let mut scratches: Vec<EngineScratch> =
-        (0..threads).map(|_| compiled.engine.scratch()).collect();
-    // Lines carry whole build logs (tens of KB): with the default 8 KiB buffer each line took
-    // several reads; 256 KiB took end to end from ~1.3-1.5 s to ~1.0-1.3 s (one thread,
-    // default workload, six alternating runs).
+    // Only the fields some rule reads are decoded (and those a shard is chosen by); the
+    // others are checked as JSON and skipped.
+    let mut fields: FieldSet = compiled.engine.set().preds.iter().map(|p| p.field()).collect();
+    if args.shard.is_some() {
+        fields = fields
+            .with(Field::Builder)
+            .with(Field::Repo)
+            .with(Field::Date);
+    }
+    let mut workers: Vec<Worker> = (0..threads)
+        .map(|_| Worker {
+            scratch: compiled.engine.scratch(),
+            record: Record::new(),
+        })
+        .collect();
+    let shard = args.shard;
     // Every input line gets one output line: a blank line, a line that is not UTF-8 or one
-    // longer than the limit is a bad line in place, like a malformed record.
-    let mut lines = every_line(
-        BufReader::with_capacity(256 << 10, input),
-        &name,
-        MAX_RECORD_LINE,
-    );
+    // longer than the limit is a bad line in place, like a malformed record. Each thread
+    // reads, splits, decodes and assigns chunks of the input by itself; the results are
+    // written in input order.
+    let assign_line = |worker: &mut Worker, output: &mut ChunkOutput, index: usize, line: Line<'_>| {
+        let kind = match line {
+            Line::Text(text) => match decode_record_fields(text, fields, &mut worker.record) {
+                Ok(()) => {
+                    if shard.is_some_and(|shard| !shard.holds(&worker.record)) {
+                        return;
+                    }
+                    let assignment = compiled.engine.assign(&worker.record, &mut worker.scratch);
+                    if shard.is_some() {
+                        output.marks.push(Mark {
+                            at: output.bytes.len(),
+                            index,
+                            kind: MarkKind::LineNumber,
+                        });
+                    }
+                    write_assignment(
+                        &mut output.bytes,
+                        &assignment,
+                        &compiled.numbers,
+                        shard.is_some(),
+                    );
+                    return;
+                }
+                Err(message) => MarkKind::Invalid(message),
+            },
+            Line::Blank => MarkKind::Invalid("a blank line is not a record".to_owned()),
+            Line::NotUtf8 => MarkKind::Invalid("line is not valid UTF-8".to_owned()),
+            Line::TooLong => MarkKind::TooLong,
+        };
+        output.marks.push(Mark {
+            at: output.bytes.len(),
+            index,
+            kind,
+        });
+    };
     let mut bad = 0usize;
-    loop {
-        let mut batch: Vec<(usize, Result<String, String>)> = Vec::with_capacity(BATCH);
-        for line in lines.by_ref().take(BATCH) {
-            match line {
-                Ok((line_no, text)) if text.is_empty() => {
-                    batch.push((
-                        line_no,
-                        Err(format!("{name}:{line_no}: a blank line is not a record")),
-                    ));
+    let write_chunk = |first_line: usize, output: ChunkOutput| -> std::io::Result<()> {
+        let mut at = 0;
+        for mark in output.marks {
+            out.write_all(&output.bytes[at..mark.at])?;
+            at = mark.at;
+            let line = first_line + mark.index;
+            let message = match mark.kind {
+                MarkKind::LineNumber => {
+                    write!(out, "{{\"line\":{line}")?;
+                    continue;
                 }
-                Ok((line_no, text)) => batch.push((line_no, Ok(text))),
-                Err(err @ LineError::Io { .. }) => {
-                    return Err(anyhow::Error::new(err).context(format!("reading {name}")));
-                }
-                Err(err @ (LineError::Invalid { line, .. } | LineError::TooLong { line, .. })) => {
-                    batch.push((line, Err(err.to_string())));
-                }
+                MarkKind::Invalid(message) => LineError::invalid(&name, line, message),
+                MarkKind::TooLong => LineError::TooLong {
+                    file: name.clone(),
+                    line,
+                    limit: MAX_RECORD_LINE,
+                },
+            };
+            if shard.is_some_and(|shard| !shard.holds_line(line)) {
+                continue;
             }
+            let message = message.to_string();
+            eprintln!("flakewatch: {message}");
+            let doc = match shard {
+                None => json!({ "error": message }),
+                Some(_) => json!({ "line": line, "error": message }),
+            };
+            writeln!(out, "{doc}")?;
+            bad += 1;
         }
-        if batch.is_empty() {
-            break;
+        out.write_all(&output.bytes[at..])
+    };
+    let options = Options {
+        chunk_size: Options::DEFAULT_CHUNK,
+        max_line: MAX_RECORD_LINE,
+    };
+    match for_each_line(input, options, &mut workers, assign_line, write_chunk) {
+        Ok(()) => {}
+        Err(ChunkError::Read(source)) => {
+            let err = LineError::Io {
+                file: name.clone(),
+                source,
+            };
+            return Err(anyhow::Error::new(err).context(format!("reading {name}")));
         }
-        let results = assign_batch(&compiled, &batch, &mut scratches, &name, args.shard);
-        for (line_no, result) in results {
-            match (result, args.shard) {
-                (Ok(line), None) => writeln!(out, "{line}")?,
-                (Ok(line), Some(_)) => {
-                    // `{"line":N,` then the assignment's own keys.
-                    writeln!(out, "{{\"line\":{line_no},{}", &line[1..])?;
-                }
-                (Err(message), shard) => {
-                    eprintln!("flakewatch: {message}");
-                    let doc = match shard {
-                        None => json!({ "error": message }),
-                        Some(_) => json!({ "line": line_no, "error": message }),
-                    };
-                    writeln!(out, "{doc}")?;
-                    bad += 1;
-                }
-            }
-        }
+        Err(ChunkError::Emit(err)) => return Err(err.into()),
     }
     out.flush()?;
-    let fallbacks: u64 = scratches.iter().map(EngineScratch::fallbacks).sum();
+    let fallbacks: u64 = workers.iter().map(|w| w.scratch.fallbacks()).sum();
     if fallbacks > 0 {
         eprintln!(
             "flakewatch: internal error: the JIT failed on {fallbacks} record(s); the interpreter decided them"
@@ -227,54 +332,33 @@ pub(crate) fn run(args: &MatchArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// Parses and assigns a batch, splitting it into contiguous runs, one per thread.
-fn assign_batch(
-    compiled: &CompiledIssues,
-    batch: &[(usize, Result<String, String>)],
-    scratches: &mut [EngineScratch],
-    name: &str,
-    shard: Option<Shard>,
-) -> Vec<(usize, Result<String, String>)> {
-    let per_thread = batch.len().div_ceil(scratches.len());
-    let work = |part: &[(usize, Result<String, String>)],
-                scratch: &mut EngineScratch|
-     -> Vec<(usize, Result<String, String>)> {
-        part.iter()
-            .filter_map(|(line, text)| {
-                let decided = (|| {
-                    let text = text.as_ref().map_err(Clone::clone)?;
-                    let record =
-                        parse_record_fields(text).map_err(|e| format!("{name}:{line}: {e}"))?;
-                    if let Some(shard) = shard
-                        && !shard.holds(&record)
-                    {
-                        return Ok(None);
-                    }
-                    let assignment = compiled.engine.assign(&record, scratch);
-                    Ok(Some(result_line(&assignment, &compiled.numbers)))
-                })();
-                match decided {
-                    Ok(Some(result)) => Some((*line, Ok(result))),
-                    Ok(None) => None,
-                    Err(message) => shard
-                        .is_none_or(|s| s.holds_line(*line))
-                        .then_some((*line, Err(message))),
-                }
-            })
-            .collect()
-    };
-    if scratches.len() == 1 || batch.len() < 2 {
-        return work(batch, &mut scratches[0]);
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The hand-written result line is serde_json's rendering of the same object.
+    #[test]
+    fn result_lines_are_the_json_of_the_assignment() {
+        let numbers = [101, 7, 55123];
+        for assignment in [
+            Assignment::NewIssue,
+            Assignment::Skip(2),
+            Assignment::Default(0),
+            Assignment::Post(vec![0]),
+            Assignment::Post(vec![0, 1, 2]),
+        ] {
+            let targets: Vec<u64> = assignment.targets().iter().map(|&i| numbers[i]).collect();
+            let expected =
+                json!({ "action": assignment.action_name(), "targets": targets }).to_string();
+            let mut line = Vec::new();
+            write_assignment(&mut line, &assignment, &numbers, false);
+            assert_eq!(String::from_utf8(line).unwrap(), format!("{expected}\n"));
+            let mut line = b"{\"line\":3".to_vec();
+            write_assignment(&mut line, &assignment, &numbers, true);
+            assert_eq!(
+                String::from_utf8(line).unwrap(),
+                format!("{{\"line\":3,{}\n", &expected[1..])
+            );
+        }
     }
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = batch
-            .chunks(per_thread)
-            .zip(scratches.iter_mut())
-            .map(|(part, scratch)| scope.spawn(move || work(part, scratch)))
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().expect("a matching thread panicked"))
-            .collect()
-    })
 }
