@@ -16,7 +16,8 @@ use super::{
 };
 use flakewatch_core::time::Timestamp;
 use flakewatch_triage::backend::{
-    BackendError, BuildSet, CycleLock, FailureSource, Issue, IssueComment, IssueTracker,
+    BackendError, BuildSet, BuildSink, CycleLock, FailureSource, Issue, IssueComment,
+    IssueTracker,
 };
 use flakewatch_triage::dashboard::{BuildResult, BuildStatus, Builder};
 use flakewatch_triage::failure::{Failure, TestStatus};
@@ -360,35 +361,55 @@ impl FailureSource for PluginBackend {
     }
 
     fn builds(&self, since: Timestamp) -> Result<BuildSet, BackendError> {
-        let pages = self.pages(
-            |cursor| {
-                Ok(self.instance.call::<_, BuildPage>(
-                    Operation::ListBuilds,
-                    &ListBuildsRequest {
-                        since: since.format_rfc3339(),
-                        cursor,
-                    },
-                )?)
-            },
-            |page| page.next_cursor.clone(),
-        )?;
-        let mut builders = BTreeMap::new();
-        let mut wire_builds = Vec::new();
-        for page in pages {
+        let mut set = BuildSet::default();
+        self.each_build(since, &mut set)?;
+        // Each builder came once (its first configuration); listed by name.
+        set.builders.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(set)
+    }
+
+    /// Converts and hands over one page of builds at a time: never more than a page of the
+    /// plugin's answer in memory. A build naming a builder no page has declared yet waits
+    /// (with every build after it, so the order stays the plugin's) until the listing ends.
+    fn each_build(&self, since: Timestamp, sink: &mut dyn BuildSink) -> Result<(), BackendError> {
+        let mut builders: BTreeMap<String, Builder> = BTreeMap::new();
+        let mut waiting: Vec<wire::Build> = Vec::new();
+        let mut seen = BTreeSet::new();
+        let mut cursor = None;
+        for pages in 1.. {
+            let page: BuildPage = self.instance.call(
+                Operation::ListBuilds,
+                &ListBuildsRequest {
+                    since: since.format_rfc3339(),
+                    cursor,
+                },
+            )?;
             for builder in page.builders {
                 let builder = builder_from_wire(builder);
-                builders.entry(builder.name.clone()).or_insert(builder);
+                if !builders.contains_key(&builder.name) {
+                    builders.insert(builder.name.clone(), builder.clone());
+                    sink.builder(builder);
+                }
             }
-            wire_builds.extend(page.builds);
+            for build in page.builds {
+                if waiting.is_empty() && builders.contains_key(&build.builder) {
+                    sink.build(build_from_wire(&builders, build).map_err(|e| self.invalid(e))?);
+                } else {
+                    waiting.push(build);
+                }
+            }
+            match page.next_cursor {
+                None => break,
+                Some(c) if !seen.insert(c.clone()) || pages >= MAX_PAGES => {
+                    return Err(self.invalid(format!("the listing does not end (cursor {c:?})")));
+                }
+                Some(c) => cursor = Some(c),
+            }
         }
-        let builds = wire_builds
-            .into_iter()
-            .map(|b| build_from_wire(&builders, b).map_err(|e| self.invalid(e)))
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(BuildSet {
-            builders: builders.into_values().collect(),
-            builds,
-        })
+        for build in waiting {
+            sink.build(build_from_wire(&builders, build).map_err(|e| self.invalid(e))?);
+        }
+        Ok(())
     }
 }
 

@@ -143,6 +143,40 @@ pub trait FailureSource {
     /// Build results whose commit time is at or after `since` (older ones may be included;
     /// triage drops them).
     fn builds(&self, since: Timestamp) -> Result<BuildSet, BackendError>;
+
+    /// The same builds and builders as [`FailureSource::builds`], handed to `sink` one at a
+    /// time, so that a caller keeps only what it needs of each (triage keeps the whole result
+    /// of failed builds only). A builder may come before or after the builds that name it.
+    /// By default, [`FailureSource::builds`]' builders and then its builds.
+    fn each_build(&self, since: Timestamp, sink: &mut dyn BuildSink) -> Result<(), BackendError> {
+        let set = self.builds(since)?;
+        for builder in set.builders {
+            sink.builder(builder);
+        }
+        for build in set.builds {
+            sink.build(build);
+        }
+        Ok(())
+    }
+}
+
+/// What [`FailureSource::each_build`] hands its results to.
+pub trait BuildSink {
+    /// A builder of the dashboards (also one without builds in the window).
+    fn builder(&mut self, builder: Builder);
+    /// A build result, its failed tests sorted by TestID.
+    fn build(&mut self, build: BuildResult);
+}
+
+/// A [`BuildSink`] that keeps everything, as [`FailureSource::builds`] returns it.
+impl BuildSink for BuildSet {
+    fn builder(&mut self, builder: Builder) {
+        self.builders.push(builder);
+    }
+
+    fn build(&mut self, build: BuildResult) {
+        self.builds.push(build);
+    }
 }
 
 impl fmt::Debug for dyn IssueTracker + '_ {

@@ -110,6 +110,73 @@ impl BuildResult {
     }
 }
 
+/// What the obvious-flake filter reads and writes of a dashboard cell: a whole
+/// [`BuildResult`], or a [`Slot`] that holds only that.
+pub trait Cell {
+    /// The build ID.
+    fn id(&self) -> i64;
+    /// The status (as the filter has left it so far).
+    fn status(&self) -> BuildStatus;
+    /// Sets the status (the filter sets [`BuildStatus::Skipped`]).
+    fn set_status(&mut self, status: BuildStatus);
+    /// Marks a consistent failure at the tip of its builder.
+    fn set_top(&mut self);
+}
+
+impl Cell for BuildResult {
+    fn id(&self) -> i64 {
+        self.id
+    }
+
+    fn status(&self) -> BuildStatus {
+        self.status
+    }
+
+    fn set_status(&mut self, status: BuildStatus) {
+        self.status = status;
+    }
+
+    fn set_top(&mut self) {
+        self.top = true;
+    }
+}
+
+/// A cell that holds only what the filter and the placement of builds read: the build's ID,
+/// status, end time and `top` mark, and where its whole result is kept (for failed builds;
+/// see [`crate::source::LeanDashboards`]). A dashboard of slots costs a few dozen bytes per
+/// build instead of a whole result with its strings.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub struct Slot {
+    /// Buildbucket build ID.
+    pub id: i64,
+    /// Build status (changed to [`BuildStatus::Skipped`] by the filter).
+    pub status: BuildStatus,
+    /// Whether the filter marked it a consistent failure at the tip of its builder.
+    pub top: bool,
+    /// When the build ended.
+    pub build_time: Timestamp,
+    /// The index of its whole result among the kept ones, if it was kept.
+    pub kept: Option<u32>,
+}
+
+impl Cell for Slot {
+    fn id(&self) -> i64 {
+        self.id
+    }
+
+    fn status(&self) -> BuildStatus {
+        self.status
+    }
+
+    fn set_status(&mut self, status: BuildStatus) {
+        self.status = status;
+    }
+
+    fn set_top(&mut self) {
+        self.top = true;
+    }
+}
+
 /// The order in which failed builds are processed: commit time, then repo, builder and
 /// commit hash.
 pub fn build_order(a: &BuildResult, b: &BuildResult) -> Ordering {
@@ -156,9 +223,9 @@ pub enum Placement {
 
 /// One dashboard: the builders of one (repo, Go branch) × the commits in the time window,
 /// newest commit first. A cell holds the build that counts for that builder and commit, or
-/// nothing (a gap).
+/// nothing (a gap): by default its whole [`BuildResult`], or any other [`Cell`] (a [`Slot`]).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Dashboard {
+pub struct Dashboard<C = BuildResult> {
     /// The repository (`go`, `tools`, …).
     pub repo: String,
     /// The Go branch.
@@ -168,7 +235,7 @@ pub struct Dashboard {
     /// Column of each commit hash (its first column when a hash repeats), so placing a build
     /// is one lookup, not a scan of the window's commits.
     columns: HashMap<String, usize>,
-    results: Vec<Vec<Option<BuildResult>>>,
+    results: Vec<Vec<Option<C>>>,
 }
 
 impl Dashboard {
@@ -179,7 +246,44 @@ impl Dashboard {
         builders: Vec<Builder>,
         commits: Vec<Commit>,
     ) -> Dashboard {
-        let results = vec![vec![None; commits.len()]; builders.len()];
+        Dashboard::with_cells(repo, go_branch, builders, commits)
+    }
+
+    /// Puts a build of `builder` into the column of its commit, as upstream assembles a
+    /// dashboard: of two builds of one commit the one that ended later wins (on a tie, the
+    /// one placed last), a build of a commit outside the window is dropped, and the result
+    /// takes the commit's time.
+    pub fn place(
+        &mut self,
+        builder: usize,
+        mut result: BuildResult,
+    ) -> Result<Placement, DashboardError> {
+        let Some(commit) = self.column(&result.commit) else {
+            if builder >= self.builders.len() {
+                return Err(DashboardError::Builder {
+                    index: builder,
+                    len: self.builders.len(),
+                });
+            }
+            return Ok(Placement::OutsideWindow);
+        };
+        result.time = self.commits[commit].time;
+        let build_time = result.build_time;
+        self.place_at(builder, commit, result, build_time, |old| old.build_time)
+    }
+}
+
+impl<C> Dashboard<C> {
+    /// An empty dashboard of any cell type (every cell a gap). `commits` are newest first.
+    pub fn with_cells(
+        repo: impl Into<String>,
+        go_branch: impl Into<String>,
+        builders: Vec<Builder>,
+        commits: Vec<Commit>,
+    ) -> Dashboard<C> {
+        let results = (0..builders.len())
+            .map(|_| (0..commits.len()).map(|_| None).collect())
+            .collect();
         let mut columns = HashMap::with_capacity(commits.len());
         for (i, commit) in commits.iter().enumerate() {
             columns.entry(commit.hash.clone()).or_insert(i);
@@ -204,13 +308,18 @@ impl Dashboard {
         &self.commits
     }
 
+    /// The column of a commit hash (its first, should the hash repeat).
+    pub fn column(&self, hash: &str) -> Option<usize> {
+        self.columns.get(hash).copied()
+    }
+
     /// The results of one builder, newest commit first.
-    pub fn row(&self, builder: usize) -> Option<&[Option<BuildResult>]> {
+    pub fn row(&self, builder: usize) -> Option<&[Option<C>]> {
         self.results.get(builder).map(Vec::as_slice)
     }
 
     /// The result in one cell, if there is a build there.
-    pub fn result(&self, builder: usize, commit: usize) -> Option<&BuildResult> {
+    pub fn result(&self, builder: usize, commit: usize) -> Option<&C> {
         self.results.get(builder)?.get(commit)?.as_ref()
     }
 
@@ -219,17 +328,51 @@ impl Dashboard {
         &mut self,
         builder: usize,
         commit: usize,
-        result: Option<BuildResult>,
+        result: Option<C>,
     ) -> Result<(), DashboardError> {
         *self.cell_mut(builder, commit)? = result;
         Ok(())
+    }
+
+    /// Places `cell`, which ended at `build_time`, in one cell by [`Dashboard::place`]'s rule
+    /// (the later build wins; on a tie, this one); `ended` tells when a held cell's build
+    /// ended. A cell this one replaces, or this one when it loses, is given back.
+    pub fn place_cell(
+        &mut self,
+        builder: usize,
+        commit: usize,
+        cell: C,
+        build_time: Timestamp,
+        ended: impl Fn(&C) -> Timestamp,
+    ) -> Result<(Placement, Option<C>), DashboardError> {
+        let slot = self.cell_mut(builder, commit)?;
+        match slot {
+            Some(old) if build_time < ended(old) => Ok((Placement::Older, Some(cell))),
+            Some(_) => Ok((Placement::Replaced, slot.replace(cell))),
+            None => {
+                *slot = Some(cell);
+                Ok((Placement::Placed, None))
+            }
+        }
+    }
+
+    fn place_at(
+        &mut self,
+        builder: usize,
+        commit: usize,
+        cell: C,
+        build_time: Timestamp,
+        ended: impl Fn(&C) -> Timestamp,
+    ) -> Result<Placement, DashboardError> {
+        self.place_cell(builder, commit, cell, build_time, ended)
+            .map(|(placement, _)| placement)
     }
 
     fn cell_mut(
         &mut self,
         builder: usize,
         commit: usize,
-    ) -> Result<&mut Option<BuildResult>, DashboardError> {
+    ) -> Result<&mut Option<C>, DashboardError> {
         let (builders, commits) = (self.builders.len(), self.commits.len());
         let row = self
             .results
@@ -244,42 +387,16 @@ impl Dashboard {
         })
     }
 
-    /// Puts a build of `builder` into the column of its commit, as upstream assembles a
-    /// dashboard: of two builds of one commit the one that ended later wins (on a tie, the
-    /// one placed last), a build of a commit outside the window is dropped, and the result
-    /// takes the commit's time.
-    pub fn place(
-        &mut self,
-        builder: usize,
-        mut result: BuildResult,
-    ) -> Result<Placement, DashboardError> {
-        let Some(&commit) = self.columns.get(&result.commit) else {
-            if builder >= self.builders.len() {
-                return Err(DashboardError::Builder {
-                    index: builder,
-                    len: self.builders.len(),
-                });
-            }
-            return Ok(Placement::OutsideWindow);
-        };
-        result.time = self.commits[commit].time;
-        let cell = self.cell_mut(builder, commit)?;
-        let placement = match cell {
-            None => Placement::Placed,
-            Some(old) if result.build_time < old.build_time => return Ok(Placement::Older),
-            Some(_) => Placement::Replaced,
-        };
-        *cell = Some(result);
-        Ok(placement)
-    }
+}
 
+impl<C: Cell> Dashboard<C> {
     /// The builds still marked [`BuildStatus::Failure`], row by row.
-    pub fn failed_builds(&self) -> impl Iterator<Item = &BuildResult> {
+    pub fn failed_builds(&self) -> impl Iterator<Item = &C> {
         self.results
             .iter()
             .flatten()
             .flatten()
-            .filter(|r| r.status == BuildStatus::Failure)
+            .filter(|r| r.status() == BuildStatus::Failure)
     }
 
     /// Runs both passes of the obvious-flake filter: [`skip_broken_commits`] then
@@ -315,13 +432,13 @@ pub enum SkipEvent {
 /// Pass 1: skips every result of each commit that failed on more than ⌊builders/4⌋ builders
 /// or succeeded on fewer than that (so with fewer than 4 builders any failure skips its
 /// commit, and so does too little coverage).
-pub fn skip_broken_commits(dash: &mut Dashboard) -> Vec<SkipEvent> {
+pub fn skip_broken_commits<C: Cell>(dash: &mut Dashboard<C>) -> Vec<SkipEvent> {
     let threshold = dash.builders.len() / 4;
     let mut events = Vec::new();
     for commit in 0..dash.commits.len() {
         let (mut good, mut bad) = (0, 0);
         for r in dash.results.iter().filter_map(|row| row[commit].as_ref()) {
-            match r.status {
+            match r.status() {
                 BuildStatus::Success => good += 1,
                 BuildStatus::Failure => bad += 1,
                 _ => {}
@@ -334,7 +451,7 @@ pub fn skip_broken_commits(dash: &mut Dashboard) -> Vec<SkipEvent> {
                 .iter_mut()
                 .filter_map(|row| row[commit].as_mut())
             {
-                r.status = BuildStatus::Skipped;
+                r.set_status(BuildStatus::Skipped);
             }
         }
     }
@@ -349,12 +466,12 @@ pub fn skip_broken_commits(dash: &mut Dashboard) -> Vec<SkipEvent> {
 /// * An inner run of [`TOO_MANY_TO_BE_FLAKES`] or more is skipped whole.
 /// * A run still open at the oldest commit is skipped from its first failure to the end of
 ///   the row (for a top run: the whole row), whatever its length.
-pub fn skip_broken_builders(dash: &mut Dashboard) -> Vec<SkipEvent> {
+pub fn skip_broken_builders<C: Cell>(dash: &mut Dashboard<C>) -> Vec<SkipEvent> {
     let mut events = Vec::new();
     for (builder, row) in dash.results.iter_mut().enumerate() {
-        let mut skip = |row: &mut [Option<BuildResult>], commit: usize| {
+        let mut skip = |row: &mut [Option<C>], commit: usize| {
             if let Some(r) = row[commit].as_mut() {
-                r.status = BuildStatus::Skipped;
+                r.set_status(BuildStatus::Skipped);
                 events.push(SkipEvent::BrokenBuilder { builder, commit });
             }
         };
@@ -363,7 +480,7 @@ pub fn skip_broken_builders(dash: &mut Dashboard) -> Vec<SkipEvent> {
         let mut top = true;
         for i in 0..row.len() {
             let Some(r) = row[i].as_mut() else { continue };
-            match r.status {
+            match r.status() {
                 BuildStatus::Success => {
                     if top && bad < TOO_MANY_TO_BE_FLAKES {
                         // Too few to tell a flake from a fresh breakage.
@@ -378,7 +495,7 @@ pub fn skip_broken_builders(dash: &mut Dashboard) -> Vec<SkipEvent> {
                 BuildStatus::Failure => {
                     bad += 1;
                     if top {
-                        r.top = true;
+                        r.set_top();
                         continue;
                     }
                 }
@@ -532,7 +649,7 @@ mod tests {
         assert_eq!(render(&dash)[0], "Fxx");
         assert_eq!(render(&dash)[3], "S..");
         // With no builders nothing happens; with no commits neither.
-        assert!(skip_broken_commits(&mut Dashboard::default()).is_empty());
+        assert!(skip_broken_commits(&mut Dashboard::<Slot>::default()).is_empty());
         assert!(skip_broken_builders(&mut grid(&["", ""])).is_empty());
     }
 

@@ -16,9 +16,9 @@ use flakewatch_dsl::{
 };
 use flakewatch_jit::JitError;
 
-use super::dashboard::{BuildStatus, Dashboard, SkipEvent, build_order};
+use super::dashboard::{BuildResult, BuildStatus, Cell, Dashboard, SkipEvent, build_order};
 use super::mentions::{Comment, CommentScan, scan_comments};
-use super::source::{AssemblyStats, dashboards};
+use super::source::{Assembler, AssemblyStats};
 use super::text::{
     BROKEN_BUILDER_MARKER, NO_SCRIPT_COMMENT, NewIssue, NewIssueError, failures_comment,
     parse_errors_comment, sign_comment, sign_issue_body,
@@ -410,22 +410,51 @@ pub fn collect_failures(
     stats: &mut PlanStats,
     filtered: &mut Vec<FilteredBuild>,
 ) -> Result<Vec<Vec<FailurePost>>, TriageError> {
-    let set = source.builds(since)?;
-    let (mut boards, assembly) = dashboards(set, since);
-    stats.dashboards = boards.len();
-    stats.builds = assembly;
-    stats.failed_builds_before_filter = boards.iter().flat_map(|b| b.failed_builds()).count();
-    for board in &mut boards {
+    let failed = failed_builds(source, since, stats, filtered)?;
+    let builds: Vec<Vec<FailurePost>> = failed.iter().map(build_posts).collect();
+    stats.failures = builds.iter().map(Vec::len).sum();
+    Ok(builds)
+}
+
+/// The failed builds of the cycle in processing order: dashboards assembled from the
+/// source's builds one at a time (holding whole results of the failed builds only), the
+/// obvious-flake filter applied, failed builds sorted.
+pub fn failed_builds(
+    source: &dyn FailureSource,
+    since: Timestamp,
+    stats: &mut PlanStats,
+    filtered: &mut Vec<FilteredBuild>,
+) -> Result<Vec<BuildResult>, TriageError> {
+    let mut assembler = Assembler::new(since);
+    source.each_build(since, &mut assembler)?;
+    let mut lean = assembler.finish();
+    stats.dashboards = lean.boards.len();
+    stats.builds = lean.stats;
+    stats.failed_builds_before_filter = lean.boards.iter().flat_map(|b| b.failed_builds()).count();
+    for board in &mut lean.boards {
         // The failed builds as they were before the filter (the filter's events name cells
-        // whose status it changes); a snapshot of the failures only, not of every build.
+        // whose status it changes).
         let failed = failed_cells(board);
         let builders = board.builders().len();
         for event in board.filter_obvious_flakes() {
             filtered.extend(explain_skip(&failed, builders, &event));
         }
     }
-    let mut failed: Vec<_> = boards.iter().flat_map(|b| b.failed_builds()).collect();
-    failed.sort_by(|a, b| build_order(a, b));
+    let mut failed = Vec::new();
+    for k in 0..lean.boards.len() {
+        let board = &lean.boards[k];
+        let cells: Vec<(usize, usize)> = (0..board.builders().len())
+            .flat_map(|b| (0..board.commits().len()).map(move |c| (b, c)))
+            .filter(|&(b, c)| {
+                board
+                    .result(b, c)
+                    .is_some_and(|s| s.status == BuildStatus::Failure)
+            })
+            .collect();
+        failed.extend(cells.into_iter().filter_map(|(b, c)| lean.take(k, b, c)));
+    }
+    drop(lean);
+    failed.sort_by(build_order);
     stats.failed_builds = failed.len();
     stats.skipped_by_filter = stats.failed_builds_before_filter - failed.len();
     for skip in filtered.iter() {
@@ -437,9 +466,7 @@ pub fn collect_failures(
         skipped = stats.skipped_by_filter,
         "obvious-flake filter"
     );
-    let builds: Vec<Vec<FailurePost>> = failed.into_iter().map(build_posts).collect();
-    stats.failures = builds.iter().map(Vec::len).sum();
-    Ok(builds)
+    Ok(failed)
 }
 
 /// The failures of one build (`--build`), as a one-entry dashboard: no obvious-flake filter,
@@ -476,14 +503,14 @@ pub fn one_build_failures(
 type FailedCells = HashMap<(usize, usize), (i64, String, String)>;
 
 /// The failed builds of `board`: (build ID, builder, commit) by cell.
-fn failed_cells(board: &Dashboard) -> FailedCells {
+fn failed_cells<C: Cell>(board: &Dashboard<C>) -> FailedCells {
     let mut cells = HashMap::new();
-    for b in 0..board.builders().len() {
-        for c in 0..board.commits().len() {
+    for (b, builder) in board.builders().iter().enumerate() {
+        for (c, commit) in board.commits().iter().enumerate() {
             if let Some(r) = board.result(b, c)
-                && r.status == BuildStatus::Failure
+                && r.status() == BuildStatus::Failure
             {
-                cells.insert((b, c), (r.id, r.builder.clone(), r.commit.clone()));
+                cells.insert((b, c), (r.id(), builder.name.clone(), commit.hash.clone()));
             }
         }
     }

@@ -22,18 +22,18 @@
 //! refuse a directory that holds none of the JSON-lines files. The job-run-aggregator's
 //! tables (capability `aggregator_tables`) live in `aggregator.sqlite` beside it ([`tables`]).
 
+pub mod builds;
 pub mod results;
 pub mod store;
 pub mod tables;
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use flakewatch_plugin_sdk::model::{
-    AddCommentRequest, BeginCycleRequest, Build, BuildPage, Builder, Capability, CloseIssueRequest,
+    AddCommentRequest, BeginCycleRequest, BuildPage, Capability, CloseIssueRequest,
     Comment, CommentPage, CommentsRequest, Config, CreateIssueRequest, CreatedIssue, CycleLock,
     EndCycleRequest, Issue, IssuePage, ListBuildsRequest, ListIssuesRequest, PluginInfo,
-    ReopenIssueRequest, RevisionRunsRequest, RunPage, StoreRunRequest, StoredRun, TestFailure,
+    ReopenIssueRequest, RevisionRunsRequest, RunPage, StoreRunRequest, StoredRun,
     TestHistory, TestHistoryRequest,
 };
 use flakewatch_plugin_sdk::model::{
@@ -42,7 +42,7 @@ use flakewatch_plugin_sdk::model::{
 use flakewatch_plugin_sdk::{Plugin, PluginError, export_plugin};
 use serde_json::{Map, Value};
 
-use store::{CRASH_AT_ENV, DirLock, Tail, append_object, each_object, read_objects, write_objects};
+use store::{CRASH_AT_ENV, DirLock, Tail, append_object, read_objects, write_objects};
 
 /// Issue file name.
 pub const ISSUES_FILE: &str = "issues.jsonl";
@@ -66,6 +66,8 @@ pub struct FilesBackend {
     results: results::ResultsStore,
     /// The aggregator tables' database.
     tables: tables::TablesStore,
+    /// The build listing in progress (`list_builds` pages).
+    listings: builds::Listings,
 }
 
 impl FilesBackend {
@@ -91,6 +93,7 @@ impl FilesBackend {
             dir,
             crash_at,
             cycle: std::sync::Mutex::new(None),
+            listings: builds::Listings::default(),
         }
     }
 
@@ -392,171 +395,10 @@ impl Plugin for FilesBackend {
         self.write(ISSUES_FILE, &lines)
     }
 
-    fn list_builds(&self, _request: &ListBuildsRequest) -> Result<BuildPage, PluginError> {
+    fn list_builds(&self, request: &ListBuildsRequest) -> Result<BuildPage, PluginError> {
         self.tracker_ready()?;
-        let mut page = BuildSet::default();
-        for (line, object) in self.read(BUILDERS_FILE)? {
-            let builder: Builder = serde_json::from_value(Value::Object(object)).map_err(|e| {
-                PluginError::failed(format!(
-                    "{}:{line}: {e}",
-                    self.path(BUILDERS_FILE).display()
-                ))
-            })?;
-            page.add_builder(builder);
-        }
-        // Builds and failures are the large files: read a line at a time, never held whole.
-        for (file, failures) in [(BUILDS_FILE, false), (FAILURES_FILE, true)] {
-            each_object(&self.path(file), Tail::Strict, |line, object| {
-                let added = if failures {
-                    page.add_failure_line(&object)
-                } else {
-                    page.add_build_line(&object)
-                };
-                added.map_err(|e| format!("{}:{line}: {e}", self.path(file).display()))
-            })
-            .map_err(PluginError::failed)?;
-        }
-        Ok(page.finish())
-    }
-}
-
-/// Builders and builds being assembled from the files.
-#[derive(Default)]
-struct BuildSet {
-    builders: BTreeMap<String, Builder>,
-    builds: Vec<Build>,
-    by_url: BTreeMap<String, usize>,
-}
-
-impl BuildSet {
-    fn add_builder(&mut self, builder: Builder) {
-        self.builders.entry(builder.name.clone()).or_insert(builder);
-    }
-
-    fn builder_of(&mut self, object: &Map<String, Value>) -> Result<String, String> {
-        let name = text(object, "builder");
-        if name.is_empty() {
-            return Err("missing \"builder\"".to_owned());
-        }
-        self.add_builder(Builder {
-            name: name.to_owned(),
-            repo: text(object, "repo").to_owned(),
-            go_branch: match text(object, "go_branch") {
-                "" => "master".to_owned(),
-                branch => branch.to_owned(),
-            },
-            goos: text(object, "goos").to_owned(),
-            goarch: text(object, "goarch").to_owned(),
-        });
-        Ok(name.to_owned())
-    }
-
-    fn add_build_line(&mut self, object: &Map<String, Value>) -> Result<(), String> {
-        let url = text(object, "url");
-        if url.is_empty() {
-            return Err("missing \"url\"".to_owned());
-        }
-        if self.by_url.contains_key(url) {
-            return Err(format!("build {url} listed twice"));
-        }
-        let builder = self.builder_of(object)?;
-        let build = Build {
-            url: url.to_owned(),
-            builder,
-            commit: required(object, "commit")?.to_owned(),
-            go_commit: text(object, "go_commit").to_owned(),
-            commit_time: required(object, "date")?.to_owned(),
-            build_time: object
-                .get("build_time")
-                .and_then(Value::as_str)
-                .map(str::to_owned),
-            status: required(object, "status")?.to_owned(),
-            log: text(object, "log").to_owned(),
-            step_log: text(object, "step_log").to_owned(),
-            failures: Vec::new(),
-        };
-        self.by_url.insert(build.url.clone(), self.builds.len());
-        self.builds.push(build);
-        Ok(())
-    }
-
-    fn add_failure_line(&mut self, object: &Map<String, Value>) -> Result<(), String> {
-        let url = text(object, "url");
-        if url.is_empty() {
-            return Err("missing \"url\"".to_owned());
-        }
-        let index = match self.by_url.get(url) {
-            Some(&index) => index,
-            None => {
-                // The build is known only through its failures.
-                let builder = self.builder_of(object)?;
-                let build = Build {
-                    url: url.to_owned(),
-                    builder,
-                    commit: required(object, "commit")
-                        .map_err(|e| format!("{e} (the build {url} is not in builds.jsonl)"))?
-                        .to_owned(),
-                    go_commit: text(object, "go_commit").to_owned(),
-                    commit_time: required(object, "date")?.to_owned(),
-                    build_time: None,
-                    status: "FAILURE".to_owned(),
-                    log: String::new(),
-                    step_log: String::new(),
-                    failures: Vec::new(),
-                };
-                self.by_url.insert(build.url.clone(), self.builds.len());
-                self.builds.push(build);
-                self.builds.len() - 1
-            }
-        };
-        let build = &mut self.builds[index];
-        if build.status != "FAILURE" {
-            return Err(format!(
-                "a failure of build {url}, whose status is {}",
-                build.status
-            ));
-        }
-        let log = text(object, "log");
-        if build.log.is_empty() && !log.is_empty() {
-            log.clone_into(&mut build.log);
-        }
-        let test_id = match object.get("test_id").and_then(Value::as_str) {
-            Some(id) => id.to_owned(),
-            None => join_test_id(text(object, "pkg"), text(object, "test")),
-        };
-        let output = text(object, "output");
-        if test_id.is_empty() || text(object, "mode") == "build" {
-            // A build failure without test failures: the output is the step log.
-            if build.step_log.is_empty() {
-                output.clone_into(&mut build.step_log);
-            }
-            return Ok(());
-        }
-        build.failures.push(TestFailure {
-            test_id,
-            status: match text(object, "status") {
-                "" => "FAIL".to_owned(),
-                status => status.to_owned(),
-            },
-            output: output.to_owned(),
-        });
-        Ok(())
-    }
-
-    fn finish(self) -> BuildPage {
-        BuildPage {
-            builders: self.builders.into_values().collect(),
-            builds: self.builds,
-            next_cursor: None,
-        }
-    }
-}
-
-/// A required, non-empty string field.
-fn required<'a>(object: &'a Map<String, Value>, key: &str) -> Result<&'a str, String> {
-    match text(object, key) {
-        "" => Err(format!("missing {key:?}")),
-        value => Ok(value),
+        // Builds and failures are the large files: a page of builds at a time (builds.rs).
+        self.listings.page(&self.dir, request.cursor.as_deref())
     }
 }
 
@@ -671,7 +513,7 @@ mod tests {
             ),
         )
         .unwrap();
-        let page = files.list_builds(&ListBuildsRequest::default()).unwrap();
+        let page = builds::tests::all_pages(&files).unwrap();
         assert_eq!(
             page.builders
                 .iter()
@@ -692,9 +534,7 @@ mod tests {
             "{\"url\":\"https://ci.chromium.org/b/2\",\"pkg\":\"net\",\"test\":\"TestA\"}\n",
         )
         .unwrap();
-        let err = files
-            .list_builds(&ListBuildsRequest::default())
-            .unwrap_err();
+        let err = builds::tests::all_pages(&files).unwrap_err();
         assert!(err.message.ends_with("failures.jsonl:1: a failure of build https://ci.chromium.org/b/2, whose status is SUCCESS"), "{}", err.message);
     }
 
