@@ -20,8 +20,10 @@ use flakewatch_plugin_sdk::model::TestHistoryRequest;
 use flakewatch_results::ResultsStore;
 
 use crate::plugin_options::PluginOptions;
+use flakewatch_aggregate::wait::{SystemClock, WaitPolicy};
 use flakewatch_aggregate::{
     AggregateError, ConfigFile, HistoryInput, Mode, Request, Settings, aggregate,
+    aggregate_waiting,
 };
 use flakewatch_core::time::Timestamp;
 
@@ -134,10 +136,66 @@ pub(crate) struct AggregateArgs {
     /// Print the JSON summary instead of upstream's console output.
     #[arg(long)]
     pub json: bool,
+    /// Wait for the runs as `analyze-job-runs` does, for at most this long (a Go duration:
+    /// `7h`, `5h30m`; default 5h30m when only --job-start-time is given): re-read the runs
+    /// every --poll-interval from --job-start-time + 10m until none is unfinished, stopping
+    /// at --job-start-time + min(timeout − 20m, 7h15m). Without --timeout and
+    /// --job-start-time the runs are judged as they are.
+    #[arg(long, value_name = "DURATION", value_parser = go_duration)]
+    pub timeout: Option<i64>,
+    /// When the runs started (RFC 3339; default now); turns waiting on.
+    #[arg(long, value_name = "TIME")]
+    pub job_start_time: Option<String>,
+    /// Time between two reads of the runs while waiting (Go duration; upstream's 10m).
+    #[arg(long, value_name = "DURATION", value_parser = go_duration, default_value = "10m")]
+    pub poll_interval: i64,
+}
+
+/// Upstream's default `--timeout` of `analyze-job-runs`.
+const DEFAULT_TIMEOUT_SECS: i64 = 5 * 3600 + 30 * 60;
+
+/// A Go duration (`7h`, `5h30m`, `90s`) in whole seconds, positive.
+pub(crate) fn go_duration(text: &str) -> Result<i64, String> {
+    let ns = flakewatch_aggregate::godur::parse(text)
+        .ok_or_else(|| format!("{text:?} is not a duration such as 5h30m, 45m or 90s"))?;
+    if ns < 1_000_000_000 {
+        return Err(format!("{text:?}: the duration must be at least 1s"));
+    }
+    Ok(ns / 1_000_000_000)
+}
+
+/// The wait's start and policy, when `--timeout` or `--job-start-time` asks for one.
+fn wait_policy(args: &AggregateArgs) -> anyhow::Result<Option<WaitPolicy>> {
+    if args.timeout.is_none() && args.job_start_time.is_none() {
+        return Ok(None);
+    }
+    let start = match &args.job_start_time {
+        Some(text) => Timestamp::parse_rfc3339(text)
+            .map_err(|e| anyhow::anyhow!("--job-start-time {text:?}: {e}"))?,
+        None => Timestamp::now().context("the system clock is before 1970")?,
+    };
+    let mut policy =
+        WaitPolicy::analyze_job_runs(start, args.timeout.unwrap_or(DEFAULT_TIMEOUT_SECS));
+    policy.poll_every_secs = args.poll_interval;
+    policy.validate()?;
+    Ok(Some(policy))
 }
 
 /// Reads static run info: the run IDs of `job` (a row without `JobName` counts as `job`'s).
 fn static_ids(text: &str, source: &str, job: &str) -> anyhow::Result<Vec<String>> {
+    Ok(static_pairs(text, source)?
+        .into_iter()
+        .filter(|(name, _)| name.as_deref().is_none_or(|name| name == job))
+        .map(|(_, id)| id)
+        .collect())
+}
+
+/// Reads static run info: `(JobName, JobRunID)` pairs; keys match case-insensitively, as
+/// upstream's Go decoder matches them.
+pub(crate) fn static_pairs(
+    text: &str,
+    source: &str,
+) -> anyhow::Result<Vec<(Option<String>, String)>> {
     let json: Json =
         serde_json::from_str(text).with_context(|| format!("{source}: invalid JSON"))?;
     let rows = json
@@ -153,19 +211,33 @@ fn static_ids(text: &str, source: &str, job: &str) -> anyhow::Result<Vec<String>
                 _ => None,
             })
     };
-    let mut ids = Vec::new();
+    let mut pairs = Vec::new();
     for (i, row) in rows.iter().enumerate() {
         let id = get(row, "JobRunID")
             .with_context(|| format!("{source}: entry {} has no JobRunID", i + 1))?;
-        if get(row, "JobName").is_none_or(|name| name == job) {
-            ids.push(id);
-        }
+        pairs.push((get(row, "JobName"), id));
     }
     // No run of the job is "no runs found": insufficient data (exit 2), as documented.
-    Ok(ids)
+    Ok(pairs)
 }
 
-fn resolve(args: &AggregateArgs) -> anyhow::Result<(Request, Settings)> {
+/// Reads `--static-run-info-path` or `--static-run-info-json`, if given.
+pub(crate) fn read_static(
+    path: Option<&std::path::Path>,
+    json: Option<&str>,
+) -> anyhow::Result<Option<(String, String)>> {
+    Ok(match (path, json) {
+        (Some(path), _) => Some((
+            flakewatch_core::bounded::read_to_string(path, flakewatch_core::bounded::DATA_LIMIT)
+                .with_context(|| format!("reading {}", path.display()))?,
+            path.display().to_string(),
+        )),
+        (None, Some(text)) => Some((text.to_owned(), "--static-run-info-json".to_owned())),
+        (None, None) => None,
+    })
+}
+
+fn resolve(args: &AggregateArgs) -> anyhow::Result<(Request, Settings, Option<WaitPolicy>)> {
     let file = match &args.config {
         Some(path) => Some(ConfigFile::read(path)?),
         None => None,
@@ -192,17 +264,12 @@ fn resolve(args: &AggregateArgs) -> anyhow::Result<(Request, Settings)> {
     );
     settings.validate()?;
 
-    let run_ids = match (&args.static_run_info_path, &args.static_run_info_json) {
-        (Some(path), _) => {
-            let text = flakewatch_core::bounded::read_to_string(
-                path,
-                flakewatch_core::bounded::DATA_LIMIT,
-            )
-            .with_context(|| format!("reading {}", path.display()))?;
-            Some(static_ids(&text, &path.display().to_string(), &args.job)?)
-        }
-        (None, Some(text)) => Some(static_ids(text, "--static-run-info-json", &args.job)?),
-        (None, None) => None,
+    let run_ids = match read_static(
+        args.static_run_info_path.as_deref(),
+        args.static_run_info_json.as_deref(),
+    )? {
+        Some((text, source)) => Some(static_ids(&text, &source, &args.job)?),
+        None => None,
     };
     let selection = match (&args.payload_tag, &args.aggregation_id) {
         (Some(tag), _) => Selection::Payload(tag.clone()),
@@ -238,7 +305,7 @@ fn resolve(args: &AggregateArgs) -> anyhow::Result<(Request, Settings)> {
         now,
         working_dir: (!args.no_write).then(|| args.working_dir.clone()),
     };
-    Ok((request, settings))
+    Ok((request, settings, wait_policy(args)?))
 }
 
 /// History from a test-results store. A store that cannot be opened is a configuration
@@ -288,14 +355,25 @@ fn store_history(
 
 /// Runs `flakewatch aggregate`.
 pub(crate) fn run(args: &AggregateArgs) -> anyhow::Result<ExitCode> {
-    let (request, settings) = match resolve(args) {
+    let (request, settings, policy) = match resolve(args) {
         Ok(resolved) => resolved,
         Err(err) => {
             let _ = writeln!(io::stderr(), "flakewatch: {err:#}");
             return Ok(ExitCode::from(EXIT_CONFIG));
         }
     };
-    let result = match aggregate(&request, &settings) {
+    let aggregated = match &policy {
+        Some(policy) => {
+            let label = request.selection.label().to_owned();
+            let job = request.job.clone();
+            let mut event = |line: &str| {
+                let _ = writeln!(io::stderr(), "{job:?} for {label:?}: {line}");
+            };
+            aggregate_waiting(&request, &settings, &mut SystemClock, policy, &mut event)
+        }
+        None => aggregate(&request, &settings),
+    };
+    let result = match aggregated {
         Ok(result) => result,
         Err(err) => {
             let code = match err {

@@ -1,6 +1,8 @@
 //! `flakewatch analyze-historical-data`: compare refreshed disruption or alert percentile rows
 //! with the current ones and write the new rows, `pr_message.md` and `require_review`, as
-//! upstream's `job-run-aggregator analyze-historical-data` does (`docs/aggregate.md`).
+//! upstream's `job-run-aggregator analyze-historical-data` does (`docs/aggregate.md`); for
+//! `--data-type tests`, write the target release's test pass-rate rows (and compare them with
+//! `--current` when given).
 //!
 //! Exit codes: 0 done (increases do not change it), 3 a file could not be read, parsed or
 //! written, or the flags are inconsistent.
@@ -17,6 +19,7 @@ use super::aggregate::{EXIT_CONFIG, ModeArg};
 use flakewatch_aggregate::analyze_historical::{
     self, AnalysisOptions, DataType, pr_message, require_review, results_json,
 };
+use flakewatch_aggregate::test_summary::{self, TestSummaryRow};
 use flakewatch_aggregate::{AggregateError, Mode};
 
 /// The `--data-type` choices.
@@ -26,7 +29,8 @@ pub(crate) enum DataTypeArg {
     Disruptions,
     /// Allowed alert durations (`Alerts_Unified_LastWeek_P95`).
     Alerts,
-    /// Test summaries by date (needs a storage backend; not available offline).
+    /// Test pass-rate rows (`GenericTestSummaryByPeriodRow`): written for the target release;
+    /// compared with --current when given.
     Tests,
 }
 
@@ -36,9 +40,9 @@ pub(crate) struct HistoricalArgs {
     /// Which table.
     #[arg(long, value_enum)]
     pub data_type: DataTypeArg,
-    /// The current rows (origin's `query_results.json`).
-    #[arg(long, value_name = "FILE")]
-    pub current: PathBuf,
+    /// The current rows (origin's `query_results.json`; optional for tests).
+    #[arg(long, value_name = "FILE", required_if_eq_any = [("data_type", "disruptions"), ("data_type", "alerts")])]
+    pub current: Option<PathBuf>,
     /// The refreshed rows.
     #[arg(long, value_name = "FILE")]
     pub new: Option<PathBuf>,
@@ -48,12 +52,12 @@ pub(crate) struct HistoricalArgs {
     /// Where the new rows go (default `results_<type>.json`).
     #[arg(long, value_name = "FILE")]
     pub output_file: Option<PathBuf>,
-    /// The target release (with `--previous-release`); default: the highest release in the
-    /// new rows.
-    #[arg(long, requires = "previous_release")]
+    /// The target release (with `--previous-release`, except for tests); default: the
+    /// highest release in the new rows.
+    #[arg(long)]
     pub target_release: Option<String>,
-    /// The release before the target (with `--target-release`); default: the next lower
-    /// release in the new rows.
+    /// The release before the target (with `--target-release`, except for tests); default:
+    /// the next lower release in the new rows.
     #[arg(long, requires = "target_release")]
     pub previous_release: Option<String>,
     /// Where `pr_message.md` and `require_review` are appended.
@@ -107,23 +111,28 @@ fn append(path: &Path, text: &str) -> anyhow::Result<()> {
 
 /// Carries out the analysis and returns the one-line report.
 fn analyze(args: &HistoricalArgs) -> anyhow::Result<String> {
-    let data_type = match args.data_type {
-        DataTypeArg::Disruptions => DataType::Disruptions,
-        DataTypeArg::Alerts => DataType::Alerts,
-        DataTypeArg::Tests => anyhow::bail!(
-            "--data-type tests reads TestsSummaryByDate from a storage backend, which this build cannot reach; only disruptions and alerts can be compared from files"
-        ),
-    };
     anyhow::ensure!(
         args.leeway >= 0.0 && args.leeway.is_finite(),
         "--leeway must be a non-negative number of percent"
     );
+    let data_type = match args.data_type {
+        DataTypeArg::Disruptions => DataType::Disruptions,
+        DataTypeArg::Alerts => DataType::Alerts,
+        DataTypeArg::Tests => return analyze_tests(args),
+    };
+    anyhow::ensure!(
+        args.target_release.is_none() || args.previous_release.is_some(),
+        "must specify --previous-release with --target-release"
+    );
+    let Some(current_path) = &args.current else {
+        anyhow::bail!("must provide --current [file_path] flag to compare against");
+    };
     let Some(new_path) = &args.new else {
         anyhow::bail!(
             "--new is required: querying the new rows from storage needs a storage backend"
         );
     };
-    let current = read_rows(&args.current, data_type)?;
+    let current = read_rows(current_path, data_type)?;
     let new = read_rows(new_path, data_type)?;
     let (target_release, previous_release) =
         match (&args.target_release, &args.previous_release) {
@@ -173,6 +182,114 @@ fn analyze(args: &HistoricalArgs) -> anyhow::Result<String> {
         opts.target_release,
         output.display()
     ))
+}
+
+/// `--data-type tests`: upstream writes the target release's rows as they are; with
+/// `--current` they are also compared (stdout; `pr_message.md` and `require_review` in
+/// improved mode, since upstream writes neither for tests).
+fn analyze_tests(args: &HistoricalArgs) -> anyhow::Result<String> {
+    let Some(new_path) = &args.new else {
+        anyhow::bail!(
+            "--new is required: querying the new rows from storage needs a storage backend"
+        );
+    };
+    let read = |path: &Path| -> anyhow::Result<Vec<TestSummaryRow>> {
+        let text =
+            flakewatch_core::bounded::read_to_string(path, flakewatch_core::bounded::DATA_LIMIT)
+                .with_context(|| format!("reading {}", path.display()))?;
+        Ok(test_summary::parse_rows(&text, &path.display().to_string())?)
+    };
+    let new = read(new_path)?;
+    let current = match &args.current {
+        Some(path) => Some(read(path)?),
+        None => None,
+    };
+    let target = match &args.target_release {
+        Some(t) => t.clone(),
+        None => {
+            let mut releases: Vec<(u64, u64, &str)> = new
+                .iter()
+                .filter_map(|r| release_order(&r.release).map(|(a, b)| (a, b, r.release.as_str())))
+                .filter(|(major, _, _)| *major >= 4)
+                .collect();
+            releases.sort_unstable();
+            releases
+                .last()
+                .map(|r| r.2.to_owned())
+                .with_context(|| {
+                    format!(
+                        "{}: cannot tell the target release; pass --target-release",
+                        new_path.display()
+                    )
+                })?
+        }
+    };
+    let mut report = format!(
+        "Using target release: {target}\nFetching test data for release {target}, suite {}, last {} days, min {} test runs\n",
+        test_summary::SUITE,
+        test_summary::DAYS_BACK,
+        test_summary::MIN_TEST_COUNT
+    );
+    let analysis = test_summary::analyze(
+        current.as_deref().unwrap_or_default(),
+        &new,
+        &target,
+        args.leeway,
+    )
+    .map_err(|e| match e {
+        AggregateError::EmptyData(m) => anyhow::anyhow!(m),
+        other => other.into(),
+    })?;
+    let output = args
+        .output_file
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("results_tests.json"));
+    if analysis.enough_days {
+        fs::write(&output, test_summary::results_json(&analysis))
+            .with_context(|| format!("writing {}", output.display()))?;
+        report.push_str(&format!(
+            "Successfully fetched {} test results and wrote to {}",
+            analysis.rows.len(),
+            output.display()
+        ));
+    } else {
+        report.push_str(&format!(
+            "{} test results, none with {} days of data: kept {}",
+            analysis.rows.len(),
+            test_summary::MIN_DAYS_WITH_DATA,
+            output.display()
+        ));
+    }
+    if analysis.dropped > 0 {
+        report.push_str(&format!(
+            "\n{} rows of other releases or with at most {} runs left out",
+            analysis.dropped,
+            test_summary::MIN_TEST_COUNT
+        ));
+    }
+    if current.is_some() {
+        report.push_str(&format!(
+            "\ntests: {} pass rates fell and {} rose by more than {:.2} points, {} added, {} removed",
+            analysis.decreased.len(),
+            analysis.increased.len(),
+            args.leeway,
+            analysis.added.len(),
+            analysis.removed.len()
+        ));
+        if Mode::from(args.mode) == Mode::Improved {
+            fs::create_dir_all(&args.working_dir)
+                .with_context(|| format!("creating {}", args.working_dir.display()))?;
+            append(
+                &args.working_dir.join("pr_message.md"),
+                &test_summary::pr_message(&analysis, args.leeway),
+            )?;
+            let review = test_summary::require_review(&analysis, args.leeway);
+            if !review.is_empty() {
+                append(&args.working_dir.join("require_review"), &review)?;
+            }
+        }
+    }
+    Ok(report)
 }
 
 /// Runs `flakewatch analyze-historical-data`.
