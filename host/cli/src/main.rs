@@ -44,6 +44,7 @@ mod schema;
 mod script_file;
 mod store;
 mod triage;
+mod upload;
 
 /// The `--engine` values: every [`EngineKind`] by name, with its description in `--help`.
 fn engine_parser() -> impl clap::builder::TypedValueParser<Value = EngineKind> {
@@ -252,6 +253,12 @@ enum Command {
     /// Compare refreshed disruption or alert percentiles with the current ones and write the
     /// new rows, pr_message.md and require_review.
     AnalyzeHistoricalData(analyze_historical::HistoricalArgs),
+    /// Upload the disruption side-car data of a directory of job runs into the aggregator's
+    /// BackendDisruption table (idempotent; --dry-run prints the rows).
+    UploadDisruptions(upload::UploadArgs),
+    /// Upload the alert side-car data of a directory of job runs into the aggregator's Alerts
+    /// table, with zero rows for known alerts that did not fire (idempotent; --dry-run).
+    UploadAlerts(upload::AlertArgs),
 }
 
 /// Parses the arguments, runs the subcommand and maps the outcome to an exit code.
@@ -283,6 +290,8 @@ fn main() -> ExitCode {
         Command::BrokenBuilders(args) => broken::run(args),
         Command::Aggregate(args) => aggregate::run(args),
         Command::AnalyzeHistoricalData(args) => analyze_historical::run(args),
+        Command::UploadDisruptions(args) => upload::run_disruptions(args),
+        Command::UploadAlerts(args) => upload::run_alerts(args),
         Command::Revision(args) => revision::run(args),
         Command::Plugin(args) => plugin::run(args),
         Command::Completions(args) => completions::completions(args),

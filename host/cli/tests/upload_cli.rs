@@ -1,0 +1,329 @@
+//! The aggregator's uploaders through the real binary and the real plugin libraries: the
+//! files backend's SQLite and the BigQuery emulator. The same upload twice leaves one copy;
+//! alerts get zero rows for known alerts that did not fire; a refused token or an unreadable
+//! key is a clear error naming the plugin, exit 3.
+
+mod support;
+
+#[path = "../../../plugins/bigquery/tests/support/mod.rs"]
+mod bigquery_support;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use flakewatch_plugin_host::{PluginLibrary, PluginTables};
+use flakewatch_plugin_sdk::model::{AggregatorTable, Config, ReadRowsRequest, Row};
+use serde_json::{Value, json};
+use support::{flakewatch, plugin, workspace};
+
+const JOB: &str = "periodic-ci-openshift-release-master-ci-4.16-e2e-aws-ovn-upgrade";
+const NOW: &str = "2025-06-10T00:00:00Z";
+
+/// Writes one finished run: prowjob, start, finish, and the given side-car files.
+fn write_run(runs: &Path, id: &str, day: u32, sidecars: &[(&str, &str)]) {
+    let dir = runs.join(id);
+    let artifacts = dir.join("artifacts/e2e-aws/openshift-e2e-test/artifacts/junit");
+    std::fs::create_dir_all(&artifacts).expect("run dir");
+    let prowjob = json!({
+        "metadata": {"annotations": {
+            "prow.k8s.io/job": JOB,
+            "release.openshift.io/tag": "4.16.0-0.ci-2025-06-01-000000",
+        }},
+        "spec": {"cluster": "build05"},
+        "status": {
+            "state": "success",
+            "startTime": format!("2025-06-{day:02}T01:00:00Z"),
+            "completionTime": format!("2025-06-{day:02}T04:00:00Z"),
+        },
+    });
+    std::fs::write(dir.join("prowjob.json"), prowjob.to_string()).expect("prowjob");
+    std::fs::write(
+        dir.join("finished.json"),
+        json!({"result": "SUCCESS"}).to_string(),
+    )
+    .expect("finished");
+    for (name, content) in sidecars {
+        std::fs::write(artifacts.join(name), content).expect("side-car");
+    }
+}
+
+fn disruption_file() -> String {
+    std::fs::read_to_string(
+        workspace().join("testdata/jra/extracted/backend-disruption_too_much_disruption.json"),
+    )
+    .expect("disruption fixture")
+}
+
+/// Three runs with disruption data (two backends each) and alert data, one unfinished run.
+fn runs() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let disruption = disruption_file();
+    let alerts = |seconds: &str| {
+        json!({"Alerts": [
+            {"Name": "TargetDown", "Namespace": "kube-system", "Level": "Critical", "Duration": seconds},
+            {"Name": "TargetDown", "Namespace": "kube-system", "Level": "Critical", "Duration": "500ms"},
+        ]})
+        .to_string()
+    };
+    for (id, day) in [("1001", 7), ("1002", 8), ("1003", 9)] {
+        write_run(
+            dir.path(),
+            id,
+            day,
+            &[
+                ("backend-disruption_20250607-010000.json", &disruption),
+                ("alerts_20250607-010000.json", &alerts("1m30s")),
+            ],
+        );
+    }
+    std::fs::create_dir_all(dir.path().join("1004")).expect("unfinished run");
+    dir
+}
+
+fn upload(command: &str, runs: &Path, store: &[&str], extra: &[&str]) -> Output {
+    let mut cmd = flakewatch();
+    cmd.args([command, "--runs"])
+        .arg(runs)
+        .args(["--job", JOB, "--now", NOW])
+        .args(store)
+        .args(extra);
+    cmd.output().expect("run flakewatch")
+}
+
+fn text(out: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Every row of a table, read through the real plugin library and the host's loader.
+fn rows(package: &str, options: &[(&str, &str)], table: AggregatorTable) -> Vec<Row> {
+    let library = PluginLibrary::load(&plugin(package)).expect("load the plugin");
+    let config = Config {
+        options: options
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect(),
+    };
+    PluginTables::new(&library, &config)
+        .expect("instance")
+        .read_all(&ReadRowsRequest {
+            table,
+            job: None,
+            since: None,
+            until: None,
+            cursor: None,
+        })
+        .expect("read the table")
+}
+
+/// Uploads disruptions and alerts twice into one store and checks one copy of each row.
+fn twice_leaves_one_copy(store: &[&str], package: &str, options: &[(&str, &str)]) {
+    let runs = runs();
+    let first = upload("upload-disruptions", runs.path(), store, &[]);
+    let (stdout, stderr) = text(&first);
+    assert!(first.status.success(), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("3 runs, 6 rows: 6 written to BackendDisruption"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("1 unfinished"), "{stdout}");
+    let second = upload("upload-disruptions", runs.path(), store, &[]);
+    let (stdout, stderr) = text(&second);
+    assert!(second.status.success(), "{stdout}{stderr}");
+    assert!(stdout.contains("0 runs, 0 rows: 0 written"), "{stdout}");
+    // As upstream: the runs that finished before the last upload's end time minus 30 minutes
+    // are outside the window, the one inside it is uploaded already.
+    assert!(
+        stdout.contains("2 finished before the upload window")
+            && stdout.contains("1 uploaded already"),
+        "{stdout}"
+    );
+    let stored = rows(package, options, AggregatorTable::BackendDisruption);
+    assert_eq!(stored.len(), 6, "{stored:?}");
+    let row = &stored[0];
+    assert_eq!(row["JobRunName"], "1001");
+    assert_eq!(row["BackendName"], "cache-kube-api-new-connections");
+    assert_eq!(row["JobName"], JOB);
+    assert_eq!(row["JobRunStartTime"], "2025-06-07T01:00:00Z");
+    assert_eq!(row["JobRunEndTime"], "2025-06-07T04:00:00Z");
+    assert_eq!(row["Cluster"], "build05");
+    assert_eq!(row["ReleaseTag"], "4.16.0-0.ci-2025-06-01-000000");
+    assert_eq!(row["JobRunStatus"], "success");
+
+    // Alerts: the known alerts of 4.16 that did not fire get zero rows.
+    let known = tempfile::NamedTempFile::new().expect("known alerts");
+    std::fs::write(
+        known.path(),
+        json!([
+            {"AlertName": "TargetDown", "AlertNamespace": "kube-system", "AlertLevel": "Critical", "Release": "4.16"},
+            {"AlertName": "etcdMembersDown", "AlertNamespace": "", "AlertLevel": "Critical", "Release": "4.16"},
+            {"AlertName": "KubeAPIDown", "AlertNamespace": "", "AlertLevel": "Critical", "Release": "4.15"},
+        ])
+        .to_string(),
+    )
+    .expect("write");
+    let known_arg = known.path().display().to_string();
+    let dry = upload(
+        "upload-alerts",
+        runs.path(),
+        store,
+        &["--known-alerts", &known_arg, "--dry-run"],
+    );
+    let (stdout, stderr) = text(&dry);
+    assert!(dry.status.success(), "{stdout}{stderr}");
+    let printed: Vec<Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect();
+    assert_eq!(printed.len(), 6, "{stdout}");
+    assert_eq!(printed[0]["table"], "Alerts");
+    assert_eq!(printed[0]["row"]["Name"], "TargetDown");
+    assert_eq!(
+        printed[0]["row"]["AlertSeconds"], 91,
+        "1m30s + 500ms, rounded up"
+    );
+    assert_eq!(printed[1]["row"]["Name"], "etcdMembersDown");
+    assert_eq!(printed[1]["row"]["AlertSeconds"], 0);
+    assert!(stderr.contains("3 zero rows injected"), "{stderr}");
+    assert!(
+        rows(package, options, AggregatorTable::Alerts).is_empty(),
+        "a dry run writes nothing"
+    );
+    for round in 0..2 {
+        let out = upload(
+            "upload-alerts",
+            runs.path(),
+            store,
+            &["--known-alerts", &known_arg],
+        );
+        let (stdout, stderr) = text(&out);
+        assert!(out.status.success(), "{stdout}{stderr}");
+        let want = if round == 0 {
+            "6 rows: 6 written"
+        } else {
+            "0 rows: 0 written"
+        };
+        assert!(stdout.contains(want), "round {round}: {stdout}");
+    }
+    let alerts = rows(package, options, AggregatorTable::Alerts);
+    assert_eq!(alerts.len(), 6, "{alerts:?}");
+    let zeros: Vec<&Row> = alerts
+        .iter()
+        .filter(|r| r["Name"] == "etcdMembersDown")
+        .collect();
+    assert_eq!(zeros.len(), 3);
+    assert!(zeros.iter().all(|r| r["AlertSeconds"] == 0));
+}
+
+#[test]
+fn files_backend_upload_twice_leaves_one_copy_with_zero_injection() {
+    let data = tempfile::tempdir().expect("data dir");
+    let dir = data.path().display().to_string();
+    twice_leaves_one_copy(
+        &["--store", "files", "--data", &dir],
+        "flakewatch-plugin-files",
+        &[("data", &dir)],
+    );
+}
+
+#[test]
+fn bigquery_upload_twice_leaves_one_copy_with_zero_injection() {
+    let Some(emulator) = bigquery_support::emulator("upload_bigquery") else {
+        return;
+    };
+    let bigquery = plugin("flakewatch-plugin-bigquery").display().to_string();
+    let api = format!("bigquery:api={}", emulator.url);
+    twice_leaves_one_copy(
+        &[
+            "--store",
+            "bigquery",
+            "--plugin",
+            &bigquery,
+            "--opt",
+            &api,
+            "--opt",
+            "bigquery:project=flakewatch-test",
+            "--opt",
+            "bigquery:dataset=uploads",
+        ],
+        "flakewatch-plugin-bigquery",
+        &[
+            ("api", &emulator.url),
+            ("project", "flakewatch-test"),
+            ("dataset", "uploads"),
+        ],
+    );
+}
+
+/// A server that refuses every request with HTTP 401, as BigQuery refuses an expired token.
+fn refusing_server() -> (String, std::thread::JoinHandle<()>) {
+    let server = tiny_http::Server::http("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}", server.server_addr());
+    let handle = std::thread::spawn(move || {
+        for _ in 0..20 {
+            let Ok(Some(request)) = server.recv_timeout(std::time::Duration::from_secs(20)) else {
+                return;
+            };
+            let body = r#"{"error":{"code":401,"message":"Request had invalid authentication credentials.","status":"UNAUTHENTICATED"}}"#;
+            let _ = request.respond(tiny_http::Response::from_string(body).with_status_code(401));
+        }
+    });
+    (url, handle)
+}
+
+#[test]
+fn an_expired_token_or_a_bad_key_is_exit_3_naming_the_plugin() {
+    let runs = runs();
+    let bigquery = plugin("flakewatch-plugin-bigquery").display().to_string();
+    let (url, _server) = refusing_server();
+    let api = format!("bigquery:api={url}");
+    let mut cmd = flakewatch();
+    cmd.args(["upload-disruptions", "--runs"])
+        .arg(runs.path())
+        .args(["--now", NOW, "--store", "bigquery", "--plugin", &bigquery])
+        .args(["--opt", &api, "--opt", "bigquery:project=p"])
+        .args(["--opt-env", "bigquery:token=FW_EXPIRED"])
+        .env("FW_EXPIRED", "ya29.expired-secret-token");
+    let out = cmd.output().expect("run flakewatch");
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(3), "{stdout}{stderr}");
+    assert!(stderr.contains("plugin bigquery"), "{stderr}");
+    assert!(stderr.contains("authentication failed"), "{stderr}");
+    assert!(stderr.contains("HTTP 401"), "{stderr}");
+    assert!(!stderr.contains("expired-secret-token"), "{stderr}");
+    assert!(!stdout.contains("expired-secret-token"), "{stdout}");
+
+    let missing = runs.path().join("no-such-key.json").display().to_string();
+    let key = format!("bigquery:key-file={missing}");
+    let out = Command::new(env!("CARGO_BIN_EXE_flakewatch"))
+        .args(["upload-alerts", "--runs"])
+        .arg(runs.path())
+        .args(["--now", NOW, "--store", "bigquery", "--plugin", &bigquery])
+        .args(["--opt", "bigquery:project=p", "--opt", &key])
+        .output()
+        .expect("run flakewatch");
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(3), "{stdout}{stderr}");
+    assert!(stderr.contains("plugin bigquery"), "{stderr}");
+    assert!(stderr.contains("no-such-key.json"), "{stderr}");
+}
+
+#[test]
+fn a_store_without_the_capability_is_named() {
+    let runs = runs();
+    let example = plugin("flakewatch-plugin-example").display().to_string();
+    let out = upload(
+        "upload-disruptions",
+        runs.path(),
+        &["--store", "example", "--plugin", &example],
+        &[],
+    );
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(3), "{stdout}{stderr}");
+    assert!(
+        stderr.contains("does not provide aggregator_tables"),
+        "{stderr}"
+    );
+}
