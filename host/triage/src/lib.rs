@@ -16,6 +16,7 @@
 //! | [`mentions`] | signed comments and the build URLs they mention |
 //! | [`source`] | dashboards assembled from a failure source's build results |
 //! | [`run`] | one triage cycle: [`plan`](run::plan) and [`apply`](run::apply) |
+//! | [`prepared`] | the engines of the issues a cycle prepares, in power-of-two groups |
 //! | [`query`] | query mode: the failures a script captures, and who owns them |
 //! | [`close`] | automatic closing of quiet issues, by upstream's rules |
 //! | [`cluster`] | clustering unclaimed failures into new issues, with checked patterns |
@@ -35,6 +36,7 @@ pub mod failure;
 pub mod mentions;
 pub mod patterns;
 pub mod post;
+pub mod prepared;
 pub mod query;
 pub mod run;
 pub mod source;

@@ -10,7 +10,6 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
-use flakewatch_dsl::ast::Script;
 use flakewatch_dsl::{
     Assignment, AssignmentBuilder, Diagnostic, Extracted, Limits, find_script, parse_script_with,
 };
@@ -25,10 +24,11 @@ use super::text::{
 };
 use crate::backend::{BackendError, FailureSource, Issue, IssueTracker};
 use crate::cluster::{ClusterError, NewIssueMode, cluster};
-use crate::engine::{Engine, EngineKind, EngineScratch};
+use crate::engine::EngineKind;
 use crate::failure::{build_url, short_hash};
 use crate::patterns::{CompiledIssues, ScriptStatus};
 use crate::post::{FailurePost, build_posts};
+use crate::prepared::PreparedEngines;
 use flakewatch_core::Timestamp;
 
 /// Upstream's guard rail: with this many new issues pending, nothing is posted.
@@ -329,8 +329,6 @@ struct Prepared {
     new: NewIssue,
     script_text: String,
     posts: Vec<FailurePost>,
-    /// Upstream mode: the issue's own engine, for the rest of the cycle's failures.
-    matcher: Option<(Engine, EngineScratch)>,
 }
 
 /// The lazily loaded comment scans of the issues, by number.
@@ -389,14 +387,15 @@ fn error_comment(status: &ScriptStatus) -> Option<(ScriptProblem, String)> {
     }
 }
 
-/// Combines the assignment over the existing issues with the single-issue assignments of
-/// the prepared issues, which come after them in assignment order: the first `skip` wins,
-/// then every `post`, then the first `default`.
-fn combine(existing: Assignment, prepared: &[Assignment], offset: usize) -> Assignment {
+/// Combines the assignment over the existing issues with the assignments of the prepared
+/// issues' engines (each with the prepared index its issues count from), which come after
+/// them in assignment order: the first `skip` wins, then every `post`, then the first
+/// `default`.
+fn combine(existing: Assignment, prepared: &[(usize, Assignment)], offset: usize) -> Assignment {
     let mut decision = AssignmentBuilder::new();
     decision.absorb(&existing, |i| i);
-    for (k, assignment) in prepared.iter().enumerate() {
-        decision.absorb(assignment, |_| offset + k);
+    for (first, assignment) in prepared {
+        decision.absorb(assignment, |i| offset + first + i);
     }
     decision.finish()
 }
@@ -598,6 +597,8 @@ pub fn plan(
     let engine = &issues.compiled.engine;
     let mut scratch = engine.scratch();
     let mut prepared: Vec<Prepared> = Vec::new();
+    // Upstream mode: the prepared issues' engines, for the rest of the cycle's failures.
+    let mut engines = PreparedEngines::new(options.engine, options.limits);
     let mut queued_existing: BTreeMap<usize, Vec<FailurePost>> = BTreeMap::new();
     let mut outcomes: Vec<FailureOutcome> = Vec::with_capacity(stats.failures);
     let clustered = options.new_issues == NewIssueMode::Clustered;
@@ -614,13 +615,7 @@ pub fn plan(
         for post in posts {
             let record = post.record();
             let main = engine.assign(&record, &mut scratch);
-            let extra: Vec<Assignment> = prepared
-                .iter_mut()
-                .map(|p| match &mut p.matcher {
-                    Some((engine, scratch)) => engine.assign(&record, scratch),
-                    None => Assignment::NewIssue,
-                })
-                .collect();
+            let extra = engines.assign(&record);
             let assignment = combine(main, &extra, existing);
             let mut outcome = FailureOutcome {
                 decision: Decision::Post,
@@ -645,19 +640,13 @@ pub fn plan(
                     })?;
                     let text = script_text(&new.body);
                     let parsed = parse_script_with(&text, &options.limits);
-                    let (engine, _) = Engine::build(
-                        options.engine,
-                        [(0, Some::<&Script>(&parsed.script))],
-                        options.limits,
-                    )?;
-                    let scratch = engine.scratch();
+                    engines.push(Some(parsed.script))?;
                     outcome.decision = Decision::NewIssue;
                     outcome.queued.push(IssueRef::New(prepared.len()));
                     prepared.push(Prepared {
                         new,
                         script_text: text,
                         posts: vec![outcome.post.clone()],
-                        matcher: Some((engine, scratch)),
                     });
                     opened_for_build = true;
                 }
@@ -704,7 +693,6 @@ pub fn plan(
                     .map(|&m| outcomes[m].post.clone())
                     .collect(),
                 new: c.new,
-                matcher: None,
             });
         }
     }
@@ -869,7 +857,10 @@ pub fn apply_with_progress(
 
 #[cfg(test)]
 mod tests {
+    use flakewatch_dsl::ast::Script;
     use flakewatch_dsl::{Record, parse_script};
+
+    use crate::engine::Engine;
 
     use super::*;
 
@@ -907,16 +898,17 @@ mod tests {
                         Limits::DEFAULT,
                     )
                     .expect("engine");
-                    let extra: Vec<Assignment> = tail
+                    let extra: Vec<(usize, Assignment)> = tail
                         .iter()
-                        .map(|(n, p)| {
+                        .enumerate()
+                        .map(|(k, (n, p))| {
                             let (one, _) = Engine::build(
                                 EngineKind::Interp,
                                 [(*n, usable(p))],
                                 Limits::DEFAULT,
                             )
                             .expect("engine");
-                            one.assign(&r, &mut one.scratch())
+                            (k, one.assign(&r, &mut one.scratch()))
                         })
                         .collect();
                     let combined = combine(main.assign(&r, &mut main.scratch()), &extra, split);
