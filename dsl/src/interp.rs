@@ -226,7 +226,7 @@ impl<'p> Interpreter<'p> {
         let result = match &self.set.preds[id as usize] {
             Pred::Cmp { field, op, literal } => op.eval(record.get(*field).as_bytes(), literal),
             Pred::Regex { field, regex } => self.set.regexes[*regex as usize]
-                .regex
+                .regex()
                 .is_match(record.get(*field)),
         };
         *slot = if result { 2 } else { 1 };

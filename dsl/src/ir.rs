@@ -8,7 +8,7 @@
 //! in many issues is one node.
 
 use std::fmt::{self, Write};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use regex_automata::meta;
 use regex_syntax::hir::Hir;
@@ -101,15 +101,53 @@ pub enum Node {
     Pred(PredId),
 }
 
-/// A compiled regexp, shared by every predicate that uses the same pattern.
+/// A regexp, shared by every predicate that uses the same pattern. Lowering checks that it
+/// fits flakewatch's limits; the matcher is compiled the first time it is needed (most
+/// regexps of a large set are settled by prefilters and never run), once for all clones of
+/// the set and all threads.
 #[derive(Clone, Debug)]
 pub struct RegexEntry {
     /// The pattern as written (without the `(?m)` prefix).
     pub pattern: String,
     /// Its syntax tree, in Go semantics.
     pub hir: Hir,
-    /// The compiled matcher (`Send + Sync`; each thread gets its own cache from a pool).
-    pub regex: Arc<meta::Regex>,
+    limits: Limits,
+    compiled: LazyRegex,
+}
+
+impl RegexEntry {
+    /// An entry for a regexp that [`check_regex`] accepted with `limits`, with the matcher
+    /// cell it returned.
+    pub fn new(pattern: String, hir: Hir, limits: Limits, compiled: LazyRegex) -> RegexEntry {
+        RegexEntry {
+            pattern,
+            hir,
+            limits,
+            compiled,
+        }
+    }
+
+    /// The compiled matcher (`Send + Sync`; each thread gets its own cache from a pool),
+    /// compiled on first use.
+    ///
+    /// # Panics
+    /// If regex-automata refuses a regexp that [`check_regex`] accepted (a flakewatch bug:
+    /// the check builds the same automata with the same limits).
+    pub fn regex(&self) -> &meta::Regex {
+        self.compiled.get_or_init(|| {
+            compile_regex(&self.hir, &self.limits).unwrap_or_else(|message| {
+                panic!(
+                    "regexp `{}` passed the size check but failed to compile: {message}",
+                    self.pattern
+                )
+            })
+        })
+    }
+
+    /// Whether the matcher has been compiled yet.
+    pub fn is_compiled(&self) -> bool {
+        self.compiled.get().is_some()
+    }
 }
 
 /// What a rule's action means to the assignment across issues.
@@ -194,11 +232,11 @@ pub struct PatternSetBuilder {
     pred_ids: FxHashMap<Pred, PredId>,
     regex_ids: FxHashMap<String, RegexId>,
     action_ids: FxHashMap<String, ActionId>,
-    /// Regexps compiled ahead of lowering ([`PatternSetBuilder::precompile`]).
-    precompiled: FxHashMap<String, Result<Arc<meta::Regex>, String>>,
+    /// Regexps checked ahead of lowering ([`PatternSetBuilder::precompile`]).
+    precompiled: FxHashMap<String, Result<LazyRegex, String>>,
 }
 
-/// Fewest distinct regexps worth compiling on several threads.
+/// Fewest distinct regexps worth checking on several threads.
 const MIN_PARALLEL_REGEXES: usize = 64;
 
 impl PatternSetBuilder {
@@ -210,9 +248,9 @@ impl PatternSetBuilder {
         }
     }
 
-    /// Compiles the regexps of `scripts` ahead of [`PatternSetBuilder::add_issue`], on the
-    /// machine's cores when there are many (compiling is most of lowering). Lowering gives
-    /// the same results with or without this.
+    /// Checks the regexps of `scripts` against the limits ahead of
+    /// [`PatternSetBuilder::add_issue`], on the machine's cores when there are many (checking
+    /// is most of lowering). Lowering gives the same results with or without this.
     pub fn precompile(&mut self, scripts: &[&Script]) {
         fn collect<'s>(expr: &'s Expr, out: &mut Vec<(&'s str, &'s Hir)>) {
             match &expr.kind {
@@ -241,10 +279,7 @@ impl PatternSetBuilder {
         let limits = &self.limits;
         let compiled = crate::parallel::map_parts(&regexes, threads, |part| {
             part.iter()
-                .map(|(pattern, hir)| {
-                    let regex = compile_regex(hir, limits).map(Arc::new);
-                    ((*pattern).to_owned(), regex)
-                })
+                .map(|(pattern, hir)| ((*pattern).to_owned(), check_regex(hir, limits)))
                 .collect::<Vec<_>>()
         });
         self.precompiled.extend(compiled);
@@ -381,20 +416,57 @@ impl PatternSetBuilder {
         if let Some(&id) = self.regex_ids.get(pattern) {
             return Ok(id);
         }
-        let regex = match self.precompiled.get(pattern) {
-            Some(compiled) => compiled.clone(),
-            None => compile_regex(hir, &self.limits).map(Arc::new),
+        let compiled = match self.precompiled.get(pattern) {
+            Some(checked) => checked.clone(),
+            None => check_regex(hir, &self.limits),
         }
         .map_err(|message| LowerError::RegexTooLarge { span, message })?;
         let id = to_id(self.set.regexes.len());
-        self.set.regexes.push(RegexEntry {
-            pattern: pattern.to_owned(),
-            hir: hir.clone(),
-            regex,
-        });
+        self.set.regexes.push(RegexEntry::new(
+            pattern.to_owned(),
+            hir.clone(),
+            self.limits,
+            compiled,
+        ));
         self.regex_ids.insert(pattern.to_owned(), id);
         Ok(id)
     }
+}
+
+/// A regexp's matcher: compiled once, on first use, unless lowering compiled it already.
+pub type LazyRegex = Arc<OnceLock<meta::Regex>>;
+
+/// Checks that regex-automata compiles `hir` within `limits`, mostly without compiling it:
+/// [`compile_regex`] fails on size only when one of the two automata it builds from the syntax
+/// tree (the forward and the reverse Thompson NFA, with the same configuration as here)
+/// exceeds the limit, and building those two is a fraction of the whole compilation. When they
+/// do exceed it, the regexp is compiled in full, so that the verdict and the error are
+/// exactly [`compile_regex`]'s (a literal alternation, for one, needs no NFA at all).
+pub fn check_regex(hir: &Hir, limits: &Limits) -> Result<LazyRegex, String> {
+    use regex_automata::nfa::thompson::{self, WhichCaptures};
+    let fits = [false, true].into_iter().all(|reverse| {
+        thompson::Compiler::new()
+            .configure(
+                thompson::Config::new()
+                    .nfa_size_limit(Some(limits.max_regex_bytes))
+                    .shrink(false)
+                    .reverse(reverse)
+                    .which_captures(if reverse {
+                        WhichCaptures::None
+                    } else {
+                        WhichCaptures::All
+                    }),
+            )
+            .build_from_hir(hir)
+            .is_ok()
+    });
+    let cell = LazyRegex::default();
+    if !fits {
+        let regex = compile_regex(hir, limits)?;
+        cell.set(regex)
+            .unwrap_or_else(|_| unreachable!("a new cell is empty"));
+    }
+    Ok(cell)
 }
 
 /// Compiles Go-semantics HIR with regex-automata within `limits`.
@@ -492,5 +564,55 @@ impl PatternSet {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The size check accepts and refuses exactly what compiling does, with the same error.
+    #[test]
+    fn the_size_check_agrees_with_compiling() {
+        let tiny = Limits {
+            max_regex_bytes: 2000,
+            ..Limits::DEFAULT
+        };
+        let patterns = [
+            "panic: test timed out",
+            "a{200}",
+            r"\pL{20}",
+            "(x|y|z){100}",
+            "^--- FAIL: Test[A-Z]\\w*",
+            // A literal alternation: compiled without any NFA, so never too large.
+            &(0..300)
+                .map(|i| format!("lit{i}"))
+                .collect::<Vec<_>>()
+                .join("|"),
+        ];
+        let mut refused = 0;
+        for pattern in patterns {
+            let hir = crate::goregex::parse(&format!("(?m){pattern}")).expect("parses");
+            for limits in [tiny, Limits::DEFAULT] {
+                let checked = check_regex(&hir, &limits);
+                let compiled = compile_regex(&hir, &limits);
+                assert_eq!(
+                    checked.as_ref().err(),
+                    compiled.as_ref().err(),
+                    "{pattern} with {limits:?}"
+                );
+                refused += usize::from(checked.is_err());
+                if let Ok(cell) = checked {
+                    let entry = RegexEntry::new(pattern.to_owned(), hir.clone(), limits, cell);
+                    let compiled = compiled.expect("compiles");
+                    for text in ["", "lit299", "xyz", "panic: test timed out\n"] {
+                        assert_eq!(entry.regex().is_match(text), compiled.is_match(text));
+                    }
+                    assert!(entry.is_compiled());
+                }
+            }
+        }
+        // The tiny limit refuses the large ones, the default none.
+        assert_eq!(refused, 3);
     }
 }

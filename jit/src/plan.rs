@@ -209,12 +209,8 @@ impl Plan {
             possible: vec![false; self.set.preds.len()],
             prefiltered: [false; Field::COUNT],
             seen: (0..Field::COUNT).map(|_| SeenValues::default()).collect(),
-            caches: self
-                .set
-                .regexes
-                .iter()
-                .map(|re| re.regex.create_cache())
-                .collect(),
+            // Created on first use, as the regexps are compiled.
+            caches: (0..self.set.regexes.len()).map(|_| None).collect(),
         }
     }
 
@@ -343,10 +339,9 @@ impl Plan {
                 // Whether it matches, not where: a half search stops at the first match end
                 // (a full search would also run the reverse DFA to find the start).
                 let input = regex_automata::Input::new(text).earliest(true);
-                let compiled: &meta::Regex = &self.set.regexes[regex].regex;
-                compiled
-                    .search_half_with(&mut scratch.caches[regex], &input)
-                    .is_some()
+                let compiled: &meta::Regex = self.set.regexes[regex].regex();
+                let cache = scratch.caches[regex].get_or_insert_with(|| compiled.create_cache());
+                compiled.search_half_with(cache, &input).is_some()
             }
         }
     }
@@ -402,5 +397,6 @@ pub struct Scratch {
     /// Per field: the results of its lazy predicates for each value seen
     /// ([`Reuse::PerValue`] fields).
     seen: Vec<SeenValues>,
-    caches: Vec<meta::Cache>,
+    /// Per regexp, its matcher's cache, once it has run.
+    caches: Vec<Option<meta::Cache>>,
 }
