@@ -217,7 +217,13 @@ pub(crate) fn run(args: &MatchArgs) -> anyhow::Result<ExitCode> {
     };
     // Only the fields some rule reads are decoded (and those a shard is chosen by); the
     // others are checked as JSON and skipped.
-    let mut fields: FieldSet = compiled.engine.set().preds.iter().map(|p| p.field()).collect();
+    let mut fields: FieldSet = compiled
+        .engine
+        .set()
+        .preds
+        .iter()
+        .map(|p| p.field())
+        .collect();
     if args.shard.is_some() {
         fields = fields
             .with(Field::Builder)
@@ -235,41 +241,43 @@ pub(crate) fn run(args: &MatchArgs) -> anyhow::Result<ExitCode> {
     // longer than the limit is a bad line in place, like a malformed record. Each thread
     // reads, splits, decodes and assigns chunks of the input by itself; the results are
     // written in input order.
-    let assign_line = |worker: &mut Worker, output: &mut ChunkOutput, index: usize, line: Line<'_>| {
-        let kind = match line {
-            Line::Text(text) => match decode_record_fields(text, fields, &mut worker.record) {
-                Ok(()) => {
-                    if shard.is_some_and(|shard| !shard.holds(&worker.record)) {
+    let assign_line =
+        |worker: &mut Worker, output: &mut ChunkOutput, index: usize, line: Line<'_>| {
+            let kind = match line {
+                Line::Text(text) => match decode_record_fields(text, fields, &mut worker.record) {
+                    Ok(()) => {
+                        if shard.is_some_and(|shard| !shard.holds(&worker.record)) {
+                            return;
+                        }
+                        let assignment =
+                            compiled.engine.assign(&worker.record, &mut worker.scratch);
+                        if shard.is_some() {
+                            output.marks.push(Mark {
+                                at: output.bytes.len(),
+                                index,
+                                kind: MarkKind::LineNumber,
+                            });
+                        }
+                        write_assignment(
+                            &mut output.bytes,
+                            &assignment,
+                            &compiled.numbers,
+                            shard.is_some(),
+                        );
                         return;
                     }
-                    let assignment = compiled.engine.assign(&worker.record, &mut worker.scratch);
-                    if shard.is_some() {
-                        output.marks.push(Mark {
-                            at: output.bytes.len(),
-                            index,
-                            kind: MarkKind::LineNumber,
-                        });
-                    }
-                    write_assignment(
-                        &mut output.bytes,
-                        &assignment,
-                        &compiled.numbers,
-                        shard.is_some(),
-                    );
-                    return;
-                }
-                Err(message) => MarkKind::Invalid(message),
-            },
-            Line::Blank => MarkKind::Invalid("a blank line is not a record".to_owned()),
-            Line::NotUtf8 => MarkKind::Invalid("line is not valid UTF-8".to_owned()),
-            Line::TooLong => MarkKind::TooLong,
+                    Err(message) => MarkKind::Invalid(message),
+                },
+                Line::Blank => MarkKind::Invalid("a blank line is not a record".to_owned()),
+                Line::NotUtf8 => MarkKind::Invalid("line is not valid UTF-8".to_owned()),
+                Line::TooLong => MarkKind::TooLong,
+            };
+            output.marks.push(Mark {
+                at: output.bytes.len(),
+                index,
+                kind,
+            });
         };
-        output.marks.push(Mark {
-            at: output.bytes.len(),
-            index,
-            kind,
-        });
-    };
     let mut bad = 0usize;
     let write_chunk = |first_line: usize, output: ChunkOutput| -> std::io::Result<()> {
         let mut at = 0;

@@ -115,7 +115,9 @@ where
             let (tx, source, line) = (tx.clone(), &source, &line);
             std::thread::Builder::new()
                 .name("fw-lines".to_owned())
-                .spawn_scoped(scope, move || work(source, options.max_line, state, line, &tx))
+                .spawn_scoped(scope, move || {
+                    work(source, options.max_line, state, line, &tx)
+                })
                 .expect("spawning a reading thread");
         }
         drop(tx);
@@ -190,7 +192,8 @@ fn work<R: Read, S, T: Default, F>(
             }
         };
         let mut result = T::default();
-        let (lines, stop) = chunk.each_line(max_line, |index, l| line(state, &mut result, index, l));
+        let (lines, stop) =
+            chunk.each_line(max_line, |index, l| line(state, &mut result, index, l));
         if stop {
             source.stop();
         }
