@@ -146,6 +146,7 @@ pub(crate) struct TriageArgs {
 
 /// The values of `--new-issues`.
 fn new_issues_parser() -> impl clap::builder::TypedValueParser<Value = NewIssueMode> {
+    use clap::builder::TypedValueParser as _;
     let names = NewIssueMode::ALL.map(NewIssueMode::name);
     clap::builder::PossibleValuesParser::new(names)
         .map(|name| NewIssueMode::from_name(&name).unwrap_or_default())

@@ -1,6 +1,7 @@
 //! `triage --repeat`, `triage --build` and progress through the real binary and files
 //! plugin, on demo data where one build has three unclaimed failures, so that each of three
-//! cycles files one new issue (upstream's one new issue per build per cycle).
+//! cycles files one new issue (upstream's one new issue per build per cycle, so these tests
+//! run with `--new-issues upstream`; `clustered_cli.rs` covers the default).
 //!
 //! `--repeat`: the test takes the tracker's cycle lock between cycles 2 and 3, sends SIGTERM
 //! while cycle 3 waits for the lock, then releases it: cycle 3 must still run to the end, no
@@ -65,7 +66,14 @@ fn add_triple_failure(dir: &Path) -> String {
 
 fn triage(dir: &Path, extra: &[&str]) -> Output {
     let output = flakewatch()
-        .args(["triage", "--now", DEMO_NOW, "--data"])
+        .args([
+            "triage",
+            "--new-issues",
+            "upstream",
+            "--now",
+            DEMO_NOW,
+            "--data",
+        ])
         .arg(dir)
         .args(extra)
         .output()
@@ -138,7 +146,15 @@ fn repeat_finishes_the_cycle_in_flight_on_sigterm() {
     add_triple_failure(looped.path());
     let mut child = flakewatch()
         .args([
-            "triage", "--now", DEMO_NOW, "--apply", "--repeat", "5s", "--data",
+            "triage",
+            "--new-issues",
+            "upstream",
+            "--now",
+            DEMO_NOW,
+            "--apply",
+            "--repeat",
+            "5s",
+            "--data",
         ])
         .arg(looped.path())
         .stdout(Stdio::null())

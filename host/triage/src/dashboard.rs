@@ -386,7 +386,6 @@ impl<C> Dashboard<C> {
             len: commits,
         })
     }
-
 }
 
 impl<C: Cell> Dashboard<C> {

@@ -24,7 +24,7 @@ use super::text::{
 };
 use crate::backend::{BackendError, FailureSource, Issue, IssueTracker};
 use crate::cluster::{ClusterError, NewIssueMode, cluster};
-use crate::engine::EngineKind;
+use crate::engine::{Engine, EngineKind};
 use crate::failure::{build_url, short_hash};
 use crate::patterns::{CompiledIssues, ScriptStatus};
 use crate::post::{FailurePost, build_posts};
@@ -114,6 +114,9 @@ pub enum TriageError {
         /// What went wrong.
         source: NewIssueError,
     },
+    /// The examined failures do not fit together (a sharded cycle's plan files).
+    #[error("the failures to plan are inconsistent: {0}")]
+    Examined(String),
     /// The unclaimed failures could not be clustered.
     #[error(transparent)]
     Cluster(#[from] ClusterError),
@@ -552,11 +555,88 @@ pub fn plan(
     source: &dyn FailureSource,
     options: &TriageOptions,
 ) -> Result<TriagePlan, TriageError> {
-    let mut stats = PlanStats::default();
+    plan_with(tracker, options, &mut |_, engine| {
+        let mut examined = Examined::default();
+        examined.builds = match options.build {
+            Some(id) => one_build_failures(source, options.since, id, &mut examined.stats)?,
+            None => collect_failures(
+                source,
+                options.since,
+                &mut examined.stats,
+                &mut examined.filtered,
+            )?,
+        };
+        examined.mains = assign_existing(engine, &examined.builds);
+        Ok(examined)
+    })
+}
+
+/// The failures a cycle examines, and each one's assignment over the existing issues: the
+/// part of a cycle that can be split between workers (`crate::shard`).
+#[derive(Debug, Default)]
+pub struct Examined {
+    /// What was read (the issue counts are filled in by the plan).
+    pub stats: PlanStats,
+    /// The failed builds the obvious-flake filter skipped.
+    pub filtered: Vec<FilteredBuild>,
+    /// The failures, one list per failed build, in processing order.
+    pub builds: Vec<Vec<FailurePost>>,
+    /// Each failure's assignment over the existing issues (indices into the issues sorted
+    /// by number), in the same order, flattened.
+    pub mains: Vec<Assignment>,
+}
+
+/// Assigns every failure across the existing issues, on every core: the engines are
+/// `Send + Sync` and a failure's assignment over them depends on nothing else, so the
+/// failures are cut into one contiguous part per thread and the results kept in order.
+pub fn assign_existing(engine: &Engine, builds: &[Vec<FailurePost>]) -> Vec<Assignment> {
+    let posts: Vec<&FailurePost> = builds.iter().flatten().collect();
+    let threads = std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .min(posts.len() / 512)
+        .max(1);
+    let part = posts.len().div_ceil(threads).max(1);
+    let run = |chunk: &[&FailurePost]| {
+        let mut scratch = engine.scratch();
+        chunk
+            .iter()
+            .map(|post| engine.assign(&post.record(), &mut scratch))
+            .collect::<Vec<_>>()
+    };
+    if threads == 1 {
+        return run(&posts);
+    }
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = posts
+            .chunks(part)
+            .map(|chunk| scope.spawn(move || run(chunk)))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| match h.join() {
+                Ok(part) => part,
+                Err(panic) => std::panic::resume_unwind(panic),
+            })
+            .collect()
+    })
+}
+
+/// What [`plan_with`] asks of its caller once the issues are read: the failures and their
+/// assignment over the existing issues (sorted by number; the engine compiled over them).
+pub type Examine<'a> = dyn FnMut(&[Issue], &Engine) -> Result<Examined, TriageError> + 'a;
+
+/// Plans one cycle whose failures come from `examine` (a failure source, or the shards of
+/// a sharded cycle): reads the tracker, changes nothing.
+pub fn plan_with(
+    tracker: &dyn IssueTracker,
+    options: &TriageOptions,
+    examine: &mut Examine<'_>,
+) -> Result<TriagePlan, TriageError> {
     let issues = load_issues(tracker, options)?;
     let statuses = &issues.compiled.statuses;
-    stats.issues = issues.list.len();
-    stats.usable_scripts = statuses.iter().filter(|s| s.is_usable()).count();
+    let mut issue_stats = PlanStats::default();
+    issue_stats.issues = issues.list.len();
+    issue_stats.usable_scripts = statuses.iter().filter(|s| s.is_usable()).count();
     let over_limits = issues
         .list
         .iter()
@@ -588,14 +668,24 @@ pub fn plan(
     }
 
     // Assignment (docs/triage.md, "One cycle", steps 5 to 8).
-    let mut filtered = Vec::new();
-    let builds = match options.build {
-        Some(id) => one_build_failures(source, options.since, id, &mut stats)?,
-        None => collect_failures(source, options.since, &mut stats, &mut filtered)?,
-    };
-    let existing = issues.list.len();
     let engine = &issues.compiled.engine;
-    let mut scratch = engine.scratch();
+    let Examined {
+        mut stats,
+        filtered,
+        builds,
+        mains,
+    } = examine(&issues.list, engine)?;
+    stats.issues = issue_stats.issues;
+    stats.usable_scripts = issue_stats.usable_scripts;
+    let failures: usize = builds.iter().map(Vec::len).sum();
+    if mains.len() != failures {
+        return Err(TriageError::Examined(format!(
+            "{} assignments for {failures} failures",
+            mains.len()
+        )));
+    }
+    let mut mains = mains.into_iter();
+    let existing = issues.list.len();
     let mut prepared: Vec<Prepared> = Vec::new();
     // Upstream mode: the prepared issues' engines, for the rest of the cycle's failures.
     let mut engines = PreparedEngines::new(options.engine, options.limits);
@@ -614,7 +704,7 @@ pub fn plan(
         let mut opened_for_build = false;
         for post in posts {
             let record = post.record();
-            let main = engine.assign(&record, &mut scratch);
+            let main = mains.next().unwrap_or(Assignment::NewIssue);
             let extra = engines.assign(&record);
             let assignment = combine(main, &extra, existing);
             let mut outcome = FailureOutcome {

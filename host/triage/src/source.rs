@@ -307,7 +307,11 @@ impl BuildSink for Assembler {
             self.builders
                 .insert(build.builder.clone(), (builder, false));
         }
-        let builder = Self::intern(&mut self.builder_names, &mut self.builder_ids, &build.builder);
+        let builder = Self::intern(
+            &mut self.builder_names,
+            &mut self.builder_ids,
+            &build.builder,
+        );
         let commit = Self::intern(&mut self.commit_hashes, &mut self.commit_ids, &build.commit);
         let kept = (build.status == BuildStatus::Failure).then(|| {
             self.kept.push(None);
@@ -484,7 +488,10 @@ mod tests {
                     for c in 0..plain[k].commits().len() {
                         let p = plain[k].result(b, c);
                         let l = lean.boards[k].result(b, c).copied();
-                        assert_eq!(p.map(|r| (r.id, r.status, r.top)), l.map(|s| (s.id, s.status, s.top)));
+                        assert_eq!(
+                            p.map(|r| (r.id, r.status, r.top)),
+                            l.map(|s| (s.id, s.status, s.top))
+                        );
                         if p.is_some_and(|r| r.status == BuildStatus::Failure) {
                             assert_eq!(lean.take(k, b, c).as_ref(), p, "seed {seed}");
                         }

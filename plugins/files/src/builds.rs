@@ -275,7 +275,8 @@ impl Listing {
                 continue;
             }
             let mut entry = std::mem::take(entry);
-            let at = |e: String| PluginError::failed(format!("{}:{}: {e}", path.display(), entry.line));
+            let at =
+                |e: String| PluginError::failed(format!("{}:{}: {e}", path.display(), entry.line));
             let first = entry.first.take().unwrap_or_default();
             let fields = first.fields();
             let builder = self.builder_of(&fields).map_err(at)?;
@@ -301,7 +302,10 @@ impl Listing {
         let more = self.failures.entries[index.min(self.failures.entries.len())..]
             .iter()
             .any(|e| !e.claimed);
-        Ok((builds, more.then_some(Position::FailureOnly { next: index })))
+        Ok((
+            builds,
+            more.then_some(Position::FailureOnly { next: index }),
+        ))
     }
 }
 
@@ -807,7 +811,10 @@ pub(crate) mod tests {
                 commit: text(&o, "commit").to_owned(),
                 go_commit: text(&o, "go_commit").to_owned(),
                 commit_time: text(&o, "date").to_owned(),
-                build_time: o.get("build_time").and_then(Value::as_str).map(str::to_owned),
+                build_time: o
+                    .get("build_time")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
                 status: text(&o, "status").to_owned(),
                 log: text(&o, "log").to_owned(),
                 step_log: text(&o, "step_log").to_owned(),
@@ -945,7 +952,11 @@ pub(crate) mod tests {
                 cursor: Some(stale),
             })
             .unwrap_err();
-        assert!(err.message.contains("not one of the listing"), "{}", err.message);
+        assert!(
+            err.message.contains("not one of the listing"),
+            "{}",
+            err.message
+        );
     }
 
     #[test]
@@ -960,17 +971,29 @@ pub(crate) mod tests {
         };
         let good = "{\"url\":\"https://ci.chromium.org/b/1\",\"builder\":\"b\",\"commit\":\"c\",\"date\":\"d\",\"status\":\"SUCCESS\"}\n";
         let msg = case(&format!("{good}{good}"), "");
-        assert!(msg.ends_with("builds.jsonl:2: build https://ci.chromium.org/b/1 listed twice"), "{msg}");
+        assert!(
+            msg.ends_with("builds.jsonl:2: build https://ci.chromium.org/b/1 listed twice"),
+            "{msg}"
+        );
         let msg = case(&format!("{good}[1]\n"), "");
-        assert!(msg.ends_with("builds.jsonl:2: expected a JSON object"), "{msg}");
+        assert!(
+            msg.ends_with("builds.jsonl:2: expected a JSON object"),
+            "{msg}"
+        );
         let msg = case(&format!("{good}{{\"url\":\"u\",\"builder\":\"b\"}}\n"), "");
         assert!(msg.ends_with("builds.jsonl:2: missing \"commit\""), "{msg}");
-        let msg = case(good, "\n{\"url\":\"https://ci.chromium.org/b/9\",\"builder\":\"b\"}\n");
+        let msg = case(
+            good,
+            "\n{\"url\":\"https://ci.chromium.org/b/9\",\"builder\":\"b\"}\n",
+        );
         assert!(
             msg.ends_with("failures.jsonl:2: missing \"commit\" (the build https://ci.chromium.org/b/9 is not in builds.jsonl)"),
             "{msg}"
         );
-        let msg = case(good, "{\"url\":\"https://ci.chromium.org/b/1\",\"test_id\":\"t\"}\n");
+        let msg = case(
+            good,
+            "{\"url\":\"https://ci.chromium.org/b/1\",\"test_id\":\"t\"}\n",
+        );
         assert!(msg.ends_with("failures.jsonl:1: a failure of build https://ci.chromium.org/b/1, whose status is SUCCESS"), "{msg}");
         let msg = case(good, "{\"url\":\"x\",\"test_id\":\"t\"\n");
         assert!(msg.contains("failures.jsonl:1: EOF while parsing"), "{msg}");
