@@ -355,7 +355,9 @@ impl FlakeRule {
                 Some(m) => format!(
                     "a flaked run is a pass with at least {min_passes} passing and at most {m} failing attempts"
                 ),
-                None => format!("a flaked run is a pass with at least {min_passes} passing attempts"),
+                None => {
+                    format!("a flaked run is a pass with at least {min_passes} passing attempts")
+                }
             },
         }
     }

@@ -147,7 +147,9 @@ impl Settings {
             return bad("pass rates are percentages (0..=100)");
         }
         if let FlakeRule::KOfN { min_passes: 0, .. } = self.flake {
-            return bad("flake: min_passes must be at least 1 (a run with no passing attempt never passes)");
+            return bad(
+                "flake: min_passes must be at least 1 (a run with no passing attempt never passes)",
+            );
         }
         if self.always_pass.iter().chain(&self.never_fail).any(|r| {
             r.job.is_none()

@@ -20,9 +20,9 @@ use super::runs::{self, FoundRun, Selection};
 use super::verdict::{CheckStatus, History, INFORMING_PREFIX, Policy, Rule};
 use crate::disruption_suite::disruption_suite;
 use crate::registry::Registry;
-use crate::wait::{self, Clock, WaitPolicy, WaitReport};
 pub use crate::request::{HistoryInput, Request};
 pub use crate::summary::{DisruptionReport, Exemption, Outcome, Report, RunReport, TestReport};
+use crate::wait::{self, Clock, WaitPolicy, WaitReport};
 
 /// The result of an aggregation.
 #[derive(Clone, Debug)]

@@ -113,8 +113,7 @@ pub fn parse_prefixes(value: &str) -> Result<Vec<JobPrefix>, AggregateError> {
                     prefix: prefix.to_owned(),
                 }),
                 _ => Err(AggregateError::Config(
-                    "GCS prefix should consist of job name and GCS prefix separated by '='"
-                        .into(),
+                    "GCS prefix should consist of job name and GCS prefix separated by '='".into(),
                 )),
             }
         })
@@ -181,26 +180,27 @@ impl CaseOptions {
                         .into(),
                 );
             }
-            if self.platform.is_some() || self.network.is_some() || self.infrastructure.is_some()
-            {
+            if self.platform.is_some() || self.network.is_some() || self.infrastructure.is_some() {
                 return bad("if --payload-invocation-id is specified, --platform, --network or --infrastructure cannot be specified".into());
             }
         }
-        let known = |flag: &str, value: &Option<String>, list: &[&str]| {
-            match value {
-                Some(v) if !list.contains(&v.as_str()) => Err(AggregateError::Config(format!(
-                    "unknown {flag} {v}, valid values are: [{}]",
-                    list.iter()
-                        .map(|s| format!("{s:?}"))
-                        .collect::<Vec<_>>()
-                        .join(" ")
-                ))),
-                _ => Ok(()),
-            }
+        let known = |flag: &str, value: &Option<String>, list: &[&str]| match value {
+            Some(v) if !list.contains(&v.as_str()) => Err(AggregateError::Config(format!(
+                "unknown {flag} {v}, valid values are: [{}]",
+                list.iter()
+                    .map(|s| format!("{s:?}"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            ))),
+            _ => Ok(()),
         };
         known("platform", &self.platform, &KNOWN_PLATFORMS)?;
         known("network", &self.network, &KNOWN_NETWORKS)?;
-        known("infrastructure", &self.infrastructure, &KNOWN_INFRASTRUCTURES)?;
+        known(
+            "infrastructure",
+            &self.infrastructure,
+            &KNOWN_INFRASTRUCTURES,
+        )?;
         if self.timeout_secs > MAX_TIMEOUT_SECS {
             return bad(format!(
                 "timeout value of {} is out of range, valid value should be less than {}",
@@ -701,8 +701,8 @@ mod tests {
         // PR mode: the registry's jobs named by the prefixes, in the registry's order.
         let mut o = options();
         o.matching = Matching::InvocationId("abc".into());
-        o.prefixes = parse_prefixes("e2e-gcp-ovn=logs/pr-1-gcp,e2e-aws-sdn=logs/pr-1-sdn,nope=x")
-            .unwrap();
+        o.prefixes =
+            parse_prefixes("e2e-gcp-ovn=logs/pr-1-gcp,e2e-aws-sdn=logs/pr-1-sdn,nope=x").unwrap();
         assert_eq!(
             select_jobs(&o, Some(&registry)),
             ["e2e-gcp-ovn", "e2e-aws-sdn"]
@@ -751,7 +751,11 @@ mod tests {
     #[test]
     fn the_output_is_upstreams_shape() {
         let xml = junit_xml(
-            &["payload-cross-jobs", "minimum-required-passes-checker", "cluster install"],
+            &[
+                "payload-cross-jobs",
+                "minimum-required-passes-checker",
+                "cluster install",
+            ],
             "test 'x' has",
             Some("required minimum successful count 2, got 1"),
             "name: x\n",

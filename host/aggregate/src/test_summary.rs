@@ -54,8 +54,7 @@ impl TestSummaryRow {
     /// without executions).
     pub fn pass_rate(&self) -> Option<f64> {
         (self.total_test_count > 0).then(|| {
-            (self.total_test_count - self.total_failure_count) as f64
-                / self.total_test_count as f64
+            (self.total_test_count - self.total_failure_count) as f64 / self.total_test_count as f64
                 * 100.0
         })
     }
@@ -169,14 +168,17 @@ pub fn analyze(
         }
     }
     let fall = |c: &RateChange| c.old_rate - c.new_rate;
-    analysis
-        .decreased
-        .sort_by(|a, b| fall(b).total_cmp(&fall(a)).then(a.test_name.cmp(&b.test_name)));
-    analysis
-        .increased
-        .sort_by(|a, b| fall(a).total_cmp(&fall(b)).then(a.test_name.cmp(&b.test_name)));
-    let kept: std::collections::HashSet<&str> =
-        rows.iter().map(|r| r.test_name.as_str()).collect();
+    analysis.decreased.sort_by(|a, b| {
+        fall(b)
+            .total_cmp(&fall(a))
+            .then(a.test_name.cmp(&b.test_name))
+    });
+    analysis.increased.sort_by(|a, b| {
+        fall(a)
+            .total_cmp(&fall(b))
+            .then(a.test_name.cmp(&b.test_name))
+    });
+    let kept: std::collections::HashSet<&str> = rows.iter().map(|r| r.test_name.as_str()).collect();
     analysis.removed = old
         .keys()
         .filter(|name| !kept.contains(*name))
@@ -288,7 +290,10 @@ mod tests {
         assert!(a.enough_days);
         assert_eq!(a.decreased.len(), 1);
         assert_eq!(a.decreased[0].test_name, "a");
-        assert_eq!((a.decreased[0].old_rate, a.decreased[0].new_rate), (99.0, 85.0));
+        assert_eq!(
+            (a.decreased[0].old_rate, a.decreased[0].new_rate),
+            (99.0, 85.0)
+        );
         assert_eq!(a.increased.len(), 1);
         assert_eq!(a.increased[0].test_name, "c");
         assert_eq!(a.added, ["d"]);

@@ -178,7 +178,11 @@ pub fn wait_for_runs<T>(
         stop.format_rfc3339()
     ));
     if clock.now() < ready {
-        event(&format!("Waiting now={}, ReadyAt={}.", started.format_rfc3339(), ready.format_rfc3339()));
+        event(&format!(
+            "Waiting now={}, ReadyAt={}.",
+            started.format_rfc3339(),
+            ready.format_rfc3339()
+        ));
         clock.sleep_until(ready);
     }
     let mut polls = 0;
@@ -228,7 +232,10 @@ pub fn wait_for_runs<T>(
             });
         }
         if !waiting {
-            event(&format!("found {} related jobRuns, all finished", runs.len()));
+            event(&format!(
+                "found {} related jobRuns, all finished",
+                runs.len()
+            ));
             return Ok(Waited {
                 runs,
                 report: WaitReport {
@@ -357,7 +364,10 @@ mod tests {
         assert!(!waited.report.timed_out);
         assert_eq!(waited.report.polls, 5);
         assert!(waited.report.unfinished.is_empty());
-        assert_eq!(clock.sleeps, [600, 1200, 1800, 2400, 3000].map(|s| START + s));
+        assert_eq!(
+            clock.sleeps,
+            [600, 1200, 1800, 2400, 3000].map(|s| START + s)
+        );
         assert!(
             events
                 .iter()
@@ -395,7 +405,10 @@ mod tests {
         assert_eq!(waited.report.polls, 3);
         assert_eq!(waited.runs, [("7", true)]);
         assert_eq!(
-            events.iter().filter(|e| *e == "found no related jobRuns yet").count(),
+            events
+                .iter()
+                .filter(|e| *e == "found no related jobRuns yet")
+                .count(),
             2
         );
     }
@@ -438,7 +451,13 @@ mod tests {
     fn a_past_start_reads_once() {
         let mut clock = FakeClock::at(START + 10 * HOUR);
         let policy = WaitPolicy::analyze_job_runs(t(START), 7 * HOUR);
-        let waited = wait(&mut clock, &policy, || Ok(vec![("a", false)]), &mut Vec::new()).unwrap();
+        let waited = wait(
+            &mut clock,
+            &policy,
+            || Ok(vec![("a", false)]),
+            &mut Vec::new(),
+        )
+        .unwrap();
         assert!(clock.sleeps.is_empty());
         assert_eq!(waited.report.polls, 1);
         assert!(waited.report.timed_out);
@@ -451,7 +470,13 @@ mod tests {
         let mut clock = FakeClock::at(START);
         // Starts in 3 hours; timeout 1h: the deadline is START + 1h.
         let policy = WaitPolicy::analyze_job_runs(t(START + 3 * HOUR), HOUR);
-        let waited = wait(&mut clock, &policy, || Ok(vec![("a", false)]), &mut Vec::new()).unwrap();
+        let waited = wait(
+            &mut clock,
+            &policy,
+            || Ok(vec![("a", false)]),
+            &mut Vec::new(),
+        )
+        .unwrap();
         assert_eq!(waited.report.stop_at, t(START + HOUR));
         assert_eq!(clock.now.get(), START + HOUR);
         assert_eq!(waited.report.polls, 1);

@@ -83,9 +83,18 @@ fn the_flake_rule_changes_the_counts_and_the_history_used() {
             .to_owned(),
     );
     assert_eq!(summary_of(&strict, FLAKY), expected);
-    let flaky = strict.report.tests.iter().find(|t| t.name == FLAKY).unwrap();
+    let flaky = strict
+        .report
+        .tests
+        .iter()
+        .find(|t| t.name == FLAKY)
+        .unwrap();
     assert_eq!((flaky.verdict.flakes, flaky.verdict.attempts), (3, 10));
-    assert!(strict.markdown.contains("Flakes: a flaked run is a failure."));
+    assert!(
+        strict
+            .markdown
+            .contains("Flakes: a flaked run is a failure.")
+    );
     assert!(!upstream.markdown.contains("Flakes:"));
 
     // The same through a configuration file.
@@ -193,7 +202,9 @@ fn runs_appearing_and_finishing_between_reads_are_aggregated() {
         if minutes >= 25 {
             for id in ["1007", "1008", "1009", "1010"] {
                 fs::copy(
-                    jra("synthetic/aggregation/runs").join(id).join("finished.json"),
+                    jra("synthetic/aggregation/runs")
+                        .join(id)
+                        .join("finished.json"),
                     runs.join(id).join("finished.json"),
                 )
                 .unwrap();
@@ -233,8 +244,14 @@ fn runs_appearing_and_finishing_between_reads_are_aggregated() {
     assert_eq!(waited.outcome, Outcome::Regression);
     assert_eq!(waited.junit_xml, at_once.junit_xml);
     let summary: serde_json::Value = serde_json::from_slice(
-        &fs::read(dir.path().join("out").join(SYNTH_JOB).join(SYNTH_TAG).join("aggregation-summary.json"))
-            .unwrap(),
+        &fs::read(
+            dir.path()
+                .join("out")
+                .join(SYNTH_JOB)
+                .join(SYNTH_TAG)
+                .join("aggregation-summary.json"),
+        )
+        .unwrap(),
     )
     .unwrap();
     assert_eq!(summary["wait"]["polls"], 3);
@@ -271,7 +288,10 @@ fn the_timeout_with_runs_unfinished() {
         assert_eq!(clock.reads_at, [10, 20, 30, 40]);
         if unfinished.len() > 3 {
             let err = result.unwrap_err();
-            assert!(matches!(err, AggregateError::TooManyUnfinished { count: 4, .. }));
+            assert!(matches!(
+                err,
+                AggregateError::TooManyUnfinished { count: 4, .. }
+            ));
             assert_eq!(
                 err.to_string(),
                 format!(
@@ -292,7 +312,10 @@ fn the_timeout_with_runs_unfinished() {
             for line in result.config_yaml.lines() {
                 if !line.starts_with([' ', '-']) {
                     current = line.split(':').next().unwrap();
-                } else if let Some(id) = line.trim_start_matches("- ").trim().strip_prefix("jobrunid: ")
+                } else if let Some(id) = line
+                    .trim_start_matches("- ")
+                    .trim()
+                    .strip_prefix("jobrunid: ")
                     && current == section
                 {
                     ids.push(id.trim_matches('"').to_owned());

@@ -22,8 +22,7 @@ use flakewatch_results::ResultsStore;
 use crate::plugin_options::PluginOptions;
 use flakewatch_aggregate::wait::{SystemClock, WaitPolicy};
 use flakewatch_aggregate::{
-    AggregateError, ConfigFile, HistoryInput, Mode, Request, Settings, aggregate,
-    aggregate_waiting,
+    AggregateError, ConfigFile, HistoryInput, Mode, Request, Settings, aggregate, aggregate_waiting,
 };
 use flakewatch_core::time::Timestamp;
 

@@ -197,7 +197,10 @@ fn analyze_tests(args: &HistoricalArgs) -> anyhow::Result<String> {
         let text =
             flakewatch_core::bounded::read_to_string(path, flakewatch_core::bounded::DATA_LIMIT)
                 .with_context(|| format!("reading {}", path.display()))?;
-        Ok(test_summary::parse_rows(&text, &path.display().to_string())?)
+        Ok(test_summary::parse_rows(
+            &text,
+            &path.display().to_string(),
+        )?)
     };
     let new = read(new_path)?;
     let current = match &args.current {
@@ -213,15 +216,12 @@ fn analyze_tests(args: &HistoricalArgs) -> anyhow::Result<String> {
                 .filter(|(major, _, _)| *major >= 4)
                 .collect();
             releases.sort_unstable();
-            releases
-                .last()
-                .map(|r| r.2.to_owned())
-                .with_context(|| {
-                    format!(
-                        "{}: cannot tell the target release; pass --target-release",
-                        new_path.display()
-                    )
-                })?
+            releases.last().map(|r| r.2.to_owned()).with_context(|| {
+                format!(
+                    "{}: cannot tell the target release; pass --target-release",
+                    new_path.display()
+                )
+            })?
         }
     };
     let mut report = format!(

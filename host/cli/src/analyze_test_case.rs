@@ -89,7 +89,11 @@ pub(crate) struct TestCaseArgs {
     #[arg(long, default_value = "test-platform-results", value_name = "BUCKET")]
     pub google_storage_bucket: String,
     /// Where the output goes: `<DIR>/<payload tag or invocation ID>/junit-test-case-analysis.xml`.
-    #[arg(long, value_name = "DIR", default_value = "test-case-analyzer-working-dir")]
+    #[arg(
+        long,
+        value_name = "DIR",
+        default_value = "test-case-analyzer-working-dir"
+    )]
     pub working_dir: PathBuf,
     /// Write nothing; only print.
     #[arg(long)]
@@ -122,8 +126,7 @@ fn options(args: &TestCaseArgs) -> Result<(CaseOptions, Timestamp), AggregateErr
         (None, Some(id)) => Matching::InvocationId(id.clone()),
         (None, None) => {
             return Err(AggregateError::Config(
-                "exactly one of --payload-tag or --payload-invocation-id must be specified"
-                    .into(),
+                "exactly one of --payload-tag or --payload-invocation-id must be specified".into(),
             ));
         }
     };

@@ -19,6 +19,7 @@ use flakewatch_triage::engine::EngineKind;
 
 mod aggregate;
 mod analyze_historical;
+mod analyze_test_case;
 mod authoring_input;
 mod bench;
 mod broken;
@@ -35,13 +36,16 @@ pub(crate) mod match_cmd;
 mod plugin;
 mod plugin_options;
 mod preview;
+mod prime_jobs;
 mod progress;
 mod query;
+mod releases;
 mod repeat;
 mod report;
 mod revision;
 mod schema;
 mod script_file;
+mod sql;
 mod store;
 mod triage;
 mod upload;
@@ -213,6 +217,9 @@ enum Command {
     Match(match_cmd::MatchArgs),
     /// Measure a pattern set on failures: compile time, throughput per engine, memory.
     Bench(bench::BenchArgs),
+    /// Compile a pattern set into one SQL query (BigQuery, DuckDB, PostgreSQL) that assigns
+    /// every failure of a table as `match` does.
+    Sql(sql::SqlArgs),
     /// Read JUnit XML, go test -json and mozlog files into results JSON lines or failure records.
     Ingest(ingest::IngestArgs),
     /// Triage failures into tracking issues, as watchflakes does: a dry run that prints the
@@ -253,12 +260,23 @@ enum Command {
     /// Compare refreshed disruption or alert percentiles with the current ones and write the
     /// new rows, pr_message.md and require_review.
     AnalyzeHistoricalData(analyze_historical::HistoricalArgs),
+    /// Check that one test (install, overall or upgrade) passed in enough runs across the jobs
+    /// of a payload (OpenShift's cross-job gate); exit 0 pass, 1 too few passes.
+    AnalyzeTestCase(analyze_test_case::TestCaseArgs),
     /// Upload the disruption side-car data of a directory of job runs into the aggregator's
     /// BackendDisruption table (idempotent; --dry-run prints the rows).
     UploadDisruptions(upload::UploadArgs),
     /// Upload the alert side-car data of a directory of job runs into the aggregator's Alerts
     /// table, with zero rows for known alerts that did not fire (idempotent; --dry-run).
     UploadAlerts(upload::AlertArgs),
+    /// Insert the jobs of release controller configs and periodic job files into the
+    /// aggregator's Jobs table (names stored already are skipped).
+    PrimeJobTable(prime_jobs::PrimeArgs),
+    /// Create the aggregator's four release tables in a store.
+    CreateReleases(releases::CreateArgs),
+    /// Store the Accepted and Rejected release tags of a file (and their job runs,
+    /// repositories and pull requests) that are not stored yet.
+    UploadReleases(releases::UploadArgs),
 }
 
 /// Parses the arguments, runs the subcommand and maps the outcome to an exit code.
@@ -279,6 +297,7 @@ fn main() -> ExitCode {
         Command::Debug(args) => debug::run(args),
         Command::Match(args) => match_cmd::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::Sql(args) => sql::run(args),
         Command::Ingest(args) => ingest::run(args),
         Command::Triage(args) => triage::run(args, cli.verbose),
         Command::Query(args) => query::run(args),
@@ -290,8 +309,12 @@ fn main() -> ExitCode {
         Command::BrokenBuilders(args) => broken::run(args),
         Command::Aggregate(args) => aggregate::run(args),
         Command::AnalyzeHistoricalData(args) => analyze_historical::run(args),
+        Command::AnalyzeTestCase(args) => analyze_test_case::run(args),
         Command::UploadDisruptions(args) => upload::run_disruptions(args),
         Command::UploadAlerts(args) => upload::run_alerts(args),
+        Command::PrimeJobTable(args) => prime_jobs::run(args),
+        Command::CreateReleases(args) => releases::run_create(args),
+        Command::UploadReleases(args) => releases::run_upload(args),
         Command::Revision(args) => revision::run(args),
         Command::Plugin(args) => plugin::run(args),
         Command::Completions(args) => completions::completions(args),

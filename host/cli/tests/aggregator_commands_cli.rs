@@ -35,7 +35,12 @@ fn copy_runs(from: &Path, to: &Path, unfinished: &[&str]) {
             fs::create_dir_all(&target).unwrap();
             copy_runs(&path, &target, unfinished);
         } else {
-            let run = path.parent().unwrap().file_name().unwrap().to_string_lossy();
+            let run = path
+                .parent()
+                .unwrap()
+                .file_name()
+                .unwrap()
+                .to_string_lossy();
             if path.file_name().unwrap() == "finished.json" && unfinished.contains(&&*run) {
                 continue;
             }
@@ -130,7 +135,16 @@ fn aggregate_waits_then_judges_what_finished() {
     );
     // A bad duration is a configuration error (3 for aggregate).
     let out = bin()
-        .args(["aggregate", "--job", "j", "--payload-tag", "t", "--timeout", "soon", "--runs"])
+        .args([
+            "aggregate",
+            "--job",
+            "j",
+            "--payload-tag",
+            "t",
+            "--timeout",
+            "soon",
+            "--runs",
+        ])
         .arg(dir.path())
         .output()
         .unwrap();
@@ -145,7 +159,15 @@ const GCP: &str = "periodic-ci-openshift-release-master-nightly-4.16-e2e-gcp-ovn
 
 /// One run: `prowjob.json` (payload tag or PR labels), `finished.json` when finished, and the
 /// install JUnit when `install` says how it went.
-fn run(root: &Path, job: &str, id: &str, tag: Option<&str>, pr: Option<&str>, finished: bool, install: Option<bool>) {
+fn run(
+    root: &Path,
+    job: &str,
+    id: &str,
+    tag: Option<&str>,
+    pr: Option<&str>,
+    finished: bool,
+    install: Option<bool>,
+) {
     let dir = root.join(job).join(id);
     fs::create_dir_all(dir.join("artifacts")).unwrap();
     let mut annotations = json!({"prow.k8s.io/job": job});
@@ -160,10 +182,14 @@ fn run(root: &Path, job: &str, id: &str, tag: Option<&str>, pr: Option<&str>, fi
     let mut status = json!({"state": if finished { "success" } else { "pending" }});
     if finished {
         status["completionTime"] = json!("2024-03-01T03:00:00Z");
-        fs::write(dir.join("finished.json"), r#"{"timestamp": 1709262000, "result": "SUCCESS"}"#)
-            .unwrap();
+        fs::write(
+            dir.join("finished.json"),
+            r#"{"timestamp": 1709262000, "result": "SUCCESS"}"#,
+        )
+        .unwrap();
     }
-    let prowjob = json!({"metadata": {"annotations": annotations, "labels": labels}, "status": status});
+    let prowjob =
+        json!({"metadata": {"annotations": annotations, "labels": labels}, "status": status});
     fs::write(dir.join("prowjob.json"), prowjob.to_string()).unwrap();
     if let Some(passed) = install {
         let failure = if passed {
@@ -194,14 +220,20 @@ fn jobs(root: &Path) -> PathBuf {
     run(root, AWS, "101", Some(TAG), None, true, Some(true));
     run(root, AWS, "102", Some(TAG), None, true, Some(false));
     run(root, AWS, "103", Some(TAG), None, false, None);
-    run(root, AWS, "104", Some("4.16.0-0.nightly-2024-02-28-000000"), None, true, Some(true));
+    run(
+        root,
+        AWS,
+        "104",
+        Some("4.16.0-0.nightly-2024-02-28-000000"),
+        None,
+        true,
+        Some(true),
+    );
     run(root, AWS_UPI, "201", Some(TAG), None, true, Some(true));
     run(root, GCP, "301", Some(TAG), None, true, Some(true));
     run(root, GCP, "302", None, Some("pr-77"), true, Some(true));
     let registry = root.join("variants.json");
-    let row = |job: &str, platform: &str| {
-        json!({"JobName": job, "Platform": platform, "Network": "ovn", "Release": "4.16", "Topology": "ha"})
-    };
+    let row = |job: &str, platform: &str| json!({"JobName": job, "Platform": platform, "Network": "ovn", "Release": "4.16", "Topology": "ha"});
     fs::write(
         &registry,
         json!([row(AWS, "aws"), row(AWS_UPI, "aws"), row(GCP, "gcp")]).to_string(),
@@ -267,14 +299,23 @@ fn analyze_test_case_fails_with_too_few_successful_installs() {
          <testsuite name=\"minimum-required-passes-checker\" tests=\"1\" skipped=\"0\" failures=\"1\" time=\"0\">\
          <testsuite name=\"cluster install\" tests=\"1\" skipped=\"0\" failures=\"1\" time=\"0\">"
     ));
-    assert!(xml.contains("<failure message=\"required minimum successful count 2, got 1\"></failure>"));
+    assert!(
+        xml.contains("<failure message=\"required minimum successful count 2, got 1\"></failure>")
+    );
     assert!(xml.contains("- jobrunid: &#34;102&#34;"), "{xml}");
 
     // aws alone: AWS and AWS_UPI, two passes (101, 201): enough.
     let out = analyze_test_case(
         dir.path(),
         &out_dir,
-        &["--payload-tag", TAG, "--platform", "aws", "--minimum-successful-count", "2"],
+        &[
+            "--payload-tag",
+            TAG,
+            "--platform",
+            "aws",
+            "--minimum-successful-count",
+            "2",
+        ],
     );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
     assert!(text(&out.stdout).starts_with(
@@ -321,7 +362,8 @@ fn analyze_test_case_in_pr_mode_uses_the_explicit_prefixes() {
     );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(text(&out.stdout).starts_with("1 jobs, 1 runs: the test passed in 1"));
-    let xml = fs::read_to_string(out_dir.join("pr-77").join("junit-test-case-analysis.xml")).unwrap();
+    let xml =
+        fs::read_to_string(out_dir.join("pr-77").join("junit-test-case-analysis.xml")).unwrap();
     assert!(
         xml.contains(&format!(
             "humanurl: https://prow.ci.openshift.org/view/gs/test-platform-results/logs/openshift-origin-77-{GCP}/302"
@@ -359,7 +401,11 @@ fn analyze_test_case_refuses_upstreams_bad_flags() {
     ] {
         let out = analyze_test_case(dir.path(), &dir.path().join("out"), flags);
         assert_eq!(out.status.code(), Some(2), "{flags:?}");
-        assert!(text(&out.stderr).contains(message), "{flags:?}: {}", text(&out.stderr));
+        assert!(
+            text(&out.stderr).contains(message),
+            "{flags:?}: {}",
+            text(&out.stderr)
+        );
     }
 }
 
@@ -410,7 +456,15 @@ fn analyze_historical_tests_writes_and_compares_pass_rates() {
     let output = dir.path().join("results_tests.json");
     let analyze = |mode: &str| {
         bin()
-            .args(["analyze-historical-data", "--data-type", "tests", "--leeway", "5", "--mode", mode])
+            .args([
+                "analyze-historical-data",
+                "--data-type",
+                "tests",
+                "--leeway",
+                "5",
+                "--mode",
+                mode,
+            ])
             .arg("--current")
             .arg(&current)
             .arg("--new")
@@ -426,7 +480,9 @@ fn analyze_historical_tests_writes_and_compares_pass_rates() {
     let stdout = text(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(stdout.starts_with("Using target release: 4.16\nFetching test data for release 4.16, suite openshift-tests, last 30 days, min 100 test runs\nSuccessfully fetched 3 test results and wrote to "), "{stdout}");
-    assert!(stdout.contains("tests: 1 pass rates fell and 0 rose by more than 5.00 points, 1 added, 1 removed"));
+    assert!(stdout.contains(
+        "tests: 1 pass rates fell and 0 rose by more than 5.00 points, 1 added, 1 removed"
+    ));
     // Compat: no pr_message.md for tests, as upstream.
     assert!(!dir.path().join("pr_message.md").exists());
     let written = fs::read_to_string(&output).unwrap();
@@ -436,28 +492,44 @@ fn analyze_historical_tests_writes_and_compares_pass_rates() {
         .map(|r| r["TestName"].as_str().unwrap().to_owned())
         .collect();
     assert_eq!(names, ["[sig-a] a", "[sig-c] c", "[sig-b] b <x>"]);
-    assert!(written.contains("\"TestName\": \"[sig-b] b \\u003cx\\u003e\","), "{written}");
+    assert!(
+        written.contains("\"TestName\": \"[sig-b] b \\u003cx\\u003e\","),
+        "{written}"
+    );
     assert!(written.starts_with("[\n  {\n    \"Release\": \"4.16\",\n    \"TestName\": \"[sig-a] a\",\n    \"TotalTestCount\": 200,\n    \"TotalFailureCount\": 40,\n    \"TotalFlakeCount\": 1,\n    \"FailureRate\": 0.2,\n    \"AvgDurationMs\": 2500.5,\n    \"PeriodStart\": \"2024-01-31\",\n    \"PeriodEnd\": \"2024-03-01\",\n    \"DaysWithData\": 30\n  },"), "{written}");
 
     // Improved: the comparison is also appended to pr_message.md and require_review.
     let out = analyze("improved");
     assert_eq!(out.status.code(), Some(0));
     let message = fs::read_to_string(dir.path().join("pr_message.md")).unwrap();
-    assert!(message.contains("| [sig-a] a | 200 | 98.00% | 80.00% | -18.00 |"), "{message}");
+    assert!(
+        message.contains("| [sig-a] a | 200 | 98.00% | 80.00% | -18.00 |"),
+        "{message}"
+    );
     assert_eq!(
         fs::read_to_string(dir.path().join("require_review")).unwrap(),
         "(tests) had (1) results with pass rates decreased beyond specified leeway of 5.00%\n"
     );
 
     // No row with 10 days of data: the existing output is kept.
-    fs::write(&new, json!([test_row("4.16", "[sig-a] a", 200, 40, 9)]).to_string()).unwrap();
+    fs::write(
+        &new,
+        json!([test_row("4.16", "[sig-a] a", 200, 40, 9)]).to_string(),
+    )
+    .unwrap();
     let out = analyze("compat");
     assert_eq!(out.status.code(), Some(0));
     assert!(text(&out.stdout).contains("none with 10 days of data: kept"));
     assert_eq!(fs::read_to_string(&output).unwrap(), written);
     // No row of the release: upstream's error, exit 3.
-    fs::write(&new, json!([test_row("4.16", "[sig-a] a", 50, 0, 30)]).to_string()).unwrap();
+    fs::write(
+        &new,
+        json!([test_row("4.16", "[sig-a] a", 50, 0, 30)]).to_string(),
+    )
+    .unwrap();
     let out = analyze("compat");
     assert_eq!(out.status.code(), Some(3));
-    assert!(text(&out.stderr).contains("no test data found for suite openshift-tests, release 4.16"));
+    assert!(
+        text(&out.stderr).contains("no test data found for suite openshift-tests, release 4.16")
+    );
 }

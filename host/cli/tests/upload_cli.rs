@@ -327,3 +327,129 @@ fn a_store_without_the_capability_is_named() {
         "{stderr}"
     );
 }
+
+#[test]
+fn prime_job_table_and_upload_releases_twice_leave_one_copy() {
+    let data = tempfile::tempdir().expect("data dir");
+    let dir = data.path().display().to_string();
+    let store = ["--store", "files", "--data", &dir];
+    let inputs = tempfile::tempdir().expect("inputs");
+    std::fs::write(
+        inputs.path().join("release-ocp-4.16.json"),
+        json!({"name": "4.16.0-0.nightly", "verify": {
+            "aws": {"prowJob": {"name": "periodic-ci-openshift-release-master-nightly-4.16-e2e-aws-ovn"}},
+            "upgrade": {"prowJob": {"name": JOB}},
+        }})
+        .to_string(),
+    )
+    .expect("config");
+    let periodics = inputs.path().join("periodics.yaml");
+    std::fs::write(
+        &periodics,
+        format!(
+            "periodics:\n- agent: kubernetes\n  name: {JOB}\n  spec:\n    containers:\n    - name: test\n\
+             - name: periodic-ci-openshift-release-master-nightly-4.14-e2e-aws\n\
+             - name: periodic-ci-openshift-release-master-nightly-4.17-e2e-gcp\n"
+        ),
+    )
+    .expect("periodics");
+    let prime = || {
+        flakewatch()
+            .args(["prime-job-table", "--release-config"])
+            .arg(inputs.path())
+            .arg("--periodics")
+            .arg(&periodics)
+            .args(store)
+            .output()
+            .expect("run flakewatch")
+    };
+    for want in [
+        "3 jobs found, 3 written to Jobs",
+        "3 jobs found, 0 written to Jobs in \"files\", 3 stored already",
+    ] {
+        let out = prime();
+        let (stdout, stderr) = text(&out);
+        assert!(out.status.success(), "{stdout}{stderr}");
+        assert!(stdout.contains(want), "{stdout}");
+    }
+    let jobs = rows(
+        "flakewatch-plugin-files",
+        &[("data", &dir)],
+        AggregatorTable::Jobs,
+    );
+    let names: Vec<&str> = jobs.iter().filter_map(|r| r["JobName"].as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            JOB,
+            "periodic-ci-openshift-release-master-nightly-4.16-e2e-aws-ovn",
+            "periodic-ci-openshift-release-master-nightly-4.17-e2e-gcp",
+        ]
+    );
+    assert_eq!(
+        jobs[0]["GCSJobHistoryLocationPrefix"],
+        format!("logs/{JOB}")
+    );
+    assert_eq!(jobs[0]["CollectDisruption"], true);
+
+    let created = flakewatch()
+        .arg("create-releases")
+        .args(store)
+        .output()
+        .expect("run flakewatch");
+    assert!(created.status.success(), "{}", text(&created).1);
+    let releases = inputs.path().join("releases.json");
+    let tag = |name: &str, phase: &str| {
+        json!({"releaseTag": name, "phase": phase, "release": "4.16", "stream": "nightly",
+               "architecture": "amd64", "releaseTime": "2025-06-09T00:00:00Z"})
+    };
+    std::fs::write(
+        &releases,
+        json!({
+            "tags": [tag("4.16.0-a", "Accepted"), tag("4.16.0-r", "Rejected"), tag("4.16.0-p", "Ready")],
+            "jobRuns": [
+                {"releaseTag": "4.16.0-a", "name": "1", "jobName": "aws", "kind": "Blocking", "retries": 1, "upgrade": false},
+                {"releaseTag": "4.16.0-p", "name": "2", "jobName": "aws"},
+            ],
+            "pullRequests": [{"releaseTag": "4.16.0-r", "name": "installer", "pullRequestID": "7"}],
+        })
+        .to_string(),
+    )
+    .expect("releases");
+    for want in [
+        "wrote 2 ReleaseTags, 1 ReleaseJobRuns, 0 ReleaseRepositories, 1 ReleasePullRequests",
+        "wrote 0 ReleaseTags, 0 ReleaseJobRuns, 0 ReleaseRepositories, 0 ReleasePullRequests",
+    ] {
+        let out = flakewatch()
+            .args(["upload-releases", "--file"])
+            .arg(&releases)
+            .args(store)
+            .output()
+            .expect("run flakewatch");
+        let (stdout, stderr) = text(&out);
+        assert!(out.status.success(), "{stdout}{stderr}");
+        assert!(stdout.contains(want), "{stdout}");
+    }
+    let tags = rows(
+        "flakewatch-plugin-files",
+        &[("data", &dir)],
+        AggregatorTable::ReleaseTags,
+    );
+    assert_eq!(tags.len(), 2);
+    assert_eq!(tags[0]["releaseTag"], "4.16.0-a");
+    let bad = inputs.path().join("bad.json");
+    std::fs::write(
+        &bad,
+        json!({"tags": [{"releaseTag": "x", "retries": "many"}]}).to_string(),
+    )
+    .expect("bad");
+    let out = flakewatch()
+        .args(["upload-releases", "--file"])
+        .arg(&bad)
+        .args(store)
+        .output()
+        .expect("run flakewatch");
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("bad.json: tags[0]"), "{stderr}");
+}

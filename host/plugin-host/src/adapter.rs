@@ -16,8 +16,7 @@ use super::{
 };
 use flakewatch_core::time::Timestamp;
 use flakewatch_triage::backend::{
-    BackendError, BuildSet, BuildSink, CycleLock, FailureSource, Issue, IssueComment,
-    IssueTracker,
+    BackendError, BuildSet, BuildSink, CycleLock, FailureSource, Issue, IssueComment, IssueTracker,
 };
 use flakewatch_triage::dashboard::{BuildResult, BuildStatus, Builder};
 use flakewatch_triage::failure::{Failure, TestStatus};

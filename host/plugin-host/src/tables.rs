@@ -10,7 +10,9 @@ use flakewatch_plugin_sdk::model::{
     RowPage, UploadWindow, UploadWindowRequest,
 };
 
-use super::{CallFailure, HostError, InstanceOperation as Operation, PluginInstance, PluginLibrary};
+use super::{
+    CallFailure, HostError, InstanceOperation as Operation, PluginInstance, PluginLibrary,
+};
 
 /// Rows sent per `insert_rows` call.
 pub const INSERT_BATCH: usize = 5_000;
@@ -86,6 +88,18 @@ impl PluginTables {
         Ok(total)
     }
 
+    /// Creates the store's tables when they are missing (an insert of no rows).
+    pub fn create_tables(&self) -> Result<(), HostError> {
+        let _: InsertedRows = self.instance.call(
+            Operation::InsertRows,
+            &InsertRowsRequest {
+                table: AggregatorTable::ReleaseTags,
+                rows: Vec::new(),
+            },
+        )?;
+        Ok(())
+    }
+
     /// The uploaders' de-duplication window of a job-run table.
     pub fn upload_window(&self, request: &UploadWindowRequest) -> Result<UploadWindow, HostError> {
         self.instance.call(Operation::UploadWindow, request)
@@ -134,10 +148,7 @@ impl PluginTables {
                 Some(next) => cursor = Some(next),
             }
         }
-        Err(self.invalid(
-            Operation::ReadRows,
-            format!("more than {MAX_PAGES} pages"),
-        ))
+        Err(self.invalid(Operation::ReadRows, format!("more than {MAX_PAGES} pages")))
     }
 
     /// The stored `BackendDisruption` rows, of `job` when given: the raw history that

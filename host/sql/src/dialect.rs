@@ -273,17 +273,17 @@ mod tests {
             assert!(empty == "''" || empty == "E''", "{dialect}: {empty}");
         }
         assert_eq!(Dialect::DuckDb.string("\0").unwrap(), "chr(0)");
-        assert_eq!(
-            Dialect::Postgres.string("a\0"),
-            Err(Unsupported::NulInText)
-        );
+        assert_eq!(Dialect::Postgres.string("a\0"), Err(Unsupported::NulInText));
     }
 
     #[test]
     fn names_are_checked_and_quoted() {
         let t = TableName::parse("my-proj.ci.failures").unwrap();
         assert_eq!(t.quoted(Dialect::BigQuery), "`my-proj.ci.failures`");
-        assert_eq!(t.quoted(Dialect::Postgres), "\"my-proj\".\"ci\".\"failures\"");
+        assert_eq!(
+            t.quoted(Dialect::Postgres),
+            "\"my-proj\".\"ci\".\"failures\""
+        );
         for bad in ["", "a..b", "a.b.c.d", "x\"y", "t`", "a b", "é"] {
             assert!(TableName::parse(bad).is_err(), "{bad:?}");
         }

@@ -10,6 +10,7 @@
 
 use std::fmt::Write;
 
+use regex_syntax::hir::literal::{ExtractKind, Extractor};
 use regex_syntax::hir::{Class, Hir, HirKind, Look, Repetition};
 
 use crate::Unsupported;
@@ -25,6 +26,91 @@ const PG_WORD: &str = "[\\u0030-\\u0039\\u0041-\\u005A\\u005F\\u0061-\\u007A]";
 /// surrogate, cannot). A regexp that cannot match is written as the constant `FALSE`.
 pub(crate) fn can_match(hir: &Hir) -> bool {
     hir.properties().minimum_len().is_some()
+}
+
+/// Most literals in a required set: more would cost more than the search they spare.
+const MAX_REQUIRED_LITERALS: usize = 8;
+
+/// A set of texts one of which every match contains, when there is a useful one: the prefix
+/// or suffix literals of regex-syntax's extractor (whose contract is that every match starts,
+/// or ends, with one of them), cut to whole characters, at least 2 bytes each. A search for
+/// them is a necessary condition, so `contains(one of them) AND regexp` is the regexp.
+pub(crate) fn required_literals(hir: &Hir) -> Option<Vec<String>> {
+    let mut best: Option<(usize, Vec<String>)> = None;
+    for kind in [ExtractKind::Prefix, ExtractKind::Suffix] {
+        let seq = Extractor::new().kind(kind.clone()).extract(hir);
+        let Some(literals) = seq.literals() else {
+            continue;
+        };
+        if literals.is_empty() {
+            continue;
+        }
+        let texts: Option<Vec<String>> = literals
+            .iter()
+            .map(|lit| whole_chars(lit.as_bytes(), kind.is_prefix()))
+            .collect();
+        let Some(mut texts) = texts else { continue };
+        texts.sort();
+        texts.dedup();
+        // Too many: shorten them all (a prefix of a required prefix is required too, and a
+        // suffix of a required suffix), which merges some, until few enough are left.
+        let mut keep = texts.iter().map(String::len).max().unwrap_or(0);
+        while texts.len() > MAX_REQUIRED_LITERALS && keep > 2 {
+            keep -= 1;
+            for text in &mut texts {
+                shorten(text, keep, kind.is_prefix());
+            }
+            texts.sort();
+            texts.dedup();
+        }
+        if texts.len() > MAX_REQUIRED_LITERALS {
+            continue;
+        }
+        let shortest = texts.iter().map(String::len).min().unwrap_or(0);
+        if shortest >= 2 && best.as_ref().is_none_or(|(len, _)| shortest > *len) {
+            best = Some((shortest, texts));
+        }
+    }
+    best.map(|(_, texts)| texts)
+}
+
+/// Cuts `text` to at most `len` bytes of whole characters, keeping its start (`prefix`) or
+/// its end.
+fn shorten(text: &mut String, len: usize, prefix: bool) {
+    if text.len() <= len {
+        return;
+    }
+    if prefix {
+        let mut end = len;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+    } else {
+        let mut start = text.len() - len;
+        while !text.is_char_boundary(start) {
+            start += 1;
+        }
+        *text = text[start..].to_owned();
+    }
+}
+
+/// The longest run of whole UTF-8 characters at the start (`prefix`) or the end of `bytes`
+/// (a literal may be cut inside a character); `None` when that is not text.
+fn whole_chars(bytes: &[u8], prefix: bool) -> Option<String> {
+    let text = if prefix {
+        match std::str::from_utf8(bytes) {
+            Ok(text) => text,
+            Err(e) => std::str::from_utf8(&bytes[..e.valid_up_to()]).ok()?,
+        }
+    } else {
+        let start = bytes
+            .iter()
+            .position(|&b| !(0x80..0xC0).contains(&b))
+            .unwrap_or(bytes.len());
+        std::str::from_utf8(&bytes[start..]).ok()?
+    };
+    (!text.contains('\0')).then(|| text.to_owned())
 }
 
 /// The pattern in RE2 syntax, for an unanchored search.
@@ -262,7 +348,10 @@ mod tests {
 
     #[test]
     fn re2_is_written_from_the_parsed_form() {
-        assert_eq!(re2(&hir("a.b")).unwrap(), "a[\\x{0}-\\x{9}\\x{B}-\\x{10FFFF}]b");
+        assert_eq!(
+            re2(&hir("a.b")).unwrap(),
+            "a[\\x{0}-\\x{9}\\x{B}-\\x{10FFFF}]b"
+        );
         assert_eq!(re2(&hir("^x$")).unwrap(), "(?m:^)x(?m:$)");
         assert_eq!(re2(&hir("\\Ax\\z")).unwrap(), "\\Ax\\z");
         assert_eq!(re2(&hir("\\bgo\\B")).unwrap(), "\\bgo\\B");
@@ -284,15 +373,40 @@ mod tests {
             "(?w)a[\\u0001-\\u0009\\u000B-\\U0010FFFF]b"
         );
         assert_eq!(postgres(&hir("a{255}")).unwrap(), "(?w)(?:a){255}");
-        assert_eq!(
-            postgres(&hir("a{256}")),
-            Err(Unsupported::RepeatCount(256))
-        );
+        assert_eq!(postgres(&hir("a{256}")), Err(Unsupported::RepeatCount(256)));
         assert_eq!(
             postgres(&hir("(?:a{2,}){1,300}")),
             Err(Unsupported::RepeatCount(300))
         );
         assert_eq!(postgres(&hir("a\\x00")), Err(Unsupported::NulInText));
         assert!(postgres(&hir("\\bx")).unwrap().contains("(?<="));
+    }
+
+    #[test]
+    fn required_literals_are_a_necessary_condition() {
+        assert_eq!(
+            required_literals(&hir("i/o timeout")),
+            Some(vec!["i/o timeout".to_owned()])
+        );
+        assert_eq!(
+            required_literals(&hir("(?:foo|barx)\\d+")),
+            Some(vec!["bar".to_owned(), "foo".to_owned()])
+        );
+        // Nothing required before `.*`, but every match ends with `panic`.
+        assert_eq!(
+            required_literals(&hir(".*panic")),
+            Some(vec!["panic".to_owned()])
+        );
+        assert_eq!(required_literals(&hir("[a-z]+")), None);
+        assert_eq!(required_literals(&hir("x|")), None);
+        // Cut to whole characters.
+        assert_eq!(
+            whole_chars("aé".as_bytes()[..2].as_ref(), true),
+            Some("a".to_owned())
+        );
+        assert_eq!(
+            whole_chars(&"éa".as_bytes()[1..], false),
+            Some("a".to_owned())
+        );
     }
 }

@@ -186,10 +186,11 @@ impl Tables {
                 .check_row(row)
                 .map_err(|e| bad(format!("row {}: {e}", i + 1)))?;
         }
+        // No rows: the tables are created (`create-releases`), nothing else.
+        self.ensure(store, true)?;
         if request.rows.is_empty() {
             return Ok(InsertedRows::default());
         }
-        self.ensure(store, true)?;
         let keyed: Vec<(String, &Row)> = request
             .rows
             .iter()
@@ -217,7 +218,13 @@ impl Tables {
                 "flakewatch_load_{}",
                 sha_hex(&[table.name().as_bytes(), &ndjson], 20)
             );
-            client.load_json(store.dataset(), table.name(), &fields(table), &job_id, &ndjson)?;
+            client.load_json(
+                store.dataset(),
+                table.name(),
+                &fields(table),
+                &job_id,
+                &ndjson,
+            )?;
         } else if !new.is_empty() {
             let rows: Vec<(String, Value)> = new
                 .iter()
@@ -299,7 +306,11 @@ impl Tables {
     }
 
     /// One page of a table's rows, one per key, in key order.
-    pub fn read_rows(&self, store: &Store, request: &ReadRowsRequest) -> Result<RowPage, StoreError> {
+    pub fn read_rows(
+        &self,
+        store: &Store,
+        request: &ReadRowsRequest,
+    ) -> Result<RowPage, StoreError> {
         let table = request.table;
         let key = table.key();
         let mut params = vec![Param::int("page", Some(self.page_rows as i64 + 1))];
@@ -333,7 +344,10 @@ impl Tables {
             for i in (0..key.len()).rev() {
                 let equal: Vec<String> = (0..i)
                     .map(|j| format!("{} = @{}", key[j], CURSOR_PARAMS[j]))
-                    .chain(std::iter::once(format!("{} > @{}", key[i], CURSOR_PARAMS[i])))
+                    .chain(std::iter::once(format!(
+                        "{} > @{}",
+                        key[i], CURSOR_PARAMS[i]
+                    )))
                     .collect();
                 expr = format!("({}) OR {expr}", equal.join(" AND "));
             }

@@ -21,7 +21,11 @@ fn aggregator_tables_conform_through_load_jobs_over_pages_of_two_rows() {
     );
     let report = kit::assert_conforms::<BigQuery>(&config);
     for op in ["insert_rows", "read_rows", "upload_window"] {
-        assert!(report.checked.contains(&op), "{op}: {report:?}\n{}", emulator.log());
+        assert!(
+            report.checked.contains(&op),
+            "{op}: {report:?}\n{}",
+            emulator.log()
+        );
     }
 }
 
@@ -30,9 +34,8 @@ fn rows_loaded_twice_behind_the_key_check_are_read_once() {
     let Some(emulator) = support::emulator("tables_twice") else {
         return;
     };
-    let plugin =
-        BigQuery::from_config(&emulator.config("twice", &[("load-rows", "1")]), |_| None)
-            .expect("plugin");
+    let plugin = BigQuery::from_config(&emulator.config("twice", &[("load-rows", "1")]), |_| None)
+        .expect("plugin");
     let (table, rows) = kit::tables_fixture()
         .into_iter()
         .find(|(t, _)| *t == AggregatorTable::BackendDisruption)
@@ -53,7 +56,13 @@ fn rows_loaded_twice_behind_the_key_check_are_read_once() {
     plugin
         .store()
         .client()
-        .load_json("twice", table.name(), &fields(table), "flakewatch_test_racer", &ndjson)
+        .load_json(
+            "twice",
+            table.name(),
+            &fields(table),
+            "flakewatch_test_racer",
+            &ndjson,
+        )
         .expect("the racing load");
     let count = plugin
         .store()

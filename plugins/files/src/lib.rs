@@ -30,11 +30,11 @@ pub mod tables;
 use std::path::{Path, PathBuf};
 
 use flakewatch_plugin_sdk::model::{
-    AddCommentRequest, BeginCycleRequest, BuildPage, Capability, CloseIssueRequest,
-    Comment, CommentPage, CommentsRequest, Config, CreateIssueRequest, CreatedIssue, CycleLock,
+    AddCommentRequest, BeginCycleRequest, BuildPage, Capability, CloseIssueRequest, Comment,
+    CommentPage, CommentsRequest, Config, CreateIssueRequest, CreatedIssue, CycleLock,
     EndCycleRequest, Issue, IssuePage, ListBuildsRequest, ListIssuesRequest, PluginInfo,
-    ReopenIssueRequest, RevisionRunsRequest, RunPage, StoreRunRequest, StoredRun,
-    TestHistory, TestHistoryRequest,
+    ReopenIssueRequest, RevisionRunsRequest, RunPage, StoreRunRequest, StoredRun, TestHistory,
+    TestHistoryRequest,
 };
 use flakewatch_plugin_sdk::model::{
     InsertRowsRequest, InsertedRows, ReadRowsRequest, RowPage, UploadWindow, UploadWindowRequest,

@@ -121,9 +121,10 @@ fn to_sql(kind: ColumnType, column: &str, value: Option<&Value>) -> Result<Sql, 
     Ok(match (kind, value) {
         (_, None | Some(Value::Null)) => Sql::Null,
         (ColumnType::String, Some(Value::String(s))) => Sql::Text(s.clone()),
-        (ColumnType::Int64, Some(Value::Number(n))) => {
-            Sql::Integer(n.as_i64().ok_or_else(|| format!("{column}: {n} is not INT64"))?)
-        }
+        (ColumnType::Int64, Some(Value::Number(n))) => Sql::Integer(
+            n.as_i64()
+                .ok_or_else(|| format!("{column}: {n} is not INT64"))?,
+        ),
         (ColumnType::Bool, Some(Value::Bool(b))) => Sql::Integer(i64::from(*b)),
         (ColumnType::Timestamp, Some(Value::String(s))) => Sql::Integer(micros(column, s)?),
         (_, Some(other)) => return Err(format!("{column}: {other} is not {}", kind.name())),
@@ -275,7 +276,10 @@ impl TablesStore {
     }
 
     /// The uploaders' window of a job-run table.
-    pub fn upload_window(&self, request: &UploadWindowRequest) -> Result<UploadWindow, PluginError> {
+    pub fn upload_window(
+        &self,
+        request: &UploadWindowRequest,
+    ) -> Result<UploadWindow, PluginError> {
         const OP: &str = "upload_window";
         let table = request.table;
         if !table.is_job_run_table() {
@@ -330,7 +334,10 @@ impl TablesStore {
             .collect::<Result<Vec<String>, _>>()
             .map_err(err)?;
         Ok(UploadWindow {
-            last_end_time: last.map(rfc3339).transpose().map_err(|e| failed(OP, &path, e))?,
+            last_end_time: last
+                .map(rfc3339)
+                .transpose()
+                .map_err(|e| failed(OP, &path, e))?,
             since: rfc3339(since).map_err(|e| bad(OP, e))?,
             run_ids,
         })
@@ -344,17 +351,22 @@ impl TablesStore {
         let mut params: Vec<Sql> = Vec::new();
         if let Some(job) = &request.job {
             let column = table.job_column().ok_or_else(|| {
-                bad(OP, format!("{} has no job column to filter on", table.name()))
+                bad(
+                    OP,
+                    format!("{} has no job column to filter on", table.name()),
+                )
             })?;
             params.push(Sql::Text(job.clone()));
             filters.push(format!("{} = ?{}", ident(column), params.len()));
         }
         for (bound, op) in [(&request.since, ">="), (&request.until, "<")] {
             let Some(text) = bound else { continue };
-            let column = table.time_column().ok_or_else(|| {
-                bad(OP, format!("{} has no time column to window", table.name()))
-            })?;
-            params.push(Sql::Integer(micros("the window", text).map_err(|e| bad(OP, e))?));
+            let column = table
+                .time_column()
+                .ok_or_else(|| bad(OP, format!("{} has no time column to window", table.name())))?;
+            params.push(Sql::Integer(
+                micros("the window", text).map_err(|e| bad(OP, e))?,
+            ));
             filters.push(format!("{} {op} ?{}", ident(column), params.len()));
         }
         let key = table.key();
@@ -365,7 +377,9 @@ impl TablesStore {
                 .ok_or_else(|| bad(OP, format!("bad cursor {cursor:?}")))?;
             let first = params.len() + 1;
             params.extend(after.into_iter().map(Sql::Text));
-            let marks: Vec<String> = (first..first + key.len()).map(|i| format!("?{i}")).collect();
+            let marks: Vec<String> = (first..first + key.len())
+                .map(|i| format!("?{i}"))
+                .collect();
             let names: Vec<String> = key.iter().map(|k| ident(k)).collect();
             filters.push(format!("({}) > ({})", names.join(", "), marks.join(", ")));
         }

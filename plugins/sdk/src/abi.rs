@@ -405,10 +405,7 @@ mod tests {
             ]
         );
         assert!(!InstanceOperation::CloseIssue.is_v1());
-        assert_eq!(
-            InstanceOperation::ReadRows.entry_end(),
-            TABLE_SIZE as usize
-        );
+        assert_eq!(InstanceOperation::ReadRows.entry_end(), TABLE_SIZE as usize);
         let mut offsets: Vec<usize> = InstanceOperation::ALL
             .iter()
             .map(|op| op.offset())

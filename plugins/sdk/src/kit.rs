@@ -29,14 +29,14 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::model::{
-    AggregatorTable, InsertRowsRequest, InsertedRows, ReadRowsRequest, Row, RowPage,
-    UploadWindow, UploadWindowRequest,
-};
-use crate::model::{
     AddCommentRequest, BuildPage, Capability, CloseIssueRequest, CommentPage, CommentsRequest,
     Config, CreateIssueRequest, CreatedIssue, Issue, IssuePage, IssueState, ListBuildsRequest,
     ListIssuesRequest, ReopenIssueRequest, ResultsRun, RevisionRunsRequest, RunPage, ScheduledTest,
     StoreRunRequest, StoredRun, TestHistory, TestHistoryRequest, TestHistoryRow, TestResult,
+};
+use crate::model::{
+    AggregatorTable, InsertRowsRequest, InsertedRows, ReadRowsRequest, Row, RowPage, UploadWindow,
+    UploadWindowRequest,
 };
 use crate::plugin::{ErrorKind, Plugin, PluginError};
 
@@ -914,7 +914,13 @@ pub fn tables_fixture() -> Vec<(AggregatorTable, Vec<Row>)> {
             AggregatorTable::BackendDisruption,
             vec![
                 d("kit-job", "1001", 7, "kube-api-new-connections", 3),
-                d("kit-job", "1001", 7, "ingress-to-console-reused-connections", 0),
+                d(
+                    "kit-job",
+                    "1001",
+                    7,
+                    "ingress-to-console-reused-connections",
+                    0,
+                ),
                 d("kit-job", "1002", 8, "kube-api-new-connections", 12),
                 d("other-job", "2001", 9, "kube-api-new-connections", 1),
                 {
@@ -955,7 +961,10 @@ pub fn tables_fixture() -> Vec<(AggregatorTable, Vec<Row>)> {
                 ("architecture", json!("amd64")),
                 ("releaseTag", json!("4.16.0-0.nightly-2025-06-09-000000")),
                 ("releaseTime", json!("2025-06-09T00:00:00Z")),
-                ("previousReleaseTag", json!("4.16.0-0.nightly-2025-06-08-000000")),
+                (
+                    "previousReleaseTag",
+                    json!("4.16.0-0.nightly-2025-06-08-000000"),
+                ),
                 ("kubernetesVersion", json!("1.29.1")),
             ])],
         ),
@@ -978,8 +987,14 @@ pub fn tables_fixture() -> Vec<(AggregatorTable, Vec<Row>)> {
             vec![row(&[
                 ("name", json!("installer")),
                 ("releaseTag", json!("4.16.0-0.nightly-2025-06-09-000000")),
-                ("repositoryHead", json!("https://github.com/openshift/installer/commit/abc")),
-                ("fullChangeLog", json!("https://github.com/openshift/installer/compare/a...b")),
+                (
+                    "repositoryHead",
+                    json!("https://github.com/openshift/installer/commit/abc"),
+                ),
+                (
+                    "fullChangeLog",
+                    json!("https://github.com/openshift/installer/compare/a...b"),
+                ),
             ])],
         ),
         (
@@ -989,8 +1004,14 @@ pub fn tables_fixture() -> Vec<(AggregatorTable, Vec<Row>)> {
                     ("pullRequestID", json!("7001")),
                     ("releaseTag", json!("4.16.0-0.nightly-2025-06-09-000000")),
                     ("name", json!("installer")),
-                    ("description", json!("Fix \"quotes\" and\nnewlines \u{1F600}")),
-                    ("url", json!("https://github.com/openshift/installer/pull/7001")),
+                    (
+                        "description",
+                        json!("Fix \"quotes\" and\nnewlines \u{1F600}"),
+                    ),
+                    (
+                        "url",
+                        json!("https://github.com/openshift/installer/pull/7001"),
+                    ),
                 ]),
                 row(&[
                     ("pullRequestID", json!("7002")),
@@ -1065,7 +1086,12 @@ fn check_tables<P: Plugin>(plugin: &P, report: &mut Report) {
         };
         let n = rows.len() as u64;
         match call::<InsertedRows>(report, "insert_rows", plugin.insert_rows(&request)) {
-            Some(got) if got == InsertedRows { inserted: n, skipped: 0 } => {}
+            Some(got)
+                if got
+                    == InsertedRows {
+                        inserted: n,
+                        skipped: 0,
+                    } => {}
             Some(got) => report.fail(
                 "insert_rows",
                 format!("{}: {n} new rows answered {got:?}", table.name()),
@@ -1073,7 +1099,12 @@ fn check_tables<P: Plugin>(plugin: &P, report: &mut Report) {
             None => return,
         }
         match call::<InsertedRows>(report, "insert_rows", plugin.insert_rows(&request)) {
-            Some(got) if got == InsertedRows { inserted: 0, skipped: n } => {}
+            Some(got)
+                if got
+                    == InsertedRows {
+                        inserted: 0,
+                        skipped: n,
+                    } => {}
             Some(got) => report.fail(
                 "insert_rows",
                 format!(
@@ -1100,10 +1131,7 @@ fn check_tables<P: Plugin>(plugin: &P, report: &mut Report) {
         if got != want {
             report.fail(
                 "read_rows",
-                format!(
-                    "{}: stored {want:?}\nread back {got:?}",
-                    table.name()
-                ),
+                format!("{}: stored {want:?}\nread back {got:?}", table.name()),
             );
         }
     }
@@ -1130,7 +1158,10 @@ fn check_tables<P: Plugin>(plugin: &P, report: &mut Report) {
         table: AggregatorTable::Jobs,
         rows: vec![
             row(&[("JobName", json!("kit-never-written"))]),
-            row(&[("JobName", json!("kit-bad")), ("CollectDisruption", json!("yes"))]),
+            row(&[
+                ("JobName", json!("kit-bad")),
+                ("CollectDisruption", json!("yes")),
+            ]),
         ],
     };
     match plugin.insert_rows(&bad) {
@@ -1158,7 +1189,11 @@ fn check_tables<P: Plugin>(plugin: &P, report: &mut Report) {
                 .collect(),
         ),
         (
-            read(None, Some("2025-06-08T01:00:00Z"), Some("2025-06-09T01:00:00Z")),
+            read(
+                None,
+                Some("2025-06-08T01:00:00Z"),
+                Some("2025-06-09T01:00:00Z"),
+            ),
             vec![&disruption[2]],
         ),
         (read(Some("no-such-job"), None, None), Vec::new()),
@@ -1222,7 +1257,8 @@ fn check_tables<P: Plugin>(plugin: &P, report: &mut Report) {
         ),
     ];
     for (request, want) in cases {
-        if let Some(got) = call::<UploadWindow>(report, "upload_window", plugin.upload_window(&request))
+        if let Some(got) =
+            call::<UploadWindow>(report, "upload_window", plugin.upload_window(&request))
             && got != want
         {
             report.fail(

@@ -752,9 +752,9 @@ impl AggregatorTable {
     /// The column naming the job: `JobName`, or `jobName` in `ReleaseJobRuns`.
     pub fn job_column(self) -> Option<&'static str> {
         match self {
-            AggregatorTable::BackendDisruption | AggregatorTable::Alerts | AggregatorTable::Jobs => {
-                Some("JobName")
-            }
+            AggregatorTable::BackendDisruption
+            | AggregatorTable::Alerts
+            | AggregatorTable::Jobs => Some("JobName"),
             AggregatorTable::ReleaseJobRuns => Some("jobName"),
             AggregatorTable::ReleaseTags
             | AggregatorTable::ReleaseRepositories
@@ -815,7 +815,12 @@ impl AggregatorTable {
     pub fn key_of(self, row: &Row) -> Vec<String> {
         self.key()
             .iter()
-            .map(|k| row.get(*k).and_then(|v| v.as_str()).unwrap_or("").to_owned())
+            .map(|k| {
+                row.get(*k)
+                    .and_then(|v| v.as_str())
+                    .unwrap_or("")
+                    .to_owned()
+            })
             .collect()
     }
 }

@@ -160,7 +160,8 @@ pub trait Plugin: Send + Sync + Sized + 'static {
     /// ([`AggregatorTable::key`](crate::model::AggregatorTable::key)) is stored already or
     /// came earlier in the request (optional, SDK 0.4). Inserting the same rows twice leaves
     /// one copy. A row that does not fit the table ([`AggregatorTable::check_row`](crate::model::AggregatorTable::check_row))
-    /// refuses the whole request as a bad request, before anything is written.
+    /// refuses the whole request as a bad request, before anything is written. A request
+    /// without rows creates the store's tables when they are missing.
     fn insert_rows(&self, request: &InsertRowsRequest) -> Result<InsertedRows, PluginError> {
         let _ = request;
         Err(PluginError::unsupported("insert_rows"))
