@@ -328,11 +328,9 @@ fn a_store_without_the_capability_is_named() {
     );
 }
 
-#[test]
-fn prime_job_table_and_upload_releases_twice_leave_one_copy() {
-    let data = tempfile::tempdir().expect("data dir");
-    let dir = data.path().display().to_string();
-    let store = ["--store", "files", "--data", &dir];
+/// Primes the Jobs table twice from a release controller config and a periodics file: the
+/// second run writes nothing.
+fn prime_twice(store: &[&str], package: &str, options: &[(&str, &str)]) {
     let inputs = tempfile::tempdir().expect("inputs");
     std::fs::write(
         inputs.path().join("release-ocp-4.16.json"),
@@ -365,19 +363,19 @@ fn prime_job_table_and_upload_releases_twice_leave_one_copy() {
     };
     for want in [
         "3 jobs found, 3 written to Jobs",
-        "3 jobs found, 0 written to Jobs in \"files\", 3 stored already",
+        "3 jobs found, 0 written to Jobs in",
     ] {
         let out = prime();
         let (stdout, stderr) = text(&out);
         assert!(out.status.success(), "{stdout}{stderr}");
         assert!(stdout.contains(want), "{stdout}");
+        if want.contains(", 0 written") {
+            assert!(stdout.contains("3 stored already"), "{stdout}");
+        }
     }
-    let jobs = rows(
-        "flakewatch-plugin-files",
-        &[("data", &dir)],
-        AggregatorTable::Jobs,
-    );
-    let names: Vec<&str> = jobs.iter().filter_map(|r| r["JobName"].as_str()).collect();
+    let jobs = rows(package, options, AggregatorTable::Jobs);
+    let mut names: Vec<&str> = jobs.iter().filter_map(|r| r["JobName"].as_str()).collect();
+    names.sort_unstable();
     assert_eq!(
         names,
         [
@@ -386,12 +384,22 @@ fn prime_job_table_and_upload_releases_twice_leave_one_copy() {
             "periodic-ci-openshift-release-master-nightly-4.17-e2e-gcp",
         ]
     );
-    assert_eq!(
-        jobs[0]["GCSJobHistoryLocationPrefix"],
-        format!("logs/{JOB}")
-    );
-    assert_eq!(jobs[0]["CollectDisruption"], true);
+    let row = jobs
+        .iter()
+        .find(|r| r["JobName"] == JOB)
+        .expect("the job's row");
+    assert_eq!(row["GCSJobHistoryLocationPrefix"], format!("logs/{JOB}"));
+    assert_eq!(row["GCSBucketName"], "test-platform-results");
+    assert_eq!(row["CollectDisruption"], true);
+}
 
+#[test]
+fn prime_job_table_and_upload_releases_twice_leave_one_copy() {
+    let data = tempfile::tempdir().expect("data dir");
+    let dir = data.path().display().to_string();
+    let store = ["--store", "files", "--data", &dir];
+    prime_twice(&store, "flakewatch-plugin-files", &[("data", &dir)]);
+    let inputs = tempfile::tempdir().expect("inputs");
     let created = flakewatch()
         .arg("create-releases")
         .args(store)
@@ -452,4 +460,283 @@ fn prime_job_table_and_upload_releases_twice_leave_one_copy() {
     let (_, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(3), "{stderr}");
     assert!(stderr.contains("bad.json: tags[0]"), "{stderr}");
+}
+
+/// The saved release controller answers of `host/testdata/jra/release-controller`.
+fn release_controller_dir() -> std::path::PathBuf {
+    workspace().join("host/testdata/jra/release-controller")
+}
+
+fn upload_releases(store: &[&str], input: &Path, extra: &[&str]) -> Output {
+    flakewatch()
+        .args(["upload-releases", "--release-controller"])
+        .arg(input)
+        .args(store)
+        .args(extra)
+        .output()
+        .expect("run flakewatch")
+}
+
+/// The row of `rows` whose `column` is `value`.
+fn row_where<'a>(rows: &'a [Row], column: &str, value: &str) -> &'a Row {
+    rows.iter()
+        .find(|r| r[column] == value)
+        .unwrap_or_else(|| panic!("no row with {column} = {value}: {rows:?}"))
+}
+
+/// Uploads the saved release controller answers twice: the first run writes the Accepted and
+/// Rejected tags that have details and a change log, with their rows; the second nothing.
+fn release_controller_twice(store: &[&str], package: &str, options: &[(&str, &str)]) {
+    let created = flakewatch()
+        .arg("create-releases")
+        .args(store)
+        .output()
+        .expect("run flakewatch");
+    let (stdout, stderr) = text(&created);
+    assert!(created.status.success(), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("create-releases: the release tables exist"),
+        "{stdout}"
+    );
+    let input = release_controller_dir();
+    let dry = upload_releases(store, &input, &["--dry-run"]);
+    let (stdout, stderr) = text(&dry);
+    assert!(dry.status.success(), "{stdout}{stderr}");
+    let printed: Vec<Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect();
+    assert_eq!(printed.len(), 3 + 7 + 4 + 4, "{stdout}");
+    assert_eq!(
+        printed.last().expect("rows")["table"],
+        "ReleaseTags",
+        "tags are written last"
+    );
+    assert!(
+        stderr.contains("would write 3 ReleaseTags, 7 ReleaseJobRuns, 4 ReleaseRepositories, 4 ReleasePullRequests"),
+        "{stderr}"
+    );
+    assert!(
+        rows(package, options, AggregatorTable::ReleaseTags).is_empty(),
+        "a dry run writes nothing"
+    );
+    for (round, want) in [
+        "wrote 3 ReleaseTags, 7 ReleaseJobRuns, 4 ReleaseRepositories, 4 ReleasePullRequests",
+        "wrote 0 ReleaseTags, 0 ReleaseJobRuns, 0 ReleaseRepositories, 0 ReleasePullRequests",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let out = upload_releases(store, &input, &[]);
+        let (stdout, stderr) = text(&out);
+        assert!(out.status.success(), "{stdout}{stderr}");
+        assert!(stdout.contains(want), "round {round}: {stdout}");
+        let stored = if round == 0 { 0 } else { 3 };
+        assert!(
+            stdout.contains(&format!(
+                "({stored} tags stored already, 2 not Accepted/Rejected"
+            )),
+            "round {round}: {stdout}"
+        );
+        if round == 0 {
+            assert!(
+                stdout.contains("1 without release details, 1 without a change log"),
+                "{stdout}"
+            );
+        }
+    }
+
+    let tags = rows(package, options, AggregatorTable::ReleaseTags);
+    assert_eq!(tags.len(), 3, "{tags:?}");
+    assert!(
+        tags.iter()
+            .all(|t| t["phase"] == "Accepted" || t["phase"] == "Rejected"),
+        "{tags:?}"
+    );
+    let rejected = row_where(&tags, "releaseTag", "4.16.0-0.nightly-2025-06-08-091045");
+    assert_eq!(rejected["phase"], "Rejected");
+    assert_eq!(rejected["release"], "4.16");
+    assert_eq!(rejected["stream"], "nightly");
+    assert_eq!(rejected["architecture"], "amd64");
+    assert_eq!(rejected["releaseTime"], "2025-06-08T09:10:45Z");
+    assert_eq!(
+        rejected["previousReleaseTag"],
+        "4.16.0-0.nightly-2025-06-06-000000"
+    );
+    assert_eq!(rejected["kubernetesVersion"], "1.29.5");
+    // Upstream's assignment: the version the OS was upgraded from is stored as current.
+    assert_eq!(rejected["currentOSVersion"], "416.94.202506061500-0");
+    assert_eq!(rejected["previousOSVersion"], "416.94.202506072200-0");
+    assert!(
+        rejected["osDiffURL"]
+            .as_str()
+            .is_some_and(|u| u.contains("diff.html")),
+        "{rejected:?}"
+    );
+    let arm = row_where(
+        &tags,
+        "releaseTag",
+        "4.16.0-0.nightly-arm64-2025-06-08-190000",
+    );
+    assert_eq!(arm["architecture"], "arm64");
+
+    let runs = rows(package, options, AggregatorTable::ReleaseJobRuns);
+    assert_eq!(runs.len(), 7, "{runs:?}");
+    let upgrade = row_where(&runs, "name", "1931768000000000002");
+    assert_eq!(upgrade["jobName"], "upgrade-minor");
+    assert_eq!(upgrade["kind"], "Blocking");
+    assert_eq!(upgrade["retries"], 1);
+    assert_eq!(upgrade["upgrade"], true);
+    assert_eq!(upgrade["upgradesFrom"], "4.15.16");
+    assert_eq!(upgrade["transitionTime"], "2025-06-08T21:02:44Z");
+    let failed = row_where(&runs, "name", "1931620000000000011");
+    assert_eq!(failed["state"], "Failed");
+    assert_eq!(failed["retries"], 2);
+    assert_eq!(failed["upgrade"], false);
+    assert_eq!(
+        row_where(&runs, "name", "1931768000000000003")["kind"],
+        "Informing"
+    );
+
+    let repositories = rows(package, options, AggregatorTable::ReleaseRepositories);
+    assert_eq!(repositories.len(), 4, "{repositories:?}");
+    let etcd = row_where(&repositories, "name", "cluster-etcd-operator");
+    assert!(
+        etcd["fullChangeLog"]
+            .as_str()
+            .is_some_and(|u| u.contains("/compare/")),
+        "{etcd:?}"
+    );
+    let prs = rows(package, options, AggregatorTable::ReleasePullRequests);
+    assert_eq!(prs.len(), 4, "{prs:?}");
+    let pr = row_where(&prs, "pullRequestID", "8617");
+    assert_eq!(
+        pr["description"],
+        "gcp: wait for the internal load balancer & its health check"
+    );
+    assert_eq!(
+        pr["url"],
+        "https://github.com/openshift/installer/pull/8617"
+    );
+    assert_eq!(
+        pr["bugURL"], "",
+        "only Bugzilla links are bugs, as upstream"
+    );
+    assert_eq!(
+        row_where(&prs, "pullRequestID", "4402")["bugURL"],
+        "https://bugzilla.redhat.com/show_bug.cgi?id=2290457"
+    );
+}
+
+#[test]
+fn release_controller_answers_upload_once_to_the_files_backend() {
+    let data = tempfile::tempdir().expect("data dir");
+    let dir = data.path().display().to_string();
+    release_controller_twice(
+        &["--store", "files", "--data", &dir],
+        "flakewatch-plugin-files",
+        &[("data", &dir)],
+    );
+}
+
+#[test]
+fn a_malformed_release_controller_answer_is_named() {
+    let data = tempfile::tempdir().expect("data dir");
+    let dir = data.path().display().to_string();
+    let store = ["--store", "files", "--data", &dir];
+    let inputs = tempfile::tempdir().expect("inputs");
+    let source = release_controller_dir();
+    let copy = |name: &str| {
+        std::fs::copy(source.join(name), inputs.path().join(name)).expect("copy");
+    };
+    copy("4.16.0-0.nightly-tags.json");
+    let details = "release-4.16.0-0.nightly-2025-06-08-181500.json";
+    let mut doc: Value =
+        serde_json::from_str(&std::fs::read_to_string(source.join(details)).expect("details"))
+            .expect("JSON");
+    // The change log as raw HTML instead of the API's base64.
+    doc["changeLog"] = json!("<h3>Components</h3>");
+    std::fs::write(inputs.path().join(details), doc.to_string()).expect("write");
+    let out = upload_releases(&store, inputs.path(), &[]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(3), "{stdout}{stderr}");
+    assert!(stderr.contains(details), "{stderr}");
+    assert!(stderr.contains("changeLog"), "{stderr}");
+    assert!(stderr.contains("not base64"), "{stderr}");
+
+    let broken = inputs.path().join("release-cut-short.json");
+    std::fs::write(
+        &broken,
+        r#"{"name": "4.16.0-0.nightly-2025-06-08-181500", "results": {"#,
+    )
+    .expect("write");
+    let out = upload_releases(&store, &broken, &[]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(3), "{stdout}{stderr}");
+    assert!(stderr.contains("release-cut-short.json"), "{stderr}");
+    assert!(stderr.contains("line 1"), "{stderr}");
+
+    let tags = inputs.path().join("tags-wrong.json");
+    std::fs::write(
+        &tags,
+        r#"{"name": "4.16.0-0.nightly", "tags": [{"name": 7}]}"#,
+    )
+    .expect("write");
+    let out = upload_releases(&store, &tags, &[]);
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains("tags-wrong.json: not a release stream's tags"),
+        "{stderr}"
+    );
+    assert!(
+        rows(
+            "flakewatch-plugin-files",
+            &[("data", &dir)],
+            AggregatorTable::ReleaseTags
+        )
+        .is_empty(),
+        "nothing is written from bad input"
+    );
+
+    let both = flakewatch()
+        .args([
+            "upload-releases",
+            "--file",
+            "x.json",
+            "--release-controller",
+        ])
+        .arg(inputs.path())
+        .args(store)
+        .output()
+        .expect("run flakewatch");
+    assert_eq!(both.status.code(), Some(2), "{}", text(&both).1);
+}
+
+#[test]
+fn bigquery_prime_job_table_and_upload_releases_leave_one_copy() {
+    let Some(emulator) = bigquery_support::emulator("releases_bigquery") else {
+        return;
+    };
+    let bigquery = plugin("flakewatch-plugin-bigquery").display().to_string();
+    let api = format!("bigquery:api={}", emulator.url);
+    let store = [
+        "--store",
+        "bigquery",
+        "--plugin",
+        &bigquery,
+        "--opt",
+        &api,
+        "--opt",
+        "bigquery:project=flakewatch-test",
+        "--opt",
+        "bigquery:dataset=releases",
+    ];
+    let options = [
+        ("api", emulator.url.as_str()),
+        ("project", "flakewatch-test"),
+        ("dataset", "releases"),
+    ];
+    prime_twice(&store, "flakewatch-plugin-bigquery", &options);
+    release_controller_twice(&store, "flakewatch-plugin-bigquery", &options);
 }
