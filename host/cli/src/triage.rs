@@ -1,9 +1,15 @@
 //! `flakewatch triage`: one watchflakes triage cycle over plugin backends. A dry run by
 //! default (prints the plan); `--apply` performs it. See `docs/triage.md`.
 //!
+//! Sharded cycles (docs/triage.md, "Sharding"): `--shard I/N --examined-out FILE` examines
+//! one share of the failed builds and writes it; `--merge FILE...` plans (and with `--apply`
+//! performs) the cycle from every share's file.
+//!
 //! Also home of the backend options shared with `flakewatch query`.
 
-use std::io::{self, Write};
+use std::fs::File;
+use std::io::{self, BufReader, BufWriter, Write};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,8 +25,10 @@ use flakewatch_triage::backend::{CycleLock, IssueTracker};
 use flakewatch_triage::cluster::NewIssueMode;
 use flakewatch_triage::engine::EngineKind;
 use flakewatch_triage::run::{
-    self, ApplyReport, DEFAULT_MAX_NEW_ISSUES, Decision, IssueRef, TriageOptions, TriagePlan,
+    self, ApplyReport, DEFAULT_MAX_NEW_ISSUES, Decision, IssueRef, TriageError, TriageOptions,
+    TriagePlan,
 };
+use flakewatch_triage::shard::{self, Merged, Shard, ShardPart};
 
 /// Exit code when the guard rail stopped `--apply` (too many new issues pending).
 pub(crate) const EXIT_GUARD_RAIL: u8 = 4;
@@ -70,17 +78,35 @@ impl BackendArgs {
         Ok(options)
     }
 
-    /// Loads the plugins and creates the instances: the failure source, and the issue
-    /// tracker if `with_tracker`.
-    pub(crate) fn resolve(&self, with_tracker: bool) -> anyhow::Result<Backends> {
-        let mut registry = self.plugin.registry()?;
+    /// The names of the tracker's and the failure source's plugins.
+    fn names(&self, registry: &flakewatch_plugin_host::PluginRegistry) -> (String, String) {
         let default = match (&self.backend, registry.explicit().first()) {
             (Some(name), _) => name.clone(),
             (None, Some(first)) => first.info().name.clone(),
             (None, None) => DEFAULT_BACKEND.to_owned(),
         };
         let tracker_name = self.issues.clone().unwrap_or_else(|| default.clone());
-        let source_name = self.failures.clone().unwrap_or(default);
+        (tracker_name, self.failures.clone().unwrap_or(default))
+    }
+
+    /// Loads the plugins and creates the issue tracker only (the merger of a sharded cycle
+    /// reads no failure source; options naming the source's plugin are still accepted, so
+    /// that workers and merger can share their backend options).
+    pub(crate) fn resolve_tracker(&self) -> anyhow::Result<Arc<PluginBackend>> {
+        let mut registry = self.plugin.registry()?;
+        let (tracker_name, source_name) = self.names(&registry);
+        self.plugin
+            .check_option_targets(&[tracker_name.as_str(), source_name.as_str()])?;
+        let tracker = Arc::new(self.instantiate(&registry.find(&tracker_name)?)?);
+        tracker.require(Capability::IssueTracker)?;
+        Ok(tracker)
+    }
+
+    /// Loads the plugins and creates the instances: the failure source, and the issue
+    /// tracker if `with_tracker`.
+    pub(crate) fn resolve(&self, with_tracker: bool) -> anyhow::Result<Backends> {
+        let mut registry = self.plugin.registry()?;
+        let (tracker_name, source_name) = self.names(&registry);
         let mut used = vec![source_name.as_str()];
         if with_tracker && tracker_name != source_name {
             used.push(tracker_name.as_str());
@@ -142,6 +168,35 @@ pub(crate) struct TriageArgs {
     /// after the cycle in flight; one log line per cycle on stderr.
     #[arg(long, value_name = "DURATION", value_parser = crate::repeat::parse_interval)]
     pub repeat: Option<Duration>,
+    /// Examine one share of the cycle's failed builds (`I/N`, 1-based; a stable hash of the
+    /// build's URL picks its share) and write it to --examined-out: a worker of a sharded
+    /// cycle. Reads the tracker's issues and the whole failure source; writes nothing to the
+    /// tracker.
+    #[arg(
+        long,
+        value_name = "I/N",
+        value_parser = parse_shard,
+        requires = "examined_out",
+        conflicts_with_all = ["apply", "json", "build", "repeat", "merge"]
+    )]
+    pub shard: Option<Shard>,
+    /// With --shard: the shard file to write (`-`: standard output).
+    #[arg(long, value_name = "FILE", requires = "shard")]
+    pub examined_out: Option<PathBuf>,
+    /// Plan the cycle from the shard files of every share (the merger of a sharded cycle),
+    /// then print or --apply the plan exactly as an unsharded run does.
+    #[arg(
+        long,
+        value_name = "FILE",
+        num_args = 1..,
+        conflicts_with_all = ["build", "repeat"]
+    )]
+    pub merge: Vec<PathBuf>,
+}
+
+/// The values of `--shard`.
+fn parse_shard(text: &str) -> Result<Shard, String> {
+    text.parse().map_err(|e: shard::ShardError| e.to_string())
 }
 
 /// The values of `--new-issues`.
@@ -191,6 +246,12 @@ pub(crate) fn take_cycle_lock(tracker: &dyn IssueTracker, wait_seconds: u64) -> 
 /// `verbose` (the global `-v` count) above 0 lists every failure examined and the decision
 /// about it.
 pub(crate) fn run(args: &TriageArgs, verbose: u8) -> anyhow::Result<ExitCode> {
+    if let (Some(shard), Some(out)) = (args.shard, &args.examined_out) {
+        return run_shard(args, shard, out);
+    }
+    if !args.merge.is_empty() {
+        return run_merge(args, verbose);
+    }
     let backends = args.backend.resolve(true)?;
     match args.repeat {
         Some(interval) => crate::repeat::run(interval, &mut || run_cycle(args, verbose, &backends)),
@@ -198,22 +259,115 @@ pub(crate) fn run(args: &TriageArgs, verbose: u8) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// One triage cycle over resolved backends, printing its plan and result.
-fn run_cycle(args: &TriageArgs, verbose: u8, backends: &Backends) -> anyhow::Result<ExitCode> {
+/// The options of a cycle, from the command line.
+fn cycle_options(args: &TriageArgs) -> anyhow::Result<TriageOptions> {
     let mut options = args.backend.options()?;
     options.max_new_issues = args.max_new_issues;
     options.build = args.build;
     options.new_issues = args.new_issues;
+    Ok(options)
+}
+
+/// One triage cycle over resolved backends, printing its plan and result.
+fn run_cycle(args: &TriageArgs, verbose: u8, backends: &Backends) -> anyhow::Result<ExitCode> {
+    let options = cycle_options(args)?;
     let tracker = backends
         .tracker
         .as_deref()
         .context("no issue tracker resolved")?;
+    let source = &*backends.source;
+    plan_and_apply(args, verbose, tracker, &options, |options| {
+        run::plan(tracker, source, options)
+    })
+}
+
+/// A worker of a sharded cycle: examines one share and writes its shard file (written beside
+/// the target and renamed over it, so that a reader never sees half a file).
+fn run_shard(args: &TriageArgs, shard: Shard, out: &Path) -> anyhow::Result<ExitCode> {
+    let backends = args.backend.resolve(true)?;
+    let options = cycle_options(args)?;
+    let tracker = backends
+        .tracker
+        .as_deref()
+        .context("no issue tracker resolved")?;
+    let progress = crate::progress::bar(false);
+    progress.set_message(format!("examining share {shard}"));
+    let part = shard::examine(tracker, &*backends.source, &options, shard)?;
+    progress.finish_and_clear();
+    if out.as_os_str() == "-" {
+        let mut stdout = crate::stdout();
+        part.write(&mut stdout)?;
+        stdout.flush()?;
+    } else {
+        write_atomically(out, &part)?;
+    }
+    eprintln!(
+        "flakewatch triage: share {shard}: {} of {} failed builds, {} failures, written to {}",
+        part.builds(),
+        part.cycle_builds(),
+        part.failures(),
+        out.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Writes `part` to a file beside `path`, then renames it over `path`.
+fn write_atomically(path: &Path, part: &ShardPart) -> anyhow::Result<()> {
+    let mut name = path.file_name().unwrap_or_default().to_owned();
+    name.push(format!(".tmp{}", std::process::id()));
+    let temp = path.with_file_name(name);
+    let written = (|| -> io::Result<()> {
+        let mut file = BufWriter::new(File::create(&temp)?);
+        part.write(&mut file)?;
+        file.into_inner()
+            .map_err(io::IntoInnerError::into_error)?
+            .sync_all()
+    })();
+    if let Err(err) = written.and_then(|()| std::fs::rename(&temp, path)) {
+        let _ = std::fs::remove_file(&temp);
+        return Err(err).with_context(|| format!("writing {}", path.display()));
+    }
+    Ok(())
+}
+
+/// The merger of a sharded cycle: reads every share's file, checks them against each other,
+/// then plans (and with --apply performs) the cycle as an unsharded run, under the cycle
+/// lock. Without --now the window is the shards'.
+fn run_merge(args: &TriageArgs, verbose: u8) -> anyhow::Result<ExitCode> {
+    let mut parts = Vec::with_capacity(args.merge.len());
+    for path in &args.merge {
+        let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
+        parts.push(ShardPart::read(
+            BufReader::new(file),
+            &path.display().to_string(),
+        )?);
+    }
+    let merged = Merged::new(parts)?;
+    let tracker = args.backend.resolve_tracker()?;
+    let mut options = cycle_options(args)?;
+    if args.backend.now.is_none() {
+        options.since = merged.since();
+    }
+    plan_and_apply(args, verbose, &*tracker, &options, |options| {
+        shard::plan_merged(&*tracker, merged, options)
+    })
+}
+
+/// Plans a cycle with `plan` (under the tracker's cycle lock with --apply), applies it with
+/// --apply, and prints the plan and result.
+fn plan_and_apply(
+    args: &TriageArgs,
+    verbose: u8,
+    tracker: &dyn IssueTracker,
+    options: &TriageOptions,
+    plan: impl FnOnce(&TriageOptions) -> Result<TriagePlan, TriageError>,
+) -> anyhow::Result<ExitCode> {
     if args.apply {
         take_cycle_lock(tracker, args.lock_wait)?;
     }
     let progress = crate::progress::bar(args.json);
     progress.set_message("reading issues and builds, matching failures");
-    let plan = run::plan(tracker, &*backends.source, &options)?;
+    let plan = plan(options)?;
     if plan.stats.failed_builds_before_filter > 0 && plan.stats.failed_builds == 0 {
         eprintln!(
             "flakewatch triage: warning: the obvious-flake filter skipped all {} failed builds \
@@ -227,7 +381,7 @@ fn run_cycle(args: &TriageArgs, verbose: u8, backends: &Backends) -> anyhow::Res
         progress.set_message("posting");
         progress.set_length(plan.updates.len() as u64);
         progress.set_style(crate::progress::bar_style());
-        run::apply_with_progress(&plan, tracker, &options, &mut || progress.inc(1))
+        run::apply_with_progress(&plan, tracker, options, &mut || progress.inc(1))
     });
     progress.finish_and_clear();
     if args.apply {
@@ -235,11 +389,11 @@ fn run_cycle(args: &TriageArgs, verbose: u8, backends: &Backends) -> anyhow::Res
     }
     let mut out = crate::stdout();
     if args.json {
-        let doc = TriageDocument::new(&plan, report.as_ref(), &options, args.apply);
+        let doc = TriageDocument::new(&plan, report.as_ref(), options, args.apply);
         serde_json::to_writer_pretty(&mut out, &doc)?;
         writeln!(out)?;
     } else {
-        write_plan(&mut out, &plan, &options, args, verbose > 0)?;
+        write_plan(&mut out, &plan, options, args, verbose > 0)?;
         if let Some(report) = &report {
             write_report(&mut out, &plan, report)?;
         }

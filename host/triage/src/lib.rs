@@ -16,6 +16,7 @@
 //! | [`mentions`] | signed comments and the build URLs they mention |
 //! | [`source`] | dashboards assembled from a failure source's build results |
 //! | [`run`] | one triage cycle: [`plan`](run::plan) and [`apply`](run::apply) |
+//! | [`shard`] | sharded cycles: workers examine shares of the failed builds, a merger plans from them |
 //! | [`prepared`] | the engines of the issues a cycle prepares, in power-of-two groups |
 //! | [`query`] | query mode: the failures a script captures, and who owns them |
 //! | [`close`] | automatic closing of quiet issues, by upstream's rules |
@@ -39,6 +40,7 @@ pub mod post;
 pub mod prepared;
 pub mod query;
 pub mod run;
+pub mod shard;
 pub mod source;
 pub mod testid;
 pub mod text;

@@ -29,6 +29,7 @@ use crate::failure::{build_url, short_hash};
 use crate::patterns::{CompiledIssues, ScriptStatus};
 use crate::post::{FailurePost, build_posts};
 use crate::prepared::PreparedEngines;
+use crate::shard::ShardError;
 use flakewatch_core::Timestamp;
 
 /// Upstream's guard rail: with this many new issues pending, nothing is posted.
@@ -120,6 +121,9 @@ pub enum TriageError {
     /// The unclaimed failures could not be clustered.
     #[error(transparent)]
     Cluster(#[from] ClusterError),
+    /// Shard files could not be merged, or do not fit the tracker (a sharded cycle).
+    #[error(transparent)]
+    Shard(#[from] ShardError),
 }
 
 /// An issue the plan refers to: an existing one by number, or the k-th new one (0-based,
@@ -322,9 +326,11 @@ impl TriagePlan {
 }
 
 /// The issues of the tracker with their scripts, compiled.
-struct Issues {
-    list: Vec<Issue>,
-    compiled: CompiledIssues,
+pub(crate) struct Issues {
+    /// The issues, sorted by number.
+    pub(crate) list: Vec<Issue>,
+    /// Their scripts, compiled.
+    pub(crate) compiled: CompiledIssues,
 }
 
 /// A new issue being prepared in this cycle.
@@ -358,7 +364,10 @@ impl CommentCache<'_> {
 }
 
 /// Reads the issues, sorts them by number, and compiles their scripts.
-fn load_issues(tracker: &dyn IssueTracker, options: &TriageOptions) -> Result<Issues, TriageError> {
+pub(crate) fn load_issues(
+    tracker: &dyn IssueTracker,
+    options: &TriageOptions,
+) -> Result<Issues, TriageError> {
     let mut list = tracker.list_issues()?;
     list.sort_by_key(|i| i.number);
     let compiled = CompiledIssues::compile(
@@ -634,9 +643,11 @@ pub fn plan_with(
 ) -> Result<TriagePlan, TriageError> {
     let issues = load_issues(tracker, options)?;
     let statuses = &issues.compiled.statuses;
-    let mut issue_stats = PlanStats::default();
-    issue_stats.issues = issues.list.len();
-    issue_stats.usable_scripts = statuses.iter().filter(|s| s.is_usable()).count();
+    let issue_stats = PlanStats {
+        issues: issues.list.len(),
+        usable_scripts: statuses.iter().filter(|s| s.is_usable()).count(),
+        ..PlanStats::default()
+    };
     let over_limits = issues
         .list
         .iter()
