@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
-use clap::Args;
+use clap::{ArgGroup, Args};
 use flakewatch_core::time::Timestamp;
 use flakewatch_plugin_sdk::model::{AggregatorTable, ReadRowsRequest, Row};
 use serde::Deserialize;
@@ -40,15 +40,16 @@ pub(crate) struct CreateArgs {
 
 /// Arguments of `flakewatch upload-releases`.
 #[derive(Debug, Args)]
+#[command(group(
+    ArgGroup::new("input")
+        .required(true)
+        .multiple(false)
+        .args(["file", "release_controller"])
+))]
 pub(crate) struct UploadArgs {
     /// The release data: `{"tags", "jobRuns", "repositories", "pullRequests"}`, each a list of
     /// rows in the tables' columns.
-    #[arg(
-        long,
-        value_name = "FILE",
-        required_unless_present = "release_controller",
-        conflicts_with = "release_controller"
-    )]
+    #[arg(long, value_name = "FILE")]
     pub file: Option<PathBuf>,
     /// Saved release controller answers: release streams' tag lists
     /// (`/api/v1/releasestream/STREAM/tags`) and releases' details
