@@ -25,8 +25,7 @@ use flakewatch_triage::backend::{CycleLock, IssueTracker};
 use flakewatch_triage::cluster::NewIssueMode;
 use flakewatch_triage::engine::EngineKind;
 use flakewatch_triage::run::{
-    self, ApplyReport, DEFAULT_MAX_NEW_ISSUES, Decision, IssueRef, TriageError, TriageOptions,
-    TriagePlan,
+    self, ApplyReport, DEFAULT_MAX_NEW_ISSUES, Decision, IssueRef, TriageOptions, TriagePlan,
 };
 use flakewatch_triage::shard::{self, Merged, Shard, ShardPart};
 
@@ -277,7 +276,7 @@ fn run_cycle(args: &TriageArgs, verbose: u8, backends: &Backends) -> anyhow::Res
         .context("no issue tracker resolved")?;
     let source = &*backends.source;
     plan_and_apply(args, verbose, tracker, &options, |options| {
-        run::plan(tracker, source, options)
+        Ok(run::plan(tracker, source, options)?)
     })
 }
 
@@ -349,7 +348,7 @@ fn run_merge(args: &TriageArgs, verbose: u8) -> anyhow::Result<ExitCode> {
         options.since = merged.since();
     }
     plan_and_apply(args, verbose, &*tracker, &options, |options| {
-        shard::plan_merged(&*tracker, merged, options)
+        Ok(shard::plan_merged(&*tracker, merged, options)?)
     })
 }
 
@@ -360,7 +359,7 @@ fn plan_and_apply(
     verbose: u8,
     tracker: &dyn IssueTracker,
     options: &TriageOptions,
-    plan: impl FnOnce(&TriageOptions) -> Result<TriagePlan, TriageError>,
+    plan: impl FnOnce(&TriageOptions) -> anyhow::Result<TriagePlan>,
 ) -> anyhow::Result<ExitCode> {
     if args.apply {
         take_cycle_lock(tracker, args.lock_wait)?;

@@ -29,7 +29,6 @@ use crate::failure::{build_url, short_hash};
 use crate::patterns::{CompiledIssues, ScriptStatus};
 use crate::post::{FailurePost, build_posts};
 use crate::prepared::PreparedEngines;
-use crate::shard::ShardError;
 use flakewatch_core::Timestamp;
 
 /// Upstream's guard rail: with this many new issues pending, nothing is posted.
@@ -121,9 +120,6 @@ pub enum TriageError {
     /// The unclaimed failures could not be clustered.
     #[error(transparent)]
     Cluster(#[from] ClusterError),
-    /// Shard files could not be merged, or do not fit the tracker (a sharded cycle).
-    #[error(transparent)]
-    Shard(#[from] ShardError),
 }
 
 /// An issue the plan refers to: an existing one by number, or the k-th new one (0-based,
@@ -632,15 +628,17 @@ pub fn assign_existing(engine: &Engine, builds: &[Vec<FailurePost>]) -> Vec<Assi
 
 /// What [`plan_with`] asks of its caller once the issues are read: the failures and their
 /// assignment over the existing issues (sorted by number; the engine compiled over them).
-pub type Examine<'a> = dyn FnMut(&[Issue], &Engine) -> Result<Examined, TriageError> + 'a;
+/// `E` is the caller's error type, which holds every [`TriageError`] (`crate::shard` refuses
+/// shard files with its own).
+pub type Examine<'a, E = TriageError> = dyn FnMut(&[Issue], &Engine) -> Result<Examined, E> + 'a;
 
 /// Plans one cycle whose failures come from `examine` (a failure source, or the shards of
 /// a sharded cycle): reads the tracker, changes nothing.
-pub fn plan_with(
+pub fn plan_with<E: From<TriageError>>(
     tracker: &dyn IssueTracker,
     options: &TriageOptions,
-    examine: &mut Examine<'_>,
-) -> Result<TriagePlan, TriageError> {
+    examine: &mut Examine<'_, E>,
+) -> Result<TriagePlan, E> {
     let issues = load_issues(tracker, options)?;
     let statuses = &issues.compiled.statuses;
     let issue_stats = PlanStats {
@@ -667,7 +665,7 @@ pub fn plan_with(
     for (issue, status) in issues.list.iter().zip(statuses) {
         if let Some((problem, body)) = error_comment(status)
             && !issue.body.contains(BROKEN_BUILDER_MARKER)
-            && cache.scan(issue)?.new_body
+            && cache.scan(issue).map_err(TriageError::from)?.new_body
         {
             script_errors.push(ScriptErrorComment {
                 issue: issue.number,
@@ -693,7 +691,8 @@ pub fn plan_with(
         return Err(TriageError::Examined(format!(
             "{} assignments for {failures} failures",
             mains.len()
-        )));
+        ))
+        .into());
     }
     let mut mains = mains.into_iter();
     let existing = issues.list.len();
@@ -741,7 +740,9 @@ pub fn plan_with(
                     })?;
                     let text = script_text(&new.body);
                     let parsed = parse_script_with(&text, &options.limits);
-                    engines.push(Some(parsed.script))?;
+                    engines
+                        .push(Some(parsed.script))
+                        .map_err(TriageError::from)?;
                     outcome.decision = Decision::NewIssue;
                     outcome.queued.push(IssueRef::New(prepared.len()));
                     prepared.push(Prepared {
@@ -762,7 +763,8 @@ pub fn plan_with(
                             continue;
                         }
                         let issue = &issues.list[target];
-                        if cache.scan(issue)?.mentions.contains(&outcome.post.url) {
+                        let scan = cache.scan(issue).map_err(TriageError::from)?;
+                        if scan.mentions.contains(&outcome.post.url) {
                             outcome.already_mentioned.push(issue.number);
                         } else {
                             queued_existing
@@ -780,7 +782,8 @@ pub fn plan_with(
 
     if !unclaimed.is_empty() {
         let all: Vec<&FailurePost> = outcomes.iter().map(|o| &o.post).collect();
-        let clusters = cluster(&all, &unclaimed, options.engine, options.limits)?;
+        let clusters =
+            cluster(&all, &unclaimed, options.engine, options.limits).map_err(TriageError::from)?;
         for c in clusters {
             let k = prepared.len();
             for &m in &c.members {

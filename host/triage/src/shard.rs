@@ -168,6 +168,9 @@ pub enum ShardError {
     /// A single build (`--build`) is not sharded.
     #[error("a cycle of one build (--build) is not sharded")]
     OneBuild,
+    /// The cycle itself failed (a backend, the scripts' compilation, a new issue).
+    #[error(transparent)]
+    Triage(#[from] TriageError),
 }
 
 /// `a, b and c`.
@@ -729,9 +732,9 @@ pub fn examine(
     source: &dyn FailureSource,
     options: &TriageOptions,
     shard: Shard,
-) -> Result<ShardPart, TriageError> {
+) -> Result<ShardPart, ShardError> {
     if options.build.is_some() {
-        return Err(ShardError::OneBuild.into());
+        return Err(ShardError::OneBuild);
     }
     let issues = run::load_issues(tracker, options)?;
     let mut stats = PlanStats::default();
@@ -989,13 +992,13 @@ pub fn plan_merged(
     tracker: &dyn IssueTracker,
     merged: Merged,
     options: &TriageOptions,
-) -> Result<TriagePlan, TriageError> {
+) -> Result<TriagePlan, ShardError> {
     let mut merged = Some(merged);
     run::plan_with(tracker, options, &mut |issues, _| {
         let merged = merged
             .take()
             .ok_or_else(|| TriageError::Examined("the shares were planned twice".to_owned()))?;
-        Ok(merged.into_examined(issues, options)?)
+        merged.into_examined(issues, options)
     })
 }
 
