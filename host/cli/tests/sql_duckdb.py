@@ -10,6 +10,7 @@ table `failures` (`line` BIGINT, 1-based, and one VARCHAR column per field; a ke
 absent is NULL), runs each query (a BigQuery one first translated to DuckDB's dialect by
 bqemulator's translator, as the emulator does), and writes one line per failure to OUT,
 ordered by `line`, in `flakewatch match`'s format: {"action":"post","targets":[1,2]}.
+On standard error it says how long loading, translating and each query took (wall clock).
 """
 
 import argparse
@@ -17,6 +18,7 @@ import json
 import os
 import sys
 import tempfile
+import time
 
 import duckdb
 
@@ -55,9 +57,11 @@ def load(con, path, limit):
     return count
 
 
-def run(con, query, count, out_path):
+def run(con, query, count, out_path, name):
     """Runs one query and writes its assignment in `match`'s format."""
+    start = time.perf_counter()
     rows = con.execute(f"SELECT * FROM ({query}) ORDER BY 1").fetchall()
+    print(f"{name}: {len(rows)} rows in {time.perf_counter() - start:.3f} s", file=sys.stderr)
     if len(rows) != count:
         sys.exit(f"{len(rows)} result rows for {count} failures")
     with open(out_path, "w", encoding="utf-8") as out:
@@ -76,19 +80,28 @@ def main():
     parser.add_argument("--bigquery", nargs=2, metavar=("SQL", "OUT"))
     args = parser.parse_args()
     con = duckdb.connect()
+    start = time.perf_counter()
     count = load(con, args.failures, args.limit)
+    print(f"load: {count} failures in {time.perf_counter() - start:.3f} s", file=sys.stderr)
     if args.duckdb:
         with open(args.duckdb[0], encoding="utf-8") as f:
-            run(con, f.read(), count, args.duckdb[1])
+            run(con, f.read(), count, args.duckdb[1], "duckdb query")
     if args.bigquery:
         import logging
+        import structlog
         from bqemulator.sql.translator import SQLTranslator
         logging.disable(logging.CRITICAL)
+        # bqemulator logs through structlog, which logging.disable does not reach.
+        structlog.configure(
+            wrapper_class=structlog.make_filtering_bound_logger(logging.CRITICAL)
+        )
+        start = time.perf_counter()
         with open(args.bigquery[0], encoding="utf-8") as f:
             result = SQLTranslator().translate(f.read())
         if not hasattr(result, "value"):
             sys.exit(f"bqemulator cannot translate the query: {result}")
-        run(con, result.value, count, args.bigquery[1])
+        print(f"bigquery translation: {time.perf_counter() - start:.3f} s", file=sys.stderr)
+        run(con, result.value, count, args.bigquery[1], "bigquery query (translated)")
 
 
 if __name__ == "__main__":
