@@ -298,7 +298,7 @@ fn run_shard(args: &TriageArgs, shard: Shard, out: &Path) -> anyhow::Result<Exit
         part.write(&mut stdout)?;
         stdout.flush()?;
     } else {
-        write_atomically(out, &part)?;
+        write_shard_file(out, &part)?;
     }
     eprintln!(
         "flakewatch triage: share {shard}: {} of {} failed builds, {} failures, written to {}",
@@ -310,23 +310,35 @@ fn run_shard(args: &TriageArgs, shard: Shard, out: &Path) -> anyhow::Result<Exit
     Ok(ExitCode::SUCCESS)
 }
 
-/// Writes `part` to a file beside `path`, then renames it over `path`.
-fn write_atomically(path: &Path, part: &ShardPart) -> anyhow::Result<()> {
-    let mut name = path.file_name().unwrap_or_default().to_owned();
-    name.push(format!(".tmp{}", std::process::id()));
-    let temp = path.with_file_name(name);
-    let written = (|| -> io::Result<()> {
-        let mut file = BufWriter::new(File::create(&temp)?);
-        part.write(&mut file)?;
-        file.into_inner()
-            .map_err(io::IntoInnerError::into_error)?
-            .sync_all()
-    })();
-    if let Err(err) = written.and_then(|()| std::fs::rename(&temp, path)) {
-        let _ = std::fs::remove_file(&temp);
-        return Err(err).with_context(|| format!("writing {}", path.display()));
+/// Writes the shard file. A regular file (or a new one) is written beside `path` and renamed
+/// over it, so that a reader never sees half of it; anything else (a pipe, a device such as
+/// `/dev/null`) is written in place: renaming over it would replace it.
+fn write_shard_file(path: &Path, part: &ShardPart) -> anyhow::Result<()> {
+    let context = || format!("writing {}", path.display());
+    let write = |file: File| -> io::Result<File> {
+        let mut out = BufWriter::new(file);
+        part.write(&mut out)?;
+        out.into_inner().map_err(io::IntoInnerError::into_error)
+    };
+    match std::fs::metadata(path) {
+        Ok(meta) if !meta.is_file() => {
+            let file = std::fs::OpenOptions::new().write(true).open(path);
+            file.and_then(write).map(drop).with_context(context)
+        }
+        _ => {
+            let mut name = path.file_name().unwrap_or_default().to_owned();
+            name.push(format!(".tmp{}", std::process::id()));
+            let temp = path.with_file_name(name);
+            let written = File::create(&temp)
+                .and_then(write)
+                .and_then(|file| file.sync_all())
+                .and_then(|()| std::fs::rename(&temp, path));
+            if written.is_err() {
+                let _ = std::fs::remove_file(&temp);
+            }
+            written.with_context(context)
+        }
     }
-    Ok(())
 }
 
 /// The merger of a sharded cycle: reads every share's file, checks them against each other,

@@ -432,3 +432,42 @@ fn sharding_flags_are_checked_before_any_work() {
     }
     assert!(!data.path().join("x.jsonl").exists());
 }
+
+/// A worker writes into a pipe (or a device such as `/dev/null`) in place: renaming a
+/// finished file over it would replace it with a regular file.
+#[test]
+fn a_worker_writes_into_a_pipe_in_place() {
+    use std::os::unix::fs::FileTypeExt;
+    let data = demo_copy();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let fifo = dir.path().join("shard.fifo");
+    let made = Command::new("mkfifo").arg(&fifo).status().expect("mkfifo");
+    assert!(made.success(), "mkfifo failed");
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::read(fifo).expect("read the pipe"))
+    };
+    let output = triage(
+        data.path(),
+        Some(DEMO_NOW),
+        &[],
+        &[
+            "--shard",
+            "1/1",
+            "--examined-out",
+            fifo.to_str().expect("UTF-8 path"),
+        ],
+    );
+    let is_fifo = std::fs::symlink_metadata(&fifo).is_ok_and(|m| m.file_type().is_fifo());
+    // (When the pipe was replaced the reader never returns: it is left behind.)
+    assert!(is_fifo, "the worker replaced the pipe");
+    if !output.status.success() {
+        // Let the reader go before failing.
+        drop(std::fs::OpenOptions::new().write(true).open(&fifo));
+    }
+    let piped = reader.join().expect("reader");
+    ok(&output, "worker into a pipe");
+    let file = shards(data.path(), DEMO_NOW, 1, dir.path(), &[]);
+    assert_eq!(piped, std::fs::read(&file[0]).expect("shard file"));
+    assert!(piped.starts_with(b"{\"schema\":\"flakewatch.triage-shard/1\""));
+}
