@@ -1481,6 +1481,37 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        /// Any text reads as a change log without a panic, into a consistent tree (every
+        /// node listed by its parent, no empty text), and every query answers.
+        #[test]
+        fn any_text_reads_as_a_change_log(
+            html in "(<[/!?]?[a-zA-Z0-9]{0,3}( [a-z]{1,4}(=(\"[^\"]{0,6}\"|'[^']{0,6}'|[^ >]{0,6}))?){0,2} ?/?>?|&#?[a-zA-Z0-9]{0,4};?|[^<&]{0,8}|<|&|<!--|-->){0,60}",
+            tag in "[0-9a-z.\\-]{0,40}",
+        ) {
+            let c = Changelog::parse(&html);
+            for node in 1..c.dom.nodes.len() {
+                proptest::prop_assert!(c.dom.children[c.dom.parent[node]].contains(&node));
+                if let Node::Text(t) = &c.dom.nodes[node] {
+                    proptest::prop_assert!(!t.is_empty());
+                }
+            }
+            let _ = (c.previous_release_tag(), c.kubernetes_version(), c.coreos_version());
+            if let Some(rows) = c.repositories("t") {
+                for row in &rows {
+                    proptest::prop_assert!(
+                        AggregatorTable::ReleaseRepositories.check_row(row).is_ok()
+                    );
+                }
+            }
+            for row in c.pull_requests("t") {
+                proptest::prop_assert!(AggregatorTable::ReleasePullRequests.check_row(&row).is_ok());
+            }
+            proptest::prop_assert!(Timestamp::parse_rfc3339(&release_time(&tag)).is_ok());
+            let _ = decode_base64(&html);
+        }
+    }
+
     #[test]
     fn base64_and_entities_decode() {
         assert_eq!(decode_base64("PGgzPg==").expect("padded"), b"<h3>");
