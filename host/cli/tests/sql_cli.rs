@@ -68,6 +68,11 @@ fn workload(shape: &str, failures: Option<u32>) -> PathBuf {
     };
     let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
     let dir = tmp.join(&name);
+    // Tests of this binary run in parallel and share workloads: one generates at a time.
+    static GENERATING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _guard = GENERATING
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     if dir.join("failures.jsonl").exists() {
         return dir;
     }
