@@ -4,6 +4,8 @@
 //! Phases run one after the other on one thread, except the regexps and code generation,
 //! which use the machine's cores as they do in `flakewatch`.
 
+#![allow(clippy::print_stdout, reason = "an example that reports its figures")]
+
 use std::time::{Duration, Instant};
 
 use flakewatch_dsl::ir::{PatternSet, PatternSetBuilder};

@@ -473,8 +473,7 @@ mod tests {
             let mut lean = assembler.finish();
             assert_eq!(lean.stats, plain_stats, "seed {seed}");
             assert_eq!(lean.boards.len(), plain.len());
-            for k in 0..plain.len() {
-                let (p, l) = (&mut plain[k], &mut lean.boards[k]);
+            for (p, l) in plain.iter_mut().zip(lean.boards.iter_mut()) {
                 assert_eq!(p.builders(), l.builders(), "seed {seed}");
                 assert_eq!(p.commits(), l.commits(), "seed {seed}");
                 assert_eq!(
@@ -483,10 +482,10 @@ mod tests {
                     "seed {seed}"
                 );
             }
-            for k in 0..plain.len() {
-                for b in 0..plain[k].builders().len() {
-                    for c in 0..plain[k].commits().len() {
-                        let p = plain[k].result(b, c);
+            for (k, board) in plain.iter().enumerate() {
+                for b in 0..board.builders().len() {
+                    for c in 0..board.commits().len() {
+                        let p = board.result(b, c);
                         let l = lean.boards[k].result(b, c).copied();
                         assert_eq!(
                             p.map(|r| (r.id, r.status, r.top)),
