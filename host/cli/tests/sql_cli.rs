@@ -794,3 +794,31 @@ fn a_postgres_server_assigns_the_regex_heavy_workload_as_match() {
         "regex-heavy: the PostgreSQL query's assignment differs from match's"
     );
 }
+
+#[test]
+fn an_order_comparison_with_a_non_utf8_literal_is_refused_in_every_dialect() {
+    // Go compares bytes, and no SQL text literal holds "\xff"; equality with it is FALSE.
+    let issues = [
+        (5, "post <- test < \"\\xff\""),
+        (6, "post <- test == \"\\xff\" || pkg == \"x\""),
+    ];
+    for dialect in ["duckdb", "bigquery", "postgres"] {
+        let out = sql_on("sql-non-utf8", &issues, &["--dialect", dialect]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{dialect}: {stderr}");
+        assert!(
+            stderr.contains(&format!(
+                "1 rule(s) cannot be written in {dialect} with the same meaning"
+            )) && stderr.contains("issue #5, rule 1: the literal compared with test"),
+            "{dialect}: {stderr}"
+        );
+        let out = sql_on(
+            "sql-non-utf8",
+            &issues,
+            &["--dialect", dialect, "--omit-refused"],
+        );
+        assert_eq!(out.status.code(), Some(0), "{dialect}");
+        let query = String::from_utf8(out.stdout).expect("UTF-8 query");
+        assert!(query.contains("WHEN (FALSE OR "), "{dialect}: {query}");
+    }
+}
