@@ -471,3 +471,81 @@ fn a_worker_writes_into_a_pipe_in_place() {
     assert_eq!(piped, std::fs::read(&file[0]).expect("shard file"));
     assert!(piped.starts_with(b"{\"schema\":\"flakewatch.triage-shard/1\""));
 }
+
+/// Rewrites a shard file line by line (0 is the first line).
+fn edit(from: &Path, to: &Path, change: impl Fn(usize, &mut serde_json::Value)) {
+    let text = std::fs::read_to_string(from).expect("shard file");
+    let mut out = String::new();
+    for (k, line) in text.lines().enumerate() {
+        let mut value: serde_json::Value = serde_json::from_str(line).expect("JSON line");
+        change(k, &mut value);
+        out.push_str(&value.to_string());
+        out.push('\n');
+    }
+    std::fs::write(to, out).expect("write");
+}
+
+#[test]
+fn edited_shard_files_are_refused() {
+    let data = demo_copy();
+    let out = tempfile::tempdir().expect("temp dir");
+    let two = shards(data.path(), DEMO_NOW, 2, out.path(), &[]);
+    let (a, b) = (out.path().join("a.jsonl"), out.path().join("b.jsonl"));
+
+    // The shares swapped: every build is in the other share.
+    edit(&two[0], &a, |k, v| {
+        if k == 0 {
+            v["shard"] = serde_json::json!([2, 2]);
+        }
+    });
+    edit(&two[1], &b, |k, v| {
+        if k == 0 {
+            v["shard"] = serde_json::json!([1, 2]);
+        }
+    });
+    let stderr = refused(data.path(), None, &[a.clone(), b.clone()], &[]);
+    assert!(
+        stderr.contains("a.jsonl:2: build https://ci.chromium.org/b/")
+            && stderr.contains(" is in share 1/2, not 2/2"),
+        "{stderr}"
+    );
+
+    // Two builds at one position.
+    let first_index = std::fs::read_to_string(&two[0]).expect("shard file");
+    let first_index: serde_json::Value =
+        serde_json::from_str(first_index.lines().nth(1).expect("a build line")).expect("JSON");
+    edit(&two[0], &a, |k, v| {
+        if k == 2 {
+            v["index"] = first_index["index"].clone();
+        }
+    });
+    let stderr = refused(data.path(), None, &[a.clone(), two[1].clone()], &[]);
+    assert!(
+        stderr.contains("a.jsonl:3: position ") && stderr.contains(" is taken twice"),
+        "{stderr}"
+    );
+
+    // Two builds of a file swap positions: every position is filled once, but the order is
+    // not the announced one.
+    let second_index: serde_json::Value = serde_json::from_str(
+        std::fs::read_to_string(&two[0])
+            .expect("shard file")
+            .lines()
+            .nth(2)
+            .expect("two build lines"),
+    )
+    .expect("JSON");
+    edit(&two[0], &a, |k, v| match k {
+        1 => v["index"] = second_index["index"].clone(),
+        2 => v["index"] = first_index["index"].clone(),
+        _ => {}
+    });
+    let stderr = refused(data.path(), None, &[a.clone(), two[1].clone()], &[]);
+    assert!(
+        stderr.contains(
+            "the builds of the shares do not make the cycle's processing order of 126 failed \
+             builds that their first lines announce"
+        ),
+        "{stderr}"
+    );
+}

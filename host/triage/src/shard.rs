@@ -140,6 +140,16 @@ pub enum ShardError {
         /// What is wrong.
         message: String,
     },
+    /// The builds of the shares, each in its place, are not the processing order the files
+    /// announce (a file was edited or put together from others).
+    #[error(
+        "the builds of the shares do not make the cycle's processing order of {total} failed \
+         builds that their first lines announce"
+    )]
+    Order {
+        /// The failed builds of the cycle.
+        total: usize,
+    },
     /// The merger's window is not the shards'.
     #[error(
         "the shards were examined for the window since {shards}, the merger's --now gives {merger}; \
@@ -614,6 +624,11 @@ impl ShardPart {
         let header: Header = serde_json::from_str(&first).map_err(|e| invalid(1, e))?;
         let shard = Shard::new(header.shard.0, header.shard.1)
             .map_err(|e| LineError::invalid(name, 1, e.to_string()))?;
+        let (secs, nanos) = header.cycle.since;
+        if Timestamp::from_unix(secs, nanos).is_none() {
+            let message = format!("window start {:?} out of range", header.cycle.since);
+            return Err(LineError::invalid(name, 1, message).into());
+        }
         let issues = &header.cycle.issues;
         let index_of: BTreeMap<u64, usize> = issues
             .iter()
@@ -742,17 +757,17 @@ pub fn examine(
     let failed = run::failed_builds(source, options.since, &mut stats, &mut filtered)?;
     let urls: Vec<String> = failed.iter().map(|b| build_url(b.id)).collect();
     let order = order_digest(urls.iter().map(String::as_str));
-    let mine: Vec<(usize, Vec<FailurePost>)> = failed
+    let (indices, posts): (Vec<usize>, Vec<Vec<FailurePost>>) = failed
         .iter()
         .enumerate()
         .filter(|(k, _)| shard.holds(&urls[*k]))
         .map(|(k, build)| (k, build_posts(build)))
-        .collect();
+        .unzip();
     drop(failed);
-    let posts: Vec<Vec<FailurePost>> = mine.iter().map(|(_, p)| p.clone()).collect();
     let mut mains = run::assign_existing(&issues.compiled.engine, &posts).into_iter();
-    let builds = mine
+    let builds = indices
         .into_iter()
+        .zip(posts)
         .map(|(index, posts)| ShardBuild {
             index,
             mains: mains.by_ref().take(posts.len()).collect(),
@@ -897,11 +912,7 @@ impl Merged {
         let builds: Vec<ShardBuild> = slots.into_iter().flatten().collect();
         let order = order_digest(builds.iter().map(|b| b.posts[0].url.as_str()));
         if builds.len() != total || order != cycle.order {
-            return Err(ShardError::Inconsistent {
-                file: "the merged shares".to_owned(),
-                first: first_name,
-                what: "failed builds than the cycle they announce",
-            });
+            return Err(ShardError::Order { total });
         }
         Ok(Merged {
             first: first_name,
@@ -910,7 +921,7 @@ impl Merged {
         })
     }
 
-    /// The window start the shares were examined for.
+    /// The window start the shares were examined for (checked when each file was read).
     pub fn since(&self) -> Timestamp {
         let (secs, nanos) = self.cycle.since;
         Timestamp::from_unix(secs, nanos).unwrap_or_default()
