@@ -134,41 +134,8 @@ fn call<T: Serialize + DeserializeOwned>(
     }
 }
 
-/// Whether `text` has the shape of RFC 3339 (`YYYY-MM-DDTHH:MM:SS`, optional fraction, `Z`
-/// or `±HH:MM`).
-pub fn is_rfc3339(text: &str) -> bool {
-    let b = text.as_bytes();
-    let digits =
-        |r: std::ops::Range<usize>| b.get(r).is_some_and(|d| d.iter().all(u8::is_ascii_digit));
-    if b.len() < 20
-        || !digits(0..4)
-        || b[4] != b'-'
-        || !digits(5..7)
-        || b[7] != b'-'
-        || !digits(8..10)
-        || b[10] != b'T'
-        || !digits(11..13)
-        || b[13] != b':'
-        || !digits(14..16)
-        || b[16] != b':'
-        || !digits(17..19)
-    {
-        return false;
-    }
-    let mut rest = &b[19..];
-    if let Some(frac) = rest.strip_prefix(b".") {
-        let n = frac.iter().take_while(|d| d.is_ascii_digit()).count();
-        if n == 0 {
-            return false;
-        }
-        rest = &frac[n..];
-    }
-    match rest {
-        b"Z" => true,
-        [b'+' | b'-', h1, h2, b':', m1, m2] => [h1, h2, m1, m2].iter().all(|d| d.is_ascii_digit()),
-        _ => false,
-    }
-}
+/// Whether `text` has the shape of RFC 3339 (kept here for plugins that call it from the kit).
+pub use crate::model::is_rfc3339;
 
 fn list_issues<P: Plugin>(plugin: &P, report: &mut Report) -> Option<Vec<Issue>> {
     let mut issues = Vec::new();

@@ -789,7 +789,7 @@ impl AggregatorTable {
                 (ColumnType::String, Value::String(_)) => true,
                 (ColumnType::Int64, Value::Number(n)) => n.is_i64(),
                 (ColumnType::Bool, Value::Bool(_)) => true,
-                (ColumnType::Timestamp, Value::String(s)) => crate::kit::is_rfc3339(s),
+                (ColumnType::Timestamp, Value::String(s)) => is_rfc3339(s),
                 _ => false,
             };
             if !ok {
@@ -911,4 +911,40 @@ pub struct RowPage {
     /// Where the next page starts; `None` on the last page.
     #[serde(default)]
     pub next_cursor: Option<String>,
+}
+
+/// Whether `text` has the shape of RFC 3339 (`YYYY-MM-DDTHH:MM:SS`, optional fraction, `Z`
+/// or `±HH:MM`).
+pub fn is_rfc3339(text: &str) -> bool {
+    let b = text.as_bytes();
+    let digits =
+        |r: std::ops::Range<usize>| b.get(r).is_some_and(|d| d.iter().all(u8::is_ascii_digit));
+    if b.len() < 20
+        || !digits(0..4)
+        || b[4] != b'-'
+        || !digits(5..7)
+        || b[7] != b'-'
+        || !digits(8..10)
+        || b[10] != b'T'
+        || !digits(11..13)
+        || b[13] != b':'
+        || !digits(14..16)
+        || b[16] != b':'
+        || !digits(17..19)
+    {
+        return false;
+    }
+    let mut rest = &b[19..];
+    if let Some(frac) = rest.strip_prefix(b".") {
+        let n = frac.iter().take_while(|d| d.is_ascii_digit()).count();
+        if n == 0 {
+            return false;
+        }
+        rest = &frac[n..];
+    }
+    match rest {
+        b"Z" => true,
+        [b'+' | b'-', h1, h2, b':', m1, m2] => [h1, h2, m1, m2].iter().all(|d| d.is_ascii_digit()),
+        _ => false,
+    }
 }
