@@ -218,7 +218,7 @@ fn the_guard_rail_stops_the_run_with_its_own_exit_code() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert_eq!(output.status.code(), Some(4), "{stdout}");
     assert!(
-        stdout.contains("guard rail: 16 new issues pending"),
+        stdout.contains("guard rail: 10 new issues pending"),
         "{stdout}"
     );
     assert!(stdout.contains("stopped by the guard rail"), "{stdout}");

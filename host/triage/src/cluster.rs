@@ -292,8 +292,10 @@ pub enum ClusterError {
 
 /// Groups the failures at `unowned` (indices into `all`, every failure of the cycle in
 /// processing order) into clusters, one new issue each, in order of their first failure.
-/// Every unowned failure is in exactly one cluster; each cluster's pattern matches, among
-/// all failures, exactly its members.
+/// Every unowned failure is in exactly one cluster; each cluster's pattern matches all its
+/// members and no other unowned failure. It may match failures that existing issues own:
+/// its rule is a `default` in an issue numbered after all of them, so it takes none of those
+/// (a `post` anywhere, or an earlier `default`, wins over it).
 pub fn cluster(
     all: &[&FailurePost],
     unowned: &[usize],
@@ -341,7 +343,9 @@ pub fn cluster(
         }
     }
 
-    // Re-check every generated pattern over every failure of the cycle.
+    // Re-check every generated pattern over every failure of the cycle: among the unowned
+    // ones it must match exactly its members (what existing issues own stays theirs, see
+    // above; `post` here only makes the checker report every pattern that matches).
     let scripts: Vec<String> = candidates
         .iter()
         .map(|(_, new)| format!("post <- {}\n", new.pattern))
@@ -360,8 +364,15 @@ pub fn cluster(
     )?;
     let mut matched: Vec<Vec<usize>> = vec![Vec::new(); candidates.len()];
     if !candidates.is_empty() {
+        let mut is_unowned = vec![false; all.len()];
+        for &i in unowned {
+            is_unowned[i] = true;
+        }
         let mut scratch = checker.scratch();
         for (i, post) in all.iter().enumerate() {
+            if !is_unowned[i] {
+                continue;
+            }
             if let flakewatch_dsl::Assignment::Post(targets) =
                 checker.assign(&post.record(), &mut scratch)
             {
@@ -586,20 +597,41 @@ mod tests {
     }
 
     #[test]
-    fn a_family_pattern_that_would_also_take_an_owned_failure_falls_back_to_upstream() {
-        // u3 is owned (not in `unowned`) but is a subtest of the same parent.
+    fn a_family_pattern_may_match_owned_failures_but_not_other_unowned_ones() {
+        // u3 is owned (not in `unowned`) and a subtest of the same parent: the family's
+        // `default` rule matches it, but its owner keeps it, so the family is one issue.
         let all = vec![
             test_failure("os", "TestRead/a", "u1"),
             test_failure("os", "TestRead/b", "u2"),
             test_failure("os", "TestRead/c", "u3"),
         ];
         let clusters = run(&all, &[0, 1]);
+        assert_eq!(clusters.len(), 1, "{clusters:#?}");
+        assert_eq!(clusters[0].members, [0, 1]);
+        assert_eq!(
+            clusters[0].new.pattern,
+            "pkg == \"os\" && test ~ `^TestRead(/|$)`"
+        );
+        // A build reason whose regexp also matches another family's unowned failure (one
+        // whose first reason line is another) is split back into upstream's issues.
+        let oom = "compile: internal error: out of memory allocating 12 bytes\n";
+        let all = vec![
+            build_failure("gotip-linux-386", "go", oom),
+            build_failure("gotip-linux-arm64", "go", oom),
+            build_failure(
+                "gotip-linux-amd64",
+                "go",
+                &format!("link: fatal error: bad relocation\n{oom}"),
+            ),
+        ];
+        let clusters = run(&all, &[0, 1, 2]);
         let patterns: Vec<&str> = clusters.iter().map(|c| c.new.pattern.as_str()).collect();
         assert_eq!(
             patterns,
             [
-                "pkg == \"os\" && test == \"TestRead/a\"",
-                "pkg == \"os\" && test == \"TestRead/b\""
+                "builder == \"gotip-linux-386\" && repo == \"go\" && mode == \"build\"",
+                "builder == \"gotip-linux-arm64\" && repo == \"go\" && mode == \"build\"",
+                "builder == \"gotip-linux-amd64\" && repo == \"go\" && mode == \"build\"",
             ]
         );
     }
