@@ -16,7 +16,7 @@
 //! | [`yaml`] | yaml.v2's scalar styles and folding, byte for byte |
 //! | [`pipeline`] | one aggregation end to end and its outcome |
 //! | [`wait`] | waiting for runs to finish: the injected clock, the re-read, the stop time |
-//! | [`test_case`] | `analyze-test-case`: one test's passes across the runs of many jobs |
+//! | [`test_case`](mod@test_case) | `analyze-test-case`: one test's passes across the runs of many jobs |
 //! | [`config`] | the compat/improved profiles and the TOML file |
 //! | [`analyze_historical`] | `analyze-historical-data` (disruptions and alerts) |
 //! | [`test_summary`] | `analyze-historical-data --data-type tests`: test pass-rate rows |

@@ -4,7 +4,7 @@
 //! failures runs inside the warehouse (`docs/sql.md`).
 //!
 //! [`compile`] takes a [`PatternSet`] and [`Options`] and returns the query text. Regexps are
-//! written from their parsed form ([`regex`](crate::regex) module); every literal goes through
+//! written from their parsed form (the `regex` module); every literal goes through
 //! the dialect's escaping ([`dialect`]). The query's size is linear in the pattern set: each
 //! rule's expression is written once, each issue's decision once.
 #![forbid(unsafe_code)]
