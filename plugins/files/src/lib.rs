@@ -24,6 +24,7 @@
 
 pub mod builds;
 pub mod results;
+mod sqlite;
 pub mod store;
 pub mod tables;
 

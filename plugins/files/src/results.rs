@@ -11,7 +11,6 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
-use std::time::Duration;
 
 use flakewatch_plugin_sdk::PluginError;
 use flakewatch_plugin_sdk::model::{
@@ -20,7 +19,8 @@ use flakewatch_plugin_sdk::model::{
 };
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
 
-use crate::store::{DirLock, crash_point};
+use crate::sqlite::failed;
+use crate::store::crash_point;
 
 /// The database file in the data directory.
 pub const RESULTS_FILE: &str = "results.sqlite";
@@ -28,9 +28,6 @@ pub const RESULTS_FILE: &str = "results.sqlite";
 /// The schema version this plugin writes and reads. A database with a newer version is
 /// refused before anything is written.
 pub const SCHEMA_VERSION: i64 = 1;
-
-/// How long a writer waits for another process's transaction before giving up.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Runs per `revision_runs` page unless the option `page_runs` says otherwise.
 pub const DEFAULT_PAGE_RUNS: usize = 100;
@@ -97,10 +94,6 @@ pub struct ResultsStore {
 }
 
 /// An error of operation `op`, naming the backend and the database.
-fn failed(op: &str, path: &Path, e: impl std::fmt::Display) -> PluginError {
-    PluginError::failed(format!("files backend: {op}: {}: {e}", path.display()))
-}
-
 impl ResultsStore {
     /// A store in `dir` (which need not exist yet). `page_runs` is the page size of
     /// `revision_runs` (at least 1).
@@ -126,61 +119,19 @@ impl ResultsStore {
         create: bool,
     ) -> Result<Option<MutexGuard<'_, Option<Connection>>>, PluginError> {
         let path = self.path();
-        let mut guard = self
-            .conn
-            .lock()
-            .map_err(|_| failed(op, &path, "connection state poisoned"))?;
-        if guard.is_none() {
-            if !path.exists() {
-                if !create {
-                    return Ok(None);
-                }
-                std::fs::create_dir_all(&self.dir)
-                    .map_err(|e| failed(op, &path, format!("creating the data directory: {e}")))?;
-            }
-            // Opening switches the database to WAL and migrates it: steps SQLite answers
-            // "locked" to at once, without waiting, when another connection does them at the
-            // same time. The directory lock serialises first opens (a reader that cannot take
-            // it goes on without).
-            let _lock = match DirLock::acquire(&self.dir) {
-                Ok(lock) => Some(lock),
-                Err(e) if create => return Err(failed(op, &path, e)),
-                Err(_) => None,
-            };
-            let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-            if create {
-                flags |= OpenFlags::SQLITE_OPEN_CREATE;
-            }
-            let mut conn =
-                Connection::open_with_flags(&path, flags).map_err(|e| failed(op, &path, e))?;
-            conn.busy_timeout(BUSY_TIMEOUT)
-                .map_err(|e| failed(op, &path, e))?;
-            let mode: String = conn
-                .query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))
-                .map_err(|e| failed(op, &path, e))?;
-            if !mode.eq_ignore_ascii_case("wal") {
-                return Err(failed(
-                    op,
-                    &path,
-                    format!("cannot switch to WAL mode (journal mode is {mode})"),
-                ));
-            }
-            conn.execute_batch("PRAGMA synchronous = FULL")
-                .map_err(|e| failed(op, &path, e))?;
-            migrate(&mut conn).map_err(|e| match e {
+        crate::sqlite::connection(&self.conn, &self.dir, &path, op, create, |conn| {
+            migrate(conn).map_err(|e| match e {
                 Migration::Newer(found) => failed(
                     op,
                     &path,
                     format!(
                         "the results schema is version {found}, newer than this plugin knows \
-                         ({SCHEMA_VERSION}); use a newer flakewatch-plugin-files (nothing was written)"
+                     ({SCHEMA_VERSION}); use a newer flakewatch-plugin-files (nothing was written)"
                     ),
                 ),
                 Migration::Sql(e) => failed(op, &path, format!("schema migration: {e}")),
-            })?;
-            *guard = Some(conn);
-        }
-        Ok(Some(guard))
+            })
+        })
     }
 
     /// Stores one run, whole or not at all.

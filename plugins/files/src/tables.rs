@@ -10,9 +10,8 @@
 //! (SQLite's `BINARY` collation is the byte order of UTF-8, as Rust's string order is), the
 //! cursor being the last key as a JSON list.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard};
-use std::time::Duration;
 
 use flakewatch_plugin_sdk::PluginError;
 use flakewatch_plugin_sdk::model::{
@@ -20,19 +19,16 @@ use flakewatch_plugin_sdk::model::{
     UploadWindow, UploadWindowRequest,
 };
 use rusqlite::types::{Value as Sql, ValueRef};
-use rusqlite::{Connection, OpenFlags, TransactionBehavior, params_from_iter};
+use rusqlite::{Connection, TransactionBehavior, params_from_iter};
 use serde_json::Value;
 
-use crate::store::DirLock;
+use crate::sqlite::failed;
 
 /// The database file in the data directory.
 pub const TABLES_FILE: &str = "aggregator.sqlite";
 
 /// Rows per `read_rows` page unless the option `page_rows` says otherwise.
 pub const DEFAULT_PAGE_ROWS: usize = 1000;
-
-/// How long a writer waits for another process's transaction.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The aggregator tables of one data directory. The database is created by the first
 /// insert; until then reads answer nothing.
@@ -41,10 +37,6 @@ pub struct TablesStore {
     dir: PathBuf,
     page_rows: usize,
     conn: Mutex<Option<Connection>>,
-}
-
-fn failed(op: &str, path: &Path, e: impl std::fmt::Display) -> PluginError {
-    PluginError::failed(format!("files backend: {op}: {}: {e}", path.display()))
 }
 
 fn bad(op: &str, e: impl std::fmt::Display) -> PluginError {
@@ -176,52 +168,15 @@ impl TablesStore {
         create: bool,
     ) -> Result<Option<MutexGuard<'_, Option<Connection>>>, PluginError> {
         let path = self.path();
-        let mut guard = self
-            .conn
-            .lock()
-            .map_err(|_| failed(op, &path, "connection state poisoned"))?;
-        if guard.is_none() {
-            if !path.exists() {
-                if !create {
-                    return Ok(None);
-                }
-                std::fs::create_dir_all(&self.dir)
-                    .map_err(|e| failed(op, &path, format!("creating the data directory: {e}")))?;
-            }
-            // First opens switch to WAL and create the tables: serialised by the directory lock.
-            let _lock = match DirLock::acquire(&self.dir) {
-                Ok(lock) => Some(lock),
-                Err(e) if create => return Err(failed(op, &path, e)),
-                Err(_) => None,
-            };
-            let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-            if create {
-                flags |= OpenFlags::SQLITE_OPEN_CREATE;
-            }
-            let conn =
-                Connection::open_with_flags(&path, flags).map_err(|e| failed(op, &path, e))?;
-            conn.busy_timeout(BUSY_TIMEOUT)
-                .map_err(|e| failed(op, &path, e))?;
-            let mode: String = conn
-                .query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))
-                .map_err(|e| failed(op, &path, e))?;
-            if !mode.eq_ignore_ascii_case("wal") {
-                return Err(failed(
-                    op,
-                    &path,
-                    format!("cannot switch to WAL mode (journal mode is {mode})"),
-                ));
-            }
-            let mut schema = String::from("PRAGMA synchronous = FULL;");
+        crate::sqlite::connection(&self.conn, &self.dir, &path, op, create, |conn| {
+            let mut schema = String::new();
             for table in AggregatorTable::ALL {
                 schema.push_str(&create_sql(table));
                 schema.push(';');
             }
             conn.execute_batch(&schema)
-                .map_err(|e| failed(op, &path, format!("creating the tables: {e}")))?;
-            *guard = Some(conn);
-        }
-        Ok(Some(guard))
+                .map_err(|e| failed(op, &path, format!("creating the tables: {e}")))
+        })
     }
 
     /// Inserts the rows whose key is not stored yet, in one transaction.
