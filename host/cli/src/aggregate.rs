@@ -236,13 +236,14 @@ pub(crate) fn read_static(
     })
 }
 
-fn resolve(args: &AggregateArgs) -> anyhow::Result<(Request, Settings, Option<WaitPolicy>)> {
-    let file = match &args.config {
-        Some(path) => Some(ConfigFile::read(path)?),
-        None => None,
-    };
-    let mode = args
-        .mode
+/// The settings of `--mode` and `--config FILE`: the mode's profile (`--mode`, else the
+/// file's, else compat) with the file's settings over it.
+pub(crate) fn settings(
+    config: Option<&std::path::Path>,
+    mode: Option<ModeArg>,
+) -> Result<Settings, AggregateError> {
+    let file = config.map(ConfigFile::read).transpose()?;
+    let mode = mode
         .map(Mode::from)
         .or(file.as_ref().and_then(|f| f.mode))
         .unwrap_or(Mode::Compat);
@@ -250,6 +251,11 @@ fn resolve(args: &AggregateArgs) -> anyhow::Result<(Request, Settings, Option<Wa
     if let Some(file) = file {
         settings.apply(file);
     }
+    Ok(settings)
+}
+
+fn resolve(args: &AggregateArgs) -> anyhow::Result<(Request, Settings, Option<WaitPolicy>)> {
+    let mut settings = settings(args.config.as_deref(), args.mode)?;
     macro_rules! flag {
         ($($arg:ident => $field:ident),*) => { $( if let Some(v) = args.$arg { settings.$field = v; } )* };
     }

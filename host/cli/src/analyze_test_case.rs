@@ -13,12 +13,12 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Args;
 
-use super::aggregate::{EXIT_CONFIG, ModeArg, go_duration, read_static, static_pairs};
+use super::aggregate::{EXIT_CONFIG, ModeArg, go_duration, read_static, settings, static_pairs};
 use flakewatch_aggregate::test_case::{
     self, CaseOptions, FAILED_ERROR, Matching, TestGroup, parse_prefixes,
 };
 use flakewatch_aggregate::wait::SystemClock;
-use flakewatch_aggregate::{AggregateError, ConfigFile, Mode, Settings};
+use flakewatch_aggregate::{AggregateError, Mode};
 use flakewatch_core::time::Timestamp;
 
 /// Exit code for flags upstream refuses.
@@ -108,19 +108,8 @@ pub(crate) struct TestCaseArgs {
 }
 
 fn options(args: &TestCaseArgs) -> Result<(CaseOptions, Timestamp), AggregateError> {
-    let file = match &args.config {
-        Some(path) => Some(ConfigFile::read(path)?),
-        None => None,
-    };
-    let mode = args
-        .mode
-        .map(Mode::from)
-        .or(file.as_ref().and_then(|f| f.mode))
-        .unwrap_or(Mode::Compat);
-    let mut settings = Settings::profile(mode);
-    if let Some(file) = file {
-        settings.apply(file);
-    }
+    let settings = settings(args.config.as_deref(), args.mode)?;
+    let mode = settings.mode;
     let matching = match (&args.payload_tag, &args.payload_invocation_id) {
         (Some(tag), _) => Matching::PayloadTag(tag.clone()),
         (None, Some(id)) => Matching::InvocationId(id.clone()),
