@@ -612,7 +612,7 @@ mod tests {
                 }
             }
         }
-        // The tiny limit refuses the large ones, the default none.
-        assert_eq!(refused, 3);
+        // The tiny limit refuses four of the six, the default none.
+        assert_eq!(refused, 4);
     }
 }
