@@ -34,7 +34,8 @@ fn files_plugin_reads_the_demo_data() {
         [
             Capability::IssueTracker,
             Capability::FailureSource,
-            Capability::TestResults
+            Capability::TestResults,
+            Capability::AggregatorTables
         ]
     );
     assert_eq!(info.sdk_version, flakewatch_plugin_sdk::SDK_VERSION);
