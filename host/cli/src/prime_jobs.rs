@@ -45,7 +45,7 @@ pub(crate) struct PrimeArgs {
 }
 
 /// The files under `paths` (directories listed, sorted) whose name ends in one of `exts`.
-fn files(paths: &[PathBuf], exts: &[&str]) -> anyhow::Result<Vec<PathBuf>> {
+pub(crate) fn files(paths: &[PathBuf], exts: &[&str]) -> anyhow::Result<Vec<PathBuf>> {
     let mut out = Vec::new();
     for path in paths {
         if path.is_dir() {

@@ -416,26 +416,7 @@ struct Probe {
 
 /// The `.json` files under `paths` (directories listed, not descended, sorted).
 fn json_files(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
-    let mut out = Vec::new();
-    for path in paths {
-        if path.is_dir() {
-            let mut found = Vec::new();
-            for entry in
-                std::fs::read_dir(path).with_context(|| format!("listing {}", path.display()))?
-            {
-                let entry = entry.with_context(|| format!("listing {}", path.display()))?;
-                if entry.file_name().to_string_lossy().ends_with(".json") && entry.path().is_file()
-                {
-                    found.push(entry.path());
-                }
-            }
-            found.sort();
-            out.extend(found);
-        } else {
-            out.push(path.clone());
-        }
-    }
-    Ok(out)
+    crate::prime_jobs::files(paths, &[".json"])
 }
 
 /// The architecture a stream or tag name carries (`…-arm64…`), else `amd64`.
