@@ -442,8 +442,16 @@ pub type LazyRegex = Arc<OnceLock<meta::Regex>>;
 /// exceeds the limit, and building those two is a fraction of the whole compilation. When they
 /// do exceed it, the regexp is compiled in full, so that the verdict and the error are
 /// exactly [`compile_regex`]'s (a literal alternation, for one, needs no NFA at all).
+///
+/// Most regexps in scripts are far below the limit, and building even their NFAs dominated
+/// compiling a pattern set (a Unicode class allocates the UTF-8 compiler's suffix map): a
+/// regexp whose [`nfa_bytes_bound`] is below a quarter of the limit is accepted without any
+/// automaton, since neither NFA can exceed that bound.
 pub fn check_regex(hir: &Hir, limits: &Limits) -> Result<LazyRegex, String> {
     use regex_automata::nfa::thompson::{self, WhichCaptures};
+    if nfa_bytes_bound(hir) <= limits.max_regex_bytes as u64 / 4 {
+        return Ok(LazyRegex::default());
+    }
     let fits = [false, true].into_iter().all(|reverse| {
         thompson::Compiler::new()
             .configure(
@@ -467,6 +475,74 @@ pub fn check_regex(hir: &Hir, limits: &Limits) -> Result<LazyRegex, String> {
             .unwrap_or_else(|_| unreachable!("a new cell is empty"));
     }
     Ok(cell)
+}
+
+/// An upper bound on the memory either Thompson NFA of `hir` (forward or reverse) takes in
+/// regex-automata's builder, which is what its size limit counts: states at [`STATE_BYTES`]
+/// each and transitions at [`TRANSITION_BYTES`], every count generous. A Unicode class is
+/// counted as [`STATES_PER_UNICODE_RANGE`] states and transitions per range (one range is at
+/// most about twenty UTF-8 sequences of at most four byte ranges); a counted repetition as
+/// its maximum (or minimum plus one) copies of its operand.
+pub fn nfa_bytes_bound(hir: &Hir) -> u64 {
+    let (states, transitions) = nfa_counts(hir);
+    // The unanchored prefix and the start, match and capture states around the pattern.
+    (states.saturating_add(64))
+        .saturating_mul(STATE_BYTES)
+        .saturating_add(
+            transitions
+                .saturating_add(64)
+                .saturating_mul(TRANSITION_BYTES),
+        )
+}
+
+/// Bytes counted per NFA state by [`nfa_bytes_bound`] (a builder state is 32 bytes).
+const STATE_BYTES: u64 = 64;
+/// Bytes counted per transition by [`nfa_bytes_bound`] (a builder transition is 8 bytes).
+const TRANSITION_BYTES: u64 = 16;
+/// States and transitions counted per range of a non-ASCII Unicode class.
+const STATES_PER_UNICODE_RANGE: u64 = 256;
+
+/// Upper bounds on the states and transitions of `hir`'s NFA.
+fn nfa_counts(hir: &Hir) -> (u64, u64) {
+    use regex_syntax::hir::{Class, HirKind};
+    let add =
+        |(s1, t1): (u64, u64), (s2, t2): (u64, u64)| (s1.saturating_add(s2), t1.saturating_add(t2));
+    match hir.kind() {
+        HirKind::Empty | HirKind::Look(_) => (2, 2),
+        HirKind::Literal(literal) => {
+            let n = literal.0.len() as u64;
+            (n + 1, n + 1)
+        }
+        HirKind::Class(Class::Bytes(class)) => {
+            let ranges = class.ranges().len() as u64;
+            (2, ranges + 1)
+        }
+        HirKind::Class(Class::Unicode(class)) => {
+            let ranges = class.ranges().len() as u64;
+            if class.is_ascii() {
+                (2, ranges + 1)
+            } else {
+                let n = ranges
+                    .saturating_mul(STATES_PER_UNICODE_RANGE)
+                    .saturating_add(2);
+                (n, n)
+            }
+        }
+        HirKind::Capture(capture) => add(nfa_counts(&capture.sub), (4, 4)),
+        HirKind::Repetition(repetition) => {
+            let copies = u64::from(repetition.max.unwrap_or(repetition.min)) + 1;
+            let (s, t) = nfa_counts(&repetition.sub);
+            (
+                s.saturating_add(2).saturating_mul(copies),
+                t.saturating_add(2).saturating_mul(copies),
+            )
+        }
+        HirKind::Concat(subs) | HirKind::Alternation(subs) => {
+            subs.iter().fold((2, subs.len() as u64 + 2), |total, sub| {
+                add(add(total, nfa_counts(sub)), (1, 1))
+            })
+        }
+    }
 }
 
 /// Compiles Go-semantics HIR with regex-automata within `limits`.
@@ -614,5 +690,65 @@ mod tests {
         }
         // The tiny limit refuses four of the six, the default none.
         assert_eq!(refused, 4);
+    }
+
+    /// Both automata of a regexp fit in its size bound, on regexps of every HIR kind (Unicode
+    /// classes, counted and nested repetitions, alternations, captures, looks), so the check
+    /// never lets through without automata what building them would refuse.
+    #[test]
+    fn the_size_bound_never_accepts_what_the_automata_refuse() {
+        use regex_automata::nfa::thompson::{self, WhichCaptures};
+        let patterns = [
+            "panic: test timed out",
+            ".",
+            ".*",
+            "(?s).{3}",
+            r"\pL",
+            r"\pL{5}",
+            r"(?i)straße",
+            r"[^a]",
+            r"[\x{80}-\x{10FFFF}]",
+            "a{200}",
+            "(x|y|z){100}",
+            "((a|b){3}c){4}",
+            r"^--- FAIL: Test[A-Z]\w*\b",
+            r"(?i)fatal error: .* (timeout|deadline)",
+            "lookup proxy\\.golang\\.org.*: no such host",
+            "(a*)*",
+            r"[\p{Greek}\p{Cyrillic}]+x{2,7}",
+        ];
+        let nfa_fits = |hir: &Hir, limit: usize| {
+            [false, true].into_iter().all(|reverse| {
+                thompson::Compiler::new()
+                    .configure(
+                        thompson::Config::new()
+                            .nfa_size_limit(Some(limit))
+                            .shrink(false)
+                            .reverse(reverse)
+                            .which_captures(if reverse {
+                                WhichCaptures::None
+                            } else {
+                                WhichCaptures::All
+                            }),
+                    )
+                    .build_from_hir(hir)
+                    .is_ok()
+            })
+        };
+        for pattern in patterns {
+            let hir = crate::goregex::parse(&format!("(?m){pattern}")).expect("parses");
+            let bound = nfa_bytes_bound(&hir);
+            // The bound holds by itself; the check adds a factor of four on top.
+            assert!(nfa_fits(&hir, bound as usize), "{pattern}: bound {bound}");
+            let limits = Limits {
+                max_regex_bytes: bound as usize * 4,
+                ..Limits::DEFAULT
+            };
+            assert!(check_regex(&hir, &limits).is_ok_and(|cell| cell.get().is_none()));
+        }
+        // Everyday patterns are far inside the default limit.
+        let everyday =
+            crate::goregex::parse(r"(?m)^--- FAIL: Test[A-Z]\w*: .* timed out").expect("parses");
+        assert!(nfa_bytes_bound(&everyday) < Limits::DEFAULT.max_regex_bytes as u64 / 16);
     }
 }

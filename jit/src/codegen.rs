@@ -372,6 +372,8 @@ pub(crate) struct Layout {
     pub always: usize,
     /// Per dispatch group: (function, argument).
     pub group_entry: Vec<(u32, u32)>,
+    /// Per regexp group: (function, argument).
+    pub regex_group_entry: Vec<(u32, u32)>,
 }
 
 impl Layout {
@@ -383,6 +385,7 @@ impl Layout {
                 .map(|lists| lists[0].issues[0])
                 .collect(),
             group_entry: self.group_entry.clone(),
+            regex_group_entry: self.regex_group_entry.clone(),
         }
     }
 
@@ -402,26 +405,39 @@ impl Layout {
             })
             .collect();
         let always = functions.len();
-        let mut group_entry = Vec::with_capacity(dispatch.groups.len());
         let mut issues_in_last = chunk_size;
-        for (group, &pred) in dispatch.groups.iter().zip(&dispatch.group_preds) {
+        let mut pack = |known: Option<PredId>, group: &[u32]| {
             if issues_in_last + group.len() > chunk_size {
                 functions.push(Vec::new());
                 issues_in_last = 0;
             }
             let function = (functions.len() - 1) as u32;
             let last = functions.last_mut().expect("a function was just pushed");
-            group_entry.push((function, last.len() as u32));
+            let entry = (function, last.len() as u32);
             last.push(IssueList {
-                known: Some(pred),
-                issues: group.clone(),
+                known,
+                issues: group.into(),
             });
             issues_in_last += group.len();
-        }
+            entry
+        };
+        let group_entry = dispatch
+            .groups
+            .iter()
+            .zip(&dispatch.group_preds)
+            .map(|(group, &pred)| pack(Some(pred), group))
+            .collect();
+        // A regexp group's predicate is only possible when the group runs, not known.
+        let regex_group_entry = dispatch
+            .regex_groups
+            .iter()
+            .map(|group| pack(None, group))
+            .collect();
         Layout {
             functions,
             always,
             group_entry,
+            regex_group_entry,
         }
     }
 }

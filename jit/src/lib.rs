@@ -106,6 +106,8 @@ impl fmt::Debug for CompiledSet {
 pub struct Scratch {
     plan: plan::Scratch,
     posts: Vec<u32>,
+    /// The regexp groups selected for the current record.
+    regex_groups: Vec<u32>,
 }
 
 impl CompiledSet {
@@ -176,6 +178,7 @@ impl CompiledSet {
                 record,
                 &mut scratch.plan,
                 &mut scratch.posts,
+                &mut scratch.regex_groups,
             )
         };
         if outcome.panicked {
@@ -369,7 +372,10 @@ fn host_isa() -> Result<std::sync::Arc<dyn cranelift_codegen::isa::TargetIsa>, J
 fn new_scratch(plan: &Plan) -> Scratch {
     Scratch {
         plan: plan.scratch(),
-        posts: vec![0; plan.set().issues.len()],
+        // An issue in several selected groups posts once per group (the decision drops
+        // repeats).
+        posts: vec![0; plan.dispatch().max_runs()],
+        regex_groups: Vec::new(),
     }
 }
 
@@ -421,8 +427,8 @@ impl PlanInterpreter {
         new_scratch(&self.plan)
     }
 
-    /// Decides `record` across all issues: the groups its equalities select, then the
-    /// always-run issues, combined as the JIT does.
+    /// Decides `record` across all issues: the groups its equalities and its prefiltered
+    /// literals select, then the always-run issues, combined as the JIT does.
     pub fn assign(&self, record: &Record, scratch: &mut Scratch) -> Assignment {
         let plan = &self.plan;
         plan.begin(record, &mut scratch.plan);
@@ -441,6 +447,18 @@ impl PlanInterpreter {
                 &mut outcome,
             );
         }
+        let mut selected = std::mem::take(&mut scratch.regex_groups);
+        selected.clear();
+        plan.select_regex_groups(record, &mut scratch.plan, &mut selected);
+        for &group in &selected {
+            self.run_list(
+                &dispatch.regex_groups[group as usize],
+                record,
+                scratch,
+                &mut outcome,
+            );
+        }
+        scratch.regex_groups = selected;
         self.run_list(&dispatch.always, record, scratch, &mut outcome);
         let skip = (outcome.skip != u32::MAX).then_some(outcome.skip);
         decide(skip, &scratch.posts[..outcome.posts], outcome.default_issue)

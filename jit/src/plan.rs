@@ -11,8 +11,9 @@
 //!   enough regexps. One scan of the text, when the field's first gated regexp is reached,
 //!   tells which regexps can possibly match; the others are settled false in the memo.
 //! * **Dispatch.** Issues whose acting rules all require one of a few literals of a field
-//!   (`pkg == "net/http" && …`) run only for records whose value is one of them
-//!   ([`crate::dispatch`]).
+//!   (`pkg == "net/http" && …`) run only for records whose value is one of them, and issues
+//!   whose acting rules all require one prefiltered regexp only for records in which the
+//!   prefilter finds its literal ([`crate::dispatch`]).
 //! * **Cost order.** `And`/`Or` operands are evaluated cheapest first (predicates are pure, so
 //!   the order does not change results): comparisons, then regexps on short fields, then
 //!   `output`, then `log`.
@@ -124,7 +125,8 @@ impl Plan {
             .iter()
             .map(|index| index.as_ref().map_or(0, |index| index.len()))
             .collect();
-        let dispatch = Dispatch::new(&set, &classes, &eq_literals);
+        let (prefilters, gated) = build_prefilters(&set);
+        let dispatch = Dispatch::new(&set, &classes, &eq_literals, &gated);
         let reuse = Field::ALL.map(|field| match field {
             Field::Log => Reuse::Carried,
             Field::Output | Field::Snippet => Reuse::PerRecord,
@@ -136,7 +138,6 @@ impl Plan {
                 position_in_field[pred as usize] = position as u32;
             }
         }
-        let (prefilters, gated) = build_prefilters(&set);
         let costs = node_costs(&set);
         let ordered = set
             .nodes
@@ -207,6 +208,7 @@ impl Plan {
             checked: [false; Field::COUNT],
             previous: vec![Vec::new(); Field::COUNT],
             possible: vec![false; self.set.preds.len()],
+            found: vec![Vec::new(); Field::COUNT],
             prefiltered: [false; Field::COUNT],
             seen: (0..Field::COUNT).map(|_| SeenValues::default()).collect(),
             // Created on first use, as the regexps are compiled.
@@ -346,6 +348,30 @@ impl Plan {
         }
     }
 
+    /// Appends to `groups` the [regexp groups](Dispatch::regex_groups) to run for `record`
+    /// (after [`Plan::begin`]): those whose regexp's literal the field's prefilter finds,
+    /// scanning each dispatching field now unless its value was scanned already.
+    pub fn select_regex_groups(
+        &self,
+        record: &Record,
+        scratch: &mut Scratch,
+        groups: &mut Vec<u32>,
+    ) {
+        for &field in &self.dispatch.regex_fields {
+            let i = field.index();
+            if !scratch.checked[i] {
+                self.revalidate(field, record, scratch);
+            }
+            if !scratch.prefiltered[i] {
+                self.run_prefilter(field, record.get(field), scratch);
+            }
+            groups.extend(scratch.found[i].iter().filter_map(|&pred| {
+                let group = self.dispatch.regex_group_of_pred[pred as usize];
+                (group != crate::dispatch::NO_GROUP).then_some(group)
+            }));
+        }
+    }
+
     /// Marks which gated regexps of `field` can match `text`: those with a literal in it; the
     /// others are settled false in the memo, so engines decide them without a call.
     ///
@@ -364,9 +390,14 @@ impl Plan {
             scratch.possible[pred as usize] = false;
         }
         let possible = &mut scratch.possible;
+        let found = &mut scratch.found[i];
+        found.clear();
         prefilter.grams.scan(text.as_bytes(), &mut |literal| {
             for &pred in &prefilter.preds_of_literal[literal as usize] {
-                possible[pred as usize] = true;
+                if !possible[pred as usize] {
+                    possible[pred as usize] = true;
+                    found.push(pred);
+                }
             }
         });
         for &pred in &prefilter.gated {
@@ -393,6 +424,8 @@ pub struct Scratch {
     checked: [bool; Field::COUNT],
     previous: Vec<Vec<u8>>,
     possible: Vec<bool>,
+    /// Per field: the gated regexps its last prefilter scan found possible.
+    found: Vec<Vec<PredId>>,
     prefiltered: [bool; Field::COUNT],
     /// Per field: the results of its lazy predicates for each value seen
     /// ([`Reuse::PerValue`] fields).

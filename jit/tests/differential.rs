@@ -256,6 +256,16 @@ fn prefiltered_fields_agree() {
     for i in 0..20 {
         scripts.push(format!("post <- pkg ~ `^net/http{i}(/|$)`"));
     }
+    // Rules that need different things: a regexp group and an equality group each (both
+    // selected for some records, e.g. `fatal error: all goroutines are asleep` with `T16`:
+    // the issue runs twice and posts once).
+    for i in 0..20 {
+        let word = words[i % words.len()];
+        scripts.push(format!(
+            "post <- `{word}.{{0,{i}}}Q`\npost <- test == \"T{}\"",
+            3 * i + 1
+        ));
+    }
     // The same regexps on `log` as on `output` (first group): gated on each field separately.
     for i in (0..90).step_by(6) {
         let word = words[i % words.len()];
@@ -300,6 +310,22 @@ fn prefiltered_fields_agree() {
         "only {} regexps behind prefilters",
         plan.plan().gated_regexes()
     );
+    // Regexp-only issues run only where `output`'s prefilter finds their literal, and
+    // issues whose rules need different things (`regexp || test == …`) sit in a regexp
+    // group and an equality group at once (running twice for some records).
+    let dispatch = plan.plan().dispatch();
+    assert!(
+        dispatch
+            .regex_fields
+            .contains(&flakewatch_dsl::Field::Output)
+    );
+    let in_both = dispatch
+        .regex_groups
+        .iter()
+        .flatten()
+        .filter(|i| dispatch.groups.iter().any(|g| g.contains(i)))
+        .count();
+    assert!(in_both > 0, "no issue in both kinds of group");
     let got = check_engines(&scripts, &records, 16);
     assert!(got.iter().any(|a| matches!(a, Assignment::Post(_))));
     assert!(got.iter().any(|a| matches!(a, Assignment::Skip(_))));
