@@ -1,7 +1,8 @@
 //! `flakewatch match`: assign every failure of a JSON-lines file across the issues of a pattern
 //! set, streaming, on several threads, writing one JSON line per failure in input order.
 //!
-//! Each thread takes line-aligned chunks of the input in turn ([`for_each_line`]), splits
+//! Each thread takes line-aligned chunks of the input in turn ([`for_each_line`], or
+//! [`for_each_line_in`] for a file mapped into memory, which copies nothing), splits
 //! them into lines, decodes the fields some rule reads into a record it reuses, assigns it
 //! and writes the result line into the chunk's output; the chunks' outputs are written in
 //! input order, line numbers (for `--shard` and errors) filled in then.
@@ -17,7 +18,7 @@ use flakewatch_dsl::{Assignment, Field, Limits, Record};
 use serde_json::json;
 
 use flakewatch_core::LineError;
-use flakewatch_core::chunked::{ChunkError, Line, Options, for_each_line};
+use flakewatch_core::chunked::{ChunkError, Line, Options, for_each_line, for_each_line_in};
 use flakewatch_ingest::records::{FieldSet, MAX_RECORD_LINE, decode_record_fields};
 use flakewatch_triage::engine::{EngineKind, EngineScratch};
 use flakewatch_triage::patterns::{CompiledIssues, ScriptStatus, read_issues};
@@ -48,6 +49,10 @@ pub(crate) struct MatchArgs {
     /// shards' outputs merge (sorted by `line`) into one run's.
     #[arg(long, value_name = "I/N", value_parser = parse_shard)]
     pub shard: Option<Shard>,
+    /// Read the failures file with read calls instead of mapping it into memory (mapping
+    /// saves copying every byte; a mapped file must not be truncated while it is read).
+    #[arg(long)]
+    pub no_mmap: bool,
 }
 
 /// A share of the failures: `index` of `count`, 1-based.
@@ -137,6 +142,57 @@ fn open_failures(path: &std::path::Path) -> anyhow::Result<Box<dyn Read + Send>>
     Ok(Box::new(file))
 }
 
+/// The failures file mapped into memory, when it is a non-empty regular file (`-` and pipes
+/// are read).
+#[allow(
+    unsafe_code,
+    reason = "mapping a file is unsafe: its bytes may change under the mapping"
+)]
+fn map_failures(path: &std::path::Path) -> anyhow::Result<Option<memmap2::Mmap>> {
+    if path.as_os_str() == "-" {
+        return Ok(None);
+    }
+    let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let metadata = file
+        .metadata()
+        .with_context(|| format!("reading the metadata of {}", path.display()))?;
+    if !metadata.is_file() || metadata.len() == 0 {
+        return Ok(None);
+    }
+    // SAFETY: the mapping is only read, as bytes; another process truncating the file while
+    // `match` runs would fault the process (documented with `--no-mmap`, which avoids it).
+    let map = unsafe { memmap2::Mmap::map(&file) }
+        .with_context(|| format!("mapping {}", path.display()))?;
+    // Read ahead aggressively; a failed hint changes nothing but speed.
+    let _ = map.advise(memmap2::Advice::Sequential);
+    Ok(Some(map))
+}
+
+/// Bytes of a mapped input dropped from memory at a time.
+const RELEASE_BYTES: usize = 16 << 20;
+
+/// Drops the pages of `map` from `from` to `to` (page-aligned inward) from the process's
+/// memory; returns where the dropped range ends.
+#[allow(
+    unsafe_code,
+    reason = "madvise(MADV_DONTNEED) on a read-only file mapping"
+)]
+fn release_mapped(map: &memmap2::Mmap, from: usize, to: usize) -> usize {
+    const PAGE: usize = 4096;
+    let start = from.next_multiple_of(PAGE);
+    let end = to / PAGE * PAGE;
+    if end <= start {
+        return from;
+    }
+    // SAFETY: the mapping is a read-only view of a file, so dropping pages loses nothing: a
+    // later read faults them in again from the file. No worker reads below `to` any more.
+    let dropped = unsafe {
+        map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, start, end - start)
+    };
+    // A refused hint only keeps the pages resident.
+    if dropped.is_ok() { end } else { from }
+}
+
 /// What a reading thread keeps from line to line: its engine scratch and the record every
 /// line is decoded into (no allocation per record once its strings have grown).
 struct Worker {
@@ -206,7 +262,11 @@ pub(crate) fn run(args: &MatchArgs) -> anyhow::Result<ExitCode> {
         .threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
         .max(1);
-    let input = open_failures(&args.failures)?;
+    let mapped = if args.no_mmap {
+        None
+    } else {
+        map_failures(&args.failures)?
+    };
     let name = args.failures.display().to_string();
     let mut out: Box<dyn Write> = match &args.out {
         Some(path) => Box::new(BufWriter::with_capacity(
@@ -312,10 +372,39 @@ pub(crate) fn run(args: &MatchArgs) -> anyhow::Result<ExitCode> {
         out.write_all(&output.bytes[at..])
     };
     let options = Options {
-        chunk_size: Options::DEFAULT_CHUNK,
+        chunk_size: if mapped.is_some() {
+            Options::MAPPED_CHUNK
+        } else {
+            Options::DEFAULT_CHUNK
+        },
         max_line: MAX_RECORD_LINE,
     };
-    match for_each_line(input, options, &mut workers, assign_line, write_chunk) {
+    let outcome = match &mapped {
+        Some(map) => {
+            let mut dropped = 0;
+            // Pages the workers are done with leave the process's memory every 16 MiB
+            // (they stay in the page cache), so memory is bounded by the pattern set, not
+            // the file.
+            let consumed = |end: usize| {
+                if end - dropped >= RELEASE_BYTES {
+                    dropped = release_mapped(map, dropped, end);
+                }
+            };
+            for_each_line_in(
+                map,
+                options,
+                &mut workers,
+                assign_line,
+                write_chunk,
+                consumed,
+            )
+        }
+        None => {
+            let input = open_failures(&args.failures)?;
+            for_each_line(input, options, &mut workers, assign_line, write_chunk)
+        }
+    };
+    match outcome {
         Ok(()) => {}
         Err(ChunkError::Read(source)) => {
             let err = LineError::Io {
