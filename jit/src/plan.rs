@@ -198,6 +198,19 @@ impl Plan {
         self.gated.iter().filter(|&&g| g).count()
     }
 
+    /// Per field with a literal prefilter: the field, how many literals it looks for and the
+    /// stride of its scan (it tests every `stride`-th position of the text).
+    pub fn prefilters(&self) -> Vec<(Field, usize, usize)> {
+        Field::ALL
+            .iter()
+            .zip(&self.prefilters)
+            .filter_map(|(&field, prefilter)| {
+                let grams = &prefilter.as_ref()?.grams;
+                Some((field, grams.literals.len(), grams.stride))
+            })
+            .collect()
+    }
+
     /// Fresh per-thread scratch space.
     pub fn scratch(&self) -> Scratch {
         Scratch {

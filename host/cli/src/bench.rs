@@ -194,6 +194,19 @@ fn describe_plan(out: &mut impl Write, plan: &flakewatch_jit::Plan) -> anyhow::R
         names(&dispatch.regex_fields),
         plan.gated_regexes(),
     )?;
+    let prefilters: Vec<String> = plan
+        .prefilters()
+        .iter()
+        .map(|(field, literals, stride)| {
+            format!(
+                "{} ({literals} literals, every {stride}. byte)",
+                field.name()
+            )
+        })
+        .collect();
+    if !prefilters.is_empty() {
+        writeln!(out, "prefilters: {}", prefilters.join(", "))?;
+    }
     Ok(())
 }
 

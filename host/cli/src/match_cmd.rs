@@ -122,12 +122,12 @@ fn write_assignment(out: &mut Vec<u8>, assignment: &Assignment, numbers: &[u64],
     out.extend_from_slice(b"\"action\":\"");
     out.extend_from_slice(assignment.action_name().as_bytes());
     out.extend_from_slice(b"\",\"targets\":[");
+    let mut digits = itoa::Buffer::new();
     for (k, &target) in assignment.targets().iter().enumerate() {
         if k > 0 {
             out.push(b',');
         }
-        // Writing to a vector does not fail.
-        let _ = write!(out, "{}", numbers[target]);
+        out.extend_from_slice(digits.format(numbers[target]).as_bytes());
     }
     out.extend_from_slice(b"]}\n");
 }

@@ -511,7 +511,8 @@ fn classify(line: &[u8]) -> Line<'_> {
     if line.iter().all(u8::is_ascii_whitespace) {
         return Line::Blank;
     }
-    match std::str::from_utf8(line) {
+    // SIMD validation: every byte of the input passes here (std's took 2 % of `match`).
+    match simdutf8::basic::from_utf8(line) {
         Ok(text) => Line::Text(text),
         Err(_) => Line::NotUtf8,
     }
