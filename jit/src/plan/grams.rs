@@ -236,13 +236,39 @@ pub(super) fn gram_hash(gram: u32) -> u32 {
 /// both, by each field's own scan.
 pub(super) fn build_prefilters(set: &PatternSet) -> (Vec<Option<Prefilter>>, Vec<bool>) {
     let mut gated = vec![false; set.preds.len()];
+    // The required literals of each regexp (once per regexp, on the machine's cores for many:
+    // extracting them was most of building a plan).
+    let threads = flakewatch_dsl::parallel::threads_for(
+        set.regexes.len(),
+        MIN_PARALLEL_EXTRACTIONS,
+        usize::MAX,
+    );
+    let mut required = flakewatch_dsl::parallel::map_parts(&set.regexes, threads, |part| {
+        part.iter()
+            .map(|regex| required_literals(&regex.hir))
+            .collect()
+    });
+    // Predicates per regexp still to come (a regexp used on two fields is copied once).
+    let mut uses = vec![0u32; set.regexes.len()];
+    for pred in &set.preds {
+        if let Pred::Regex { regex, .. } = pred {
+            uses[*regex as usize] += 1;
+        }
+    }
     // Per field: (required literals, predicate), and the shortest literal of each.
     let mut candidates: Vec<Vec<(Vec<Vec<u8>>, PredId)>> = vec![Vec::new(); Field::COUNT];
     for (id, pred) in set.preds.iter().enumerate() {
         let Pred::Regex { field, regex } = pred else {
             continue;
         };
-        if let Some(literals) = required_literals(&set.regexes[*regex as usize].hir) {
+        let regex = *regex as usize;
+        uses[regex] -= 1;
+        let literals = if uses[regex] > 0 {
+            required[regex].clone()
+        } else {
+            required[regex].take()
+        };
+        if let Some(literals) = literals {
             candidates[field.index()].push((literals, id as PredId));
         }
     }
@@ -306,6 +332,9 @@ pub(super) fn build_prefilters(set: &PatternSet) -> (Vec<Option<Prefilter>>, Vec
         .collect();
     (prefilters, gated)
 }
+
+/// Fewest regexps worth extracting literals from on several threads.
+const MIN_PARALLEL_EXTRACTIONS: usize = 256;
 
 /// Literals of which every match contains at least one, if a useful finite set exists.
 pub(super) fn required_literals(hir: &regex_syntax::hir::Hir) -> Option<Vec<Vec<u8>>> {
