@@ -13,6 +13,11 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use flakewatch_benches::junit_document;
 use flakewatch_ingest::{self as ingest, Limits, RunMeta};
 
+/// The allocator of the `flakewatch` executable (`flakewatch ingest` runs with it); all four
+/// readers are measured with it.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn junit_ingest(c: &mut Criterion) {
     // 40 suites × 2,500 cases ≈ 100,000 test cases.
     let doc = junit_document(40, 2_500);

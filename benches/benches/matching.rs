@@ -1,6 +1,6 @@
 //! Matching benchmarks: compiling 1,200 issues, and assigning realistic failures with the
 //! reference interpreter, the plan interpreter and the JIT (default and regex-heavy shapes),
-//! plus JIT thread scaling.
+//! plus JIT thread scaling, and the 10,000-issue moonshot shape (compile, one and two threads).
 
 use std::hint::black_box;
 
@@ -93,5 +93,33 @@ fn threads(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, compile, matching, threads);
+/// The 10,000-issue moonshot shape: compiling it, and the JIT on its first 3,000 failures
+/// on one and two threads.
+fn moonshot(c: &mut Criterion) {
+    let workload = Workload::moonshot(3000);
+    let bodies = workload.issue_bodies();
+    let mut group = c.benchmark_group("moonshot-10000-issues");
+    group.sample_size(10);
+    group.bench_function("compile-jit", |b| {
+        b.iter(|| {
+            let compiled = CompiledIssues::compile(
+                bodies.iter().map(|(n, body)| (*n, body.as_str())),
+                EngineKind::Jit,
+                Limits::DEFAULT,
+            )
+            .expect("compiles");
+            black_box(compiled.numbers.len())
+        });
+    });
+    group.throughput(Throughput::Elements(workload.records.len() as u64));
+    let engine = engine(&workload, EngineKind::Jit);
+    for threads in [1, 2] {
+        group.bench_function(format!("match-jit-{threads}-threads"), |b| {
+            b.iter(|| black_box(assign_all(&engine, &workload.records, threads)));
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, compile, matching, threads, moonshot);
 criterion_main!(benches);

@@ -22,14 +22,42 @@ impl Workload {
     /// Generates (once) and loads the workload of `shape` with seed 1, keeping the first
     /// `failures` records.
     pub fn load(shape: &str, failures: usize) -> Workload {
+        Workload::generated(
+            &format!("{shape}-seed1"),
+            &["--shape", shape, "--seed", "1"],
+            failures,
+        )
+    }
+
+    /// The moonshot shape (10,000 issues, short logs: `gen_workload.py --issues 10000
+    /// --seed 11 --log-scale 0.05`, the README's 10,000 × 1,000,000 row) with its first
+    /// `failures` failures only, generated once.
+    pub fn moonshot(failures: usize) -> Workload {
+        let count = failures.to_string();
+        let args = [
+            "--shape",
+            "default",
+            "--issues",
+            "10000",
+            "--failures",
+            &count,
+            "--seed",
+            "11",
+            "--log-scale",
+            "0.05",
+        ];
+        Workload::generated(&format!("moonshot-seed11-{failures}"), &args, failures)
+    }
+
+    /// Generates (once) the workload `gen_workload.py args` into `name` and loads it.
+    fn generated(name: &str, args: &[&str], failures: usize) -> Workload {
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let dir = root
-            .join("../target/bench-workloads")
-            .join(format!("{shape}-seed1"));
+        let dir = root.join("../target/bench-workloads").join(name);
         if !dir.join("failures.jsonl").exists() {
             let status = Command::new("python3")
                 .arg(root.join("workload/gen_workload.py"))
-                .args(["--shape", shape, "--seed", "1", "--out"])
+                .args(args)
+                .arg("--out")
                 .arg(&dir)
                 .status()
                 .expect("python3 runs the workload generator");

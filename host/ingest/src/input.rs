@@ -52,6 +52,15 @@ pub(crate) struct Pos {
     pub column: u64,
 }
 
+/// A position [`Input::pos_of`] resolved in the current chunk: the offset, its line and
+/// where that line starts.
+#[derive(Clone, Copy, Debug)]
+struct Resolved {
+    offset: u64,
+    line: u64,
+    line_start: u64,
+}
+
 /// Buffered UTF-8 input over any [`Read`], see the module doc.
 pub(crate) struct Input<R> {
     inner: R,
@@ -79,6 +88,9 @@ pub(crate) struct Input<R> {
     mark_resolved: Option<Pos>,
     max_token: u64,
     fault: Option<Fault>,
+    /// The last position resolved in the current chunk: later ones count lines from it, so
+    /// resolving every element's position costs one pass over a chunk, not one per element.
+    resolved: std::cell::Cell<Option<Resolved>>,
     /// Offsets (after repair) of replaced invalid UTF-8 sequences not yet reported.
     invalid: Vec<Pos>,
     invalid_total: u64,
@@ -107,6 +119,7 @@ impl<R: Read> Input<R> {
             mark_resolved: None,
             max_token,
             fault: None,
+            resolved: std::cell::Cell::new(None),
             invalid: Vec::new(),
             invalid_total: 0,
         }
@@ -138,14 +151,31 @@ impl<R: Read> Input<R> {
             let data = self.all_data();
             let end = (self.chunk_begin as u64 + (offset - self.chunk_offset))
                 .min(data.len() as u64) as usize;
-            let seen = &data[self.chunk_begin.min(end)..end];
-            let newlines = seen.iter().filter(|&&b| b == b'\n').count() as u64;
-            let line_start = match seen.iter().rposition(|&b| b == b'\n') {
-                Some(i) => self.chunk_offset + i as u64 + 1,
-                None => self.chunk_line_start,
+            // Count from the last resolved position when it is not past this one, else from
+            // the chunk's start.
+            let from = match self.resolved.get() {
+                Some(known) if known.offset <= offset => known,
+                _ => Resolved {
+                    offset: self.chunk_offset,
+                    line: self.chunk_line,
+                    line_start: self.chunk_line_start,
+                },
             };
+            let begin = self.chunk_begin + (from.offset - self.chunk_offset) as usize;
+            let seen = &data[begin.min(end)..end];
+            let newlines = memchr::memchr_iter(b'\n', seen).count() as u64;
+            let line_start = match memchr::memrchr(b'\n', seen) {
+                Some(i) => self.chunk_offset + (begin.min(end) - self.chunk_begin + i) as u64 + 1,
+                None => from.line_start,
+            };
+            let line = from.line + newlines;
+            self.resolved.set(Some(Resolved {
+                offset: self.chunk_offset + (end.max(self.chunk_begin) - self.chunk_begin) as u64,
+                line,
+                line_start,
+            }));
             return Pos {
-                line: self.chunk_line + newlines,
+                line,
                 column: offset.saturating_sub(line_start) + 1,
             };
         }
@@ -217,6 +247,7 @@ impl<R: Read> Input<R> {
 
     fn refill(&mut self) -> io::Result<()> {
         self.leave_chunk();
+        self.resolved.set(None);
         self.pos = 0;
         self.filled = 0;
         self.use_alt = false;
