@@ -3,11 +3,15 @@
 //!
 //! Every input is read even when an earlier one fails; each failure is printed as
 //! `flakewatch: FILE:LINE:COL: message`. Exit code 1 when any input could not be read.
+//! Files are read on the machine's cores and written in the order given.
 
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex, PoisonError, mpsc};
 
 use anyhow::Context;
 use clap::{Args, ValueEnum};
@@ -165,13 +169,13 @@ pub(crate) fn run(args: &IngestArgs) -> anyhow::Result<ExitCode> {
     let mut out = BufWriter::new(sink);
     let mut failed_inputs = 0usize;
     let mut records = 0usize;
-    for path in &args.files {
-        let run = match read_one(path, &config) {
+    read_in_order(&args.files, &config, |read| {
+        let run = match read {
             Ok(run) => run,
             Err(err) => {
                 eprintln!("flakewatch: {err}");
                 failed_inputs += 1;
-                continue;
+                return Ok(());
             }
         };
         warn(&run);
@@ -179,7 +183,8 @@ pub(crate) fn run(args: &IngestArgs) -> anyhow::Result<ExitCode> {
             Some(opts) => records += ingest::write_failures(&run, opts, &mut out)?,
             None => ingest::write_results(&run, &mut out)?,
         }
-    }
+        Ok(())
+    })?;
     out.flush()?;
     if config.failures.is_some() {
         eprintln!("flakewatch: {records} failure record(s)");
@@ -189,6 +194,79 @@ pub(crate) fn run(args: &IngestArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Files each reading thread may read beyond the oldest one not handed on yet (bounds the
+/// runs held in memory while one large file is still being read).
+const FILES_AHEAD_PER_THREAD: usize = 4;
+
+/// Reads `paths` on the machine's cores and hands each file's run (or error) to `each` in
+/// the order of `paths`, on the calling thread; stops at `each`'s first error. Standard input
+/// and a single file are read on the calling thread.
+fn read_in_order(
+    paths: &[PathBuf],
+    config: &Config,
+    mut each: impl FnMut(Result<ingest::Run, ingest::IngestError>) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(paths.len());
+    if threads <= 1 || paths.iter().any(|p| p.as_os_str() == "-") {
+        for path in paths {
+            each(read_one(path, config))?;
+        }
+        return Ok(());
+    }
+    let ahead = threads * FILES_AHEAD_PER_THREAD;
+    let next = AtomicUsize::new(0);
+    // Files below this were handed on; `true` once the caller stopped.
+    let handed = (Mutex::new((0usize, false)), Condvar::new());
+    std::thread::scope(|scope| {
+        let (tx, rx) = mpsc::channel();
+        for _ in 0..threads {
+            let (tx, next, handed) = (tx.clone(), &next, &handed);
+            scope.spawn(move || {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= paths.len() {
+                        return;
+                    }
+                    let (lock, moved) = handed;
+                    let mut state = lock.lock().unwrap_or_else(PoisonError::into_inner);
+                    while !state.1 && i >= state.0 + ahead {
+                        state = moved.wait(state).unwrap_or_else(PoisonError::into_inner);
+                    }
+                    if state.1 {
+                        return;
+                    }
+                    drop(state);
+                    if tx.send((i, read_one(&paths[i], config))).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        let mut waiting = BTreeMap::new();
+        let mut want = 0;
+        let mut outcome = Ok(());
+        for (i, read) in rx {
+            waiting.insert(i, read);
+            while let Some(read) = waiting.remove(&want) {
+                outcome = each(read);
+                want += 1;
+                let (lock, moved) = &handed;
+                let mut state = lock.lock().unwrap_or_else(PoisonError::into_inner);
+                *state = (want, outcome.is_err());
+                drop(state);
+                moved.notify_all();
+                if outcome.is_err() {
+                    return outcome;
+                }
+            }
+        }
+        outcome
+    })
 }
 
 /// Prints a run's warnings, the first few of them.

@@ -17,7 +17,9 @@ use std::process::ExitCode;
 /// plugin boundary, and glibc spent about a third of a dry run consolidating its free lists
 /// (`perf`, 320,000-build data set). Built without transparent huge pages (`no_thp`): with
 /// them, `match` on the 10,000-issue set zeroed 2 MiB pages on every refault (6 % of the
-/// run) and peaked at 143 MB instead of 100 MB, at the same speed.
+/// run) and peaked at 143 MB instead of 100 MB, at the same speed. Plugins keep the system
+/// allocator: the files plugin built with mimalloc crashed the loader's tests (`SIGSEGV`) once
+/// its library was unloaded.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -229,3 +229,42 @@ fn format_can_be_forced_and_warnings_are_shown() {
     assert_eq!(records[0]["pkg"], "dom/base/test/mochitest.toml");
     assert_eq!(records[1]["status"], "TIMEOUT");
 }
+
+/// Many files are read on several threads and written in the order given, exactly as one
+/// file at a time (a broken file in the middle is reported and the rest still read).
+#[test]
+fn many_files_come_out_in_the_order_given() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata/corpus/junit");
+    let mut files: Vec<String> = Vec::new();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let sub = entry.unwrap().path();
+        if sub.is_dir() {
+            for file in std::fs::read_dir(&sub).unwrap() {
+                let file = file.unwrap().path();
+                if file.extension().is_some_and(|e| e == "xml") {
+                    files.push(file.display().to_string());
+                }
+            }
+        }
+    }
+    files.sort();
+    files.truncate(24);
+    assert!(files.len() >= 8, "only {} corpus files", files.len());
+    // Twice over, with a file that does not exist in the middle.
+    let mut args: Vec<String> = files.iter().chain(&files).cloned().collect();
+    args.insert(files.len(), "/nonexistent/junit.xml".to_owned());
+    let all = ingest(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(all.status.code(), Some(1), "one input could not be read");
+    let stderr = String::from_utf8_lossy(&all.stderr);
+    assert!(stderr.contains("/nonexistent/junit.xml"), "{stderr}");
+    let mut one_by_one = Vec::new();
+    for file in files.iter().chain(&files) {
+        let out = ingest(&[file]);
+        one_by_one.extend_from_slice(&out.stdout);
+    }
+    assert!(!one_by_one.is_empty());
+    assert_eq!(
+        String::from_utf8_lossy(&all.stdout),
+        String::from_utf8_lossy(&one_by_one)
+    );
+}

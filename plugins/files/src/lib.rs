@@ -22,13 +22,6 @@
 //! refuse a directory that holds none of the JSON-lines files. The job-run-aggregator's
 //! tables (capability `aggregator_tables`) live in `aggregator.sqlite` beside it ([`tables`]).
 
-/// The plugin's own allocator (a plugin frees what it allocates: buffers crossing the
-/// boundary come back through `free_buffer`). mimalloc, as in the host: with glibc's malloc
-/// the plugin spent about 15 % of a 320,000-build dry run in `malloc`/`free` and free-list
-/// consolidation.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 pub mod builds;
 pub mod results;
 mod sqlite;
