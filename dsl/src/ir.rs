@@ -478,11 +478,11 @@ pub fn check_regex(hir: &Hir, limits: &Limits) -> Result<LazyRegex, String> {
 }
 
 /// An upper bound on the memory either Thompson NFA of `hir` (forward or reverse) takes in
-/// regex-automata's builder, which is what its size limit counts: states at [`STATE_BYTES`]
-/// each and transitions at [`TRANSITION_BYTES`], every count generous. A Unicode class is
-/// counted as [`STATES_PER_UNICODE_RANGE`] states and transitions per range (one range is at
-/// most about twenty UTF-8 sequences of at most four byte ranges); a counted repetition as
-/// its maximum (or minimum plus one) copies of its operand.
+/// regex-automata's builder, which is what its size limit counts: states at 64 bytes each
+/// (a builder state is 32) and transitions at 16 (a builder transition is 8), every count
+/// generous. A non-ASCII Unicode class is counted as 256 states and transitions per range
+/// (one range is at most about twenty UTF-8 sequences of at most four byte ranges); a counted
+/// repetition as its maximum (or minimum plus one) copies of its operand.
 pub fn nfa_bytes_bound(hir: &Hir) -> u64 {
     let (states, transitions) = nfa_counts(hir);
     // The unanchored prefix and the start, match and capture states around the pattern.

@@ -249,23 +249,21 @@ fn read_in_order(
         drop(tx);
         let mut waiting = BTreeMap::new();
         let mut want = 0;
-        let mut outcome = Ok(());
         for (i, read) in rx {
             waiting.insert(i, read);
             while let Some(read) = waiting.remove(&want) {
-                outcome = each(read);
+                let outcome = each(read);
                 want += 1;
+                // Waiting readers go on, or stop if the caller did.
                 let (lock, moved) = &handed;
                 let mut state = lock.lock().unwrap_or_else(PoisonError::into_inner);
                 *state = (want, outcome.is_err());
                 drop(state);
                 moved.notify_all();
-                if outcome.is_err() {
-                    return outcome;
-                }
+                outcome?;
             }
         }
-        outcome
+        Ok(())
     })
 }
 
