@@ -448,15 +448,27 @@ pub type LazyRegex = Arc<OnceLock<meta::Regex>>;
 /// regexp whose [`nfa_bytes_bound`] is below a quarter of the limit is accepted without any
 /// automaton, since neither NFA can exceed that bound.
 pub fn check_regex(hir: &Hir, limits: &Limits) -> Result<LazyRegex, String> {
-    use regex_automata::nfa::thompson::{self, WhichCaptures};
     if nfa_bytes_bound(hir) <= limits.max_regex_bytes as u64 / 4 {
         return Ok(LazyRegex::default());
     }
-    let fits = [false, true].into_iter().all(|reverse| {
+    let cell = LazyRegex::default();
+    if !nfas_fit(hir, limits.max_regex_bytes) {
+        let regex = compile_regex(hir, limits)?;
+        cell.set(regex)
+            .unwrap_or_else(|_| unreachable!("a new cell is empty"));
+    }
+    Ok(cell)
+}
+
+/// Whether both Thompson NFAs regex-automata builds for `hir` (forward with every capture,
+/// reverse with none, as [`compile_regex`] configures them) fit in `limit` bytes.
+fn nfas_fit(hir: &Hir, limit: usize) -> bool {
+    use regex_automata::nfa::thompson::{self, WhichCaptures};
+    [false, true].into_iter().all(|reverse| {
         thompson::Compiler::new()
             .configure(
                 thompson::Config::new()
-                    .nfa_size_limit(Some(limits.max_regex_bytes))
+                    .nfa_size_limit(Some(limit))
                     .shrink(false)
                     .reverse(reverse)
                     .which_captures(if reverse {
@@ -467,14 +479,7 @@ pub fn check_regex(hir: &Hir, limits: &Limits) -> Result<LazyRegex, String> {
             )
             .build_from_hir(hir)
             .is_ok()
-    });
-    let cell = LazyRegex::default();
-    if !fits {
-        let regex = compile_regex(hir, limits)?;
-        cell.set(regex)
-            .unwrap_or_else(|_| unreachable!("a new cell is empty"));
-    }
-    Ok(cell)
+    })
 }
 
 /// An upper bound on the memory either Thompson NFA of `hir` (forward or reverse) takes in
@@ -697,7 +702,6 @@ mod tests {
     /// never lets through without automata what building them would refuse.
     #[test]
     fn the_size_bound_never_accepts_what_the_automata_refuse() {
-        use regex_automata::nfa::thompson::{self, WhichCaptures};
         let patterns = [
             "panic: test timed out",
             ".",
@@ -717,29 +721,11 @@ mod tests {
             "(a*)*",
             r"[\p{Greek}\p{Cyrillic}]+x{2,7}",
         ];
-        let nfa_fits = |hir: &Hir, limit: usize| {
-            [false, true].into_iter().all(|reverse| {
-                thompson::Compiler::new()
-                    .configure(
-                        thompson::Config::new()
-                            .nfa_size_limit(Some(limit))
-                            .shrink(false)
-                            .reverse(reverse)
-                            .which_captures(if reverse {
-                                WhichCaptures::None
-                            } else {
-                                WhichCaptures::All
-                            }),
-                    )
-                    .build_from_hir(hir)
-                    .is_ok()
-            })
-        };
         for pattern in patterns {
             let hir = crate::goregex::parse(&format!("(?m){pattern}")).expect("parses");
             let bound = nfa_bytes_bound(&hir);
             // The bound holds by itself; the check adds a factor of four on top.
-            assert!(nfa_fits(&hir, bound as usize), "{pattern}: bound {bound}");
+            assert!(nfas_fit(&hir, bound as usize), "{pattern}: bound {bound}");
             let limits = Limits {
                 max_regex_bytes: bound as usize * 4,
                 ..Limits::DEFAULT

@@ -391,8 +391,8 @@ impl Plan {
     /// It runs when the first gated regexp of the field is reached, not in [`Plan::begin`]: a
     /// record whose rules never reach one (cheaper conjuncts failed) costs no scan. Measured
     /// on the small workload, an eager scan per record made the JIT slower than the
-    /// interpreter.
-    ///
+    /// interpreter. Only a field with enough regexp groups to select is scanned before the
+    /// issues run ([`Plan::select_regex_groups`]).
     fn run_prefilter(&self, field: Field, text: &str, scratch: &mut Scratch) {
         let i = field.index();
         scratch.prefiltered[i] = true;
