@@ -49,6 +49,13 @@ pub(crate) fn key_hash(path_id: u32, classname: &str, name: &str) -> u64 {
     h ^ (h >> 31)
 }
 
+/// A test's key as the index looks it up: see [`TestIndex::key`].
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Key {
+    path_id: u32,
+    hash: u64,
+}
+
 /// Tests by suite path, class name and name.
 #[derive(Debug)]
 pub(crate) struct TestIndex {
@@ -94,6 +101,22 @@ impl TestIndex {
         (arc, id)
     }
 
+    /// Room for `additional` more tests without rehashing.
+    pub(crate) fn reserve(&mut self, additional: usize) {
+        self.heads.reserve(additional);
+        self.next.reserve(additional);
+        self.test_path.reserve(additional);
+    }
+
+    /// The key of a test: its suite path's id and the hash of the whole key, computed once for
+    /// a [lookup](TestIndex::find_key) and the [registration](TestIndex::add_key) after it.
+    pub(crate) fn key(path_id: u32, classname: Option<&str>, name: &str) -> Key {
+        Key {
+            path_id,
+            hash: key_hash(path_id, classname.unwrap_or(""), name),
+        }
+    }
+
     /// The test of `tests` with this key, if one was [added](TestIndex::add) findable.
     pub(crate) fn find(
         &self,
@@ -102,11 +125,23 @@ impl TestIndex {
         classname: Option<&str>,
         name: &str,
     ) -> Option<usize> {
-        let hash = key_hash(path_id, classname.unwrap_or(""), name);
-        let mut cursor = self.heads.get(&hash).copied();
+        self.find_key(tests, TestIndex::key(path_id, classname, name), classname, name)
+    }
+
+    /// [`find`](TestIndex::find) with the key already computed from `classname` and `name`.
+    pub(crate) fn find_key(
+        &self,
+        tests: &[Test],
+        key: Key,
+        classname: Option<&str>,
+        name: &str,
+    ) -> Option<usize> {
+        let mut cursor = self.heads.get(&key.hash).copied();
         while let Some(i) = cursor {
             let t = &tests[i];
-            if self.test_path[i] == path_id && t.name == name && t.classname.as_deref() == classname
+            if self.test_path[i] == key.path_id
+                && t.name == name
+                && t.classname.as_deref() == classname
             {
                 return Some(i);
             }
@@ -124,11 +159,15 @@ impl TestIndex {
         name: &str,
         findable: bool,
     ) {
+        self.add_key(TestIndex::key(path_id, classname, name), findable);
+    }
+
+    /// [`add`](TestIndex::add) with the key already computed.
+    pub(crate) fn add_key(&mut self, key: Key, findable: bool) {
         let i = self.next.len();
-        self.test_path.push(path_id);
+        self.test_path.push(key.path_id);
         let previous = if findable {
-            self.heads
-                .insert(key_hash(path_id, classname.unwrap_or(""), name), i)
+            self.heads.insert(key.hash, i)
         } else {
             None
         };

@@ -50,7 +50,7 @@ pub fn read<R: Read>(
             Err(err) => return Err(xml_error(err, &reader, source, limits)),
         };
         // Positions are resolved only when something needs one (they cost a scan).
-        if !parser.handle(event, || reader.get_ref().mark_pos())? {
+        if !parser.handle(event, &Streamed(reader.get_ref()))? {
             break;
         }
         buf.clear();
@@ -61,7 +61,7 @@ pub fn read<R: Read>(
         parser.warn_at(pos, WarningKind::InvalidUtf8);
     }
     parser.run.warnings_dropped += total - shown;
-    parser.finish()
+    parser.finish(&Streamed(reader.get_ref()))
 }
 
 /// Reads one JUnit XML document held in memory, as [`read`] does and with the same result,
@@ -98,17 +98,76 @@ fn read_borrowed(bytes: &[u8], source: &str, meta: RunMeta, limits: &Limits) -> 
     configure(&mut reader);
     let lines = LineIndex::new(bytes);
     let mut parser = Parser::new(source, meta, limits);
+    // One pass counting `<testcase` (memmem, a few ms per 100 MB) sizes the tests and their
+    // index: growing them by doubling moved every test several times.
+    let cases = memchr::memmem::find_iter(bytes, b"<testcase").count();
+    parser.run.tests.reserve(cases);
+    parser.index.reserve(cases);
     loop {
         let start = reader.buffer_position();
         let event = reader.read_event().ok()?;
         if reader.buffer_position() - start > limits.max_token {
             return None;
         }
-        if !parser.handle(event, || lines.pos(start)).ok()? {
+        if !parser.handle(event, &At(&lines, start)).ok()? {
             break;
         }
     }
-    parser.finish().ok()
+    parser.finish(&At(&lines, 0)).ok()
+}
+
+/// Where an element starts, as kept until an error needs it: a byte offset when the whole
+/// input is at hand (resolved to a line only then), else the position itself.
+#[derive(Clone, Copy, Debug)]
+enum Mark {
+    Offset(u64),
+    Pos(Pos),
+}
+
+/// The position of the event being handled, and of earlier [`Mark`]s.
+trait Locate {
+    /// The position of the current event.
+    fn here(&self) -> Pos;
+    /// A cheap mark of the current event, for [`Locate::resolve`] later.
+    fn mark(&self) -> Mark;
+    fn resolve(&self, mark: Mark) -> Pos;
+}
+
+/// The streaming reader's current event: positions are resolved at once (the text before is
+/// gone later).
+struct Streamed<'a, R>(&'a Input<R>);
+
+impl<R: Read> Locate for Streamed<'_, R> {
+    fn here(&self) -> Pos {
+        self.0.mark_pos()
+    }
+    fn mark(&self) -> Mark {
+        Mark::Pos(self.here())
+    }
+    fn resolve(&self, mark: Mark) -> Pos {
+        match mark {
+            Mark::Pos(pos) => pos,
+            Mark::Offset(_) => self.here(),
+        }
+    }
+}
+
+/// An event at a byte offset of an in-memory input.
+struct At<'a, 'b>(&'a LineIndex<'b>, u64);
+
+impl Locate for At<'_, '_> {
+    fn here(&self) -> Pos {
+        self.0.pos(self.1)
+    }
+    fn mark(&self) -> Mark {
+        Mark::Offset(self.1)
+    }
+    fn resolve(&self, mark: Mark) -> Pos {
+        match mark {
+            Mark::Pos(pos) => pos,
+            Mark::Offset(offset) => self.0.pos(offset),
+        }
+    }
 }
 
 /// Line and column of byte offsets in an in-memory input, for the few events that need one.
@@ -242,7 +301,7 @@ struct Frame {
     name: Box<str>,
     text: TextBuf,
     /// Where the element starts.
-    pos: Pos,
+    at: Mark,
 }
 
 struct SuiteCtx {
@@ -292,8 +351,6 @@ struct Parser<'l> {
     run: Run,
     /// Warnings raised by the current event, placed at its position after it.
     pending: Vec<WarningKind>,
-    /// Position of the root element.
-    root_pos: Option<Pos>,
     stack: Vec<Frame>,
     suites: Vec<SuiteCtx>,
     case: Option<Case>,
@@ -317,7 +374,6 @@ impl<'l> Parser<'l> {
             source: source.to_owned(),
             run: Run::new(source, Format::Junit, meta),
             pending: Vec::new(),
-            root_pos: None,
             stack: Vec::new(),
             suites: Vec::new(),
             case: None,
@@ -332,16 +388,16 @@ impl<'l> Parser<'l> {
     }
 
     /// Takes one event; `here` resolves the position where it starts. `Ok(false)` at the end.
-    fn handle(&mut self, event: Event<'_>, here: impl Fn() -> Pos) -> Result<bool, IngestError> {
+    fn handle(&mut self, event: Event<'_>, loc: &impl Locate) -> Result<bool, IngestError> {
         match event {
             Event::Start(e) => {
-                self.start(&e).map_err(|err| placed(err, here()))?;
+                self.start(&e).map_err(|err| placed(err, loc.here()))?;
                 if let Some(frame) = self.stack.last_mut() {
-                    frame.pos = here();
+                    frame.at = loc.mark();
                 }
             }
             Event::Empty(e) => {
-                self.start(&e).map_err(|err| placed(err, here()))?;
+                self.start(&e).map_err(|err| placed(err, loc.here()))?;
                 self.end();
             }
             Event::End(_) => self.end(),
@@ -359,11 +415,8 @@ impl<'l> Parser<'l> {
             Event::Eof => return Ok(false),
             Event::Decl(_) | Event::PI(_) | Event::Comment(_) | Event::DocType(_) => {}
         }
-        if self.root_pos.is_none() && !self.stack.is_empty() {
-            self.root_pos = Some(here());
-        }
         if !self.pending.is_empty() {
-            let pos = here();
+            let pos = loc.here();
             for kind in std::mem::take(&mut self.pending) {
                 self.warn_at(pos, kind);
             }
@@ -538,7 +591,7 @@ impl<'l> Parser<'l> {
             kind,
             name,
             text: TextBuf::default(),
-            pos: Pos::default(),
+            at: Mark::Offset(0),
         });
         Ok(())
     }
@@ -947,9 +1000,10 @@ impl<'l> Parser<'l> {
         let merges = named && self.run.dialect != Dialect::Jest;
         let name = case.name.unwrap_or_default();
         let classname = case.classname.filter(|c| !c.is_empty());
+        let key = TestIndex::key(path_id, classname.as_deref(), &name);
         let found = if merges {
             self.index
-                .find(&self.run.tests, path_id, classname.as_deref(), &name)
+                .find_key(&self.run.tests, key, classname.as_deref(), &name)
         } else {
             None
         };
@@ -969,7 +1023,7 @@ impl<'l> Parser<'l> {
             }
             None => {
                 let i = self.run.tests.len();
-                self.index.add(path_id, classname.as_deref(), &name, merges);
+                self.index.add_key(key, merges);
                 self.run.tests.push(Test {
                     suite,
                     classname,
@@ -1005,7 +1059,8 @@ impl<'l> Parser<'l> {
         }
     }
 
-    fn finish(mut self) -> Result<Run, IngestError> {
+    /// The run, once the input ended; `loc` resolves where an element left open starts.
+    fn finish(mut self, loc: &impl Locate) -> Result<Run, IngestError> {
         // A file cut short: name the innermost element left open, where it starts.
         if let Some(frame) = self.stack.last() {
             let element = match frame.kind {
@@ -1020,10 +1075,11 @@ impl<'l> Parser<'l> {
                 Kind::Property => "property",
                 Kind::Other => &frame.name,
             };
+            let pos = loc.resolve(frame.at);
             return Err(IngestError::Unclosed {
                 file: self.source.clone(),
-                line: frame.pos.line,
-                column: frame.pos.column,
+                line: pos.line,
+                column: pos.column,
                 element: element.to_owned(),
             });
         }
@@ -1143,6 +1199,9 @@ pub(crate) fn unescape_attr(raw: Cow<'_, str>) -> Cow<'_, str> {
 /// separators (`1,234.5`) and a decimal comma (`0,5`) are accepted; negative, infinite and
 /// non-numeric values are not.
 pub(crate) fn parse_seconds(value: &str) -> Option<f64> {
+    if let Some(seconds) = plain_decimal(value) {
+        return Some(seconds);
+    }
     let v = value.trim();
     let v = v.strip_suffix('s').unwrap_or(v).trim_end();
     if v.is_empty() {
@@ -1171,9 +1230,68 @@ pub(crate) fn parse_seconds(value: &str) -> Option<f64> {
     (parsed.is_finite() && parsed >= 0.0).then_some(parsed)
 }
 
+/// The value of `digits.digits` (or plain digits) with at most 15 digits, the way nearly every
+/// producer writes a time. Both the integer made of all the digits and the power of ten are
+/// exact in an `f64`, and IEEE division rounds correctly, so this is exactly what
+/// `str::parse` gives, without its general machinery.
+fn plain_decimal(value: &str) -> Option<f64> {
+    const POW10: [f64; 16] = [
+        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+    ];
+    let bytes = value.as_bytes();
+    if bytes.is_empty() || bytes.len() > 16 {
+        return None;
+    }
+    let mut n: u64 = 0;
+    let mut digits = 0usize;
+    let mut point = None;
+    for (i, &b) in bytes.iter().enumerate() {
+        match b {
+            b'0'..=b'9' => {
+                n = n * 10 + u64::from(b - b'0');
+                digits += 1;
+            }
+            b'.' if point.is_none() && i > 0 && i + 1 < bytes.len() => point = Some(i),
+            _ => return None,
+        }
+    }
+    if digits > 15 {
+        return None;
+    }
+    let scale = point.map_or(0, |p| bytes.len() - p - 1);
+    Some(n as f64 / POW10[scale])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plain_decimals_parse_as_std_does() {
+        let mut rng = 0x2545_f491_4f6c_dd1du64;
+        let mut next = || {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng
+        };
+        for _ in 0..200_000 {
+            let digits = (next() % 15 + 1) as usize;
+            let mut text: String = (0..digits)
+                .map(|_| char::from(b'0' + (next() % 10) as u8))
+                .collect();
+            if digits > 1 && next() % 4 != 0 {
+                let at = 1 + (next() as usize) % (digits - 1);
+                text.insert(at, '.');
+            }
+            let expected = text.parse::<f64>().expect("a decimal");
+            assert_eq!(plain_decimal(&text), Some(expected), "{text}");
+            assert_eq!(parse_seconds(&text), Some(expected), "{text}");
+        }
+        for other in ["", ".5", "5.", "1.2.3", "1e3", " 1", "1,5", "0.5s", "1234567890123456"] {
+            assert_eq!(plain_decimal(other), None, "{other:?}");
+        }
+    }
 
     fn parse(xml: &str) -> Result<Run, IngestError> {
         read(
