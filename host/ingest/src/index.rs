@@ -67,6 +67,8 @@ pub(crate) struct TestIndex {
     next: Vec<Option<usize>>,
     /// Per test: its suite path's id.
     test_path: Vec<u32>,
+    /// Per test: whether later tests may join it.
+    findable: Vec<bool>,
 }
 
 impl TestIndex {
@@ -79,6 +81,7 @@ impl TestIndex {
             heads: HashMap::default(),
             next: Vec::new(),
             test_path: Vec::new(),
+            findable: Vec::new(),
         }
     }
 
@@ -106,6 +109,28 @@ impl TestIndex {
         self.heads.reserve(additional);
         self.next.reserve(additional);
         self.test_path.reserve(additional);
+        self.findable.reserve(additional);
+    }
+
+    /// Paths interned so far (the root included); ids are handed out in order.
+    pub(crate) fn paths(&self) -> usize {
+        self.paths.len()
+    }
+
+    /// [`intern`](TestIndex::intern) of a shared path: a path not interned yet keeps this
+    /// copy.
+    pub(crate) fn intern_shared(&mut self, path: &Arc<[String]>) -> (Arc<[String]>, u32) {
+        if let Some((arc, id)) = self.paths.get_key_value(&path[..]) {
+            return (arc.clone(), *id);
+        }
+        let id = self.paths.len() as u32;
+        self.paths.insert(path.clone(), id);
+        (path.clone(), id)
+    }
+
+    /// The suite path id and findability of the `i`-th test added.
+    pub(crate) fn entry(&self, i: usize) -> (u32, bool) {
+        (self.test_path[i], self.findable[i])
     }
 
     /// The key of a test: its suite path's id and the hash of the whole key, computed once for
@@ -115,6 +140,11 @@ impl TestIndex {
             path_id,
             hash: key_hash(path_id, classname.unwrap_or(""), name),
         }
+    }
+
+    /// The key of a test that is not [findable](TestIndex::add) (it is never looked up).
+    pub(crate) fn path_key(path_id: u32) -> Key {
+        Key { path_id, hash: 0 }
     }
 
     /// The test of `tests` with this key, if one was [added](TestIndex::add) findable.
@@ -166,6 +196,7 @@ impl TestIndex {
     pub(crate) fn add_key(&mut self, key: Key, findable: bool) {
         let i = self.next.len();
         self.test_path.push(key.path_id);
+        self.findable.push(findable);
         let previous = if findable {
             self.heads.insert(key.hash, i)
         } else {

@@ -19,6 +19,11 @@ pub struct Limits {
     pub max_depth: usize,
     /// Warnings kept per input (the rest are only counted).
     pub max_warnings: usize,
+    /// Threads one input held in memory may be read on. With 2 or more, a JUnit document of
+    /// at least 1 MiB whose root is `<testsuites>` is read in two halves at once, cut between
+    /// two of its suites (the result is the same as on one thread). 1 by default; `flakewatch
+    /// ingest` gives a single file all the machine's CPUs.
+    pub threads: usize,
 }
 
 impl Default for Limits {
@@ -29,6 +34,7 @@ impl Default for Limits {
             max_line: 8 << 20,
             max_depth: 256,
             max_warnings: 1000,
+            threads: 1,
         }
     }
 }

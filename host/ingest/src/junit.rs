@@ -94,26 +94,141 @@ fn read_borrowed(bytes: &[u8], source: &str, meta: RunMeta, limits: &Limits) -> 
     let bytes = bytes.strip_prefix(&[0xEF, 0xBB, 0xBF]).unwrap_or(bytes);
     // SIMD validation of the whole document (std's check was 5 % of reading one).
     let text = simdutf8::basic::from_utf8(bytes).ok()?;
-    let mut reader = Reader::from_str(text);
-    configure(&mut reader);
+    if limits.threads > 1
+        && text.len() >= SPLIT_MIN
+        && let Some((cut, close)) = halves(text)
+        && let Some(run) = read_halves(text, cut, close, source, meta.clone(), limits)
+    {
+        return Some(run);
+    }
     let lines = LineIndex::new(bytes);
     let mut parser = Parser::new(source, meta, limits);
-    // One pass counting `<testcase` (memmem, a few ms per 100 MB) sizes the tests and their
-    // index: growing them by doubling moved every test several times.
-    let cases = memchr::memmem::find_iter(bytes, b"<testcase").count();
-    parser.run.tests.reserve(cases);
-    parser.index.reserve(cases);
+    parser.reserve(count_cases(text));
+    let mut reader = Reader::from_str(text);
+    configure(&mut reader);
+    if !feed(&mut parser, &mut reader, 0, &lines, |_| false)? {
+        return None;
+    }
+    parser.finish(&At(&lines, 0)).ok()
+}
+
+/// Documents below this size are read on one thread.
+const SPLIT_MIN: usize = 1 << 20;
+
+/// `<testcase` start tags in `text`, to size the tests and their index up front (growing them
+/// by doubling moved every test several times). One memmem pass: a few ms per 100 MB.
+fn count_cases(text: &str) -> usize {
+    memchr::memmem::find_iter(text.as_bytes(), b"<testcase").count()
+}
+
+/// Hands `parser` the events of `reader`, whose input starts at byte `base` of the document,
+/// until the end (`Some(true)`) or until `stop` says so after an event (`Some(false)`).
+/// `None` for what the borrowed path does not take: an XML error, a token over the limit,
+/// an error of the parser.
+fn feed(
+    parser: &mut Parser<'_>,
+    reader: &mut Reader<&[u8]>,
+    base: u64,
+    lines: &LineIndex<'_>,
+    mut stop: impl FnMut(&Parser<'_>) -> bool,
+) -> Option<bool> {
     loop {
         let start = reader.buffer_position();
         let event = reader.read_event().ok()?;
-        if reader.buffer_position() - start > limits.max_token {
+        if reader.buffer_position() - start > parser.limits.max_token {
             return None;
         }
-        if !parser.handle(event, &At(&lines, start)).ok()? {
-            break;
+        if !parser.handle(event, &At(lines, base + start)).ok()? {
+            return Some(true);
+        }
+        if stop(parser) {
+            return Some(false);
         }
     }
-    parser.finish(&At(&lines, 0)).ok()
+}
+
+/// Where a document can be cut in two for [`read_halves`]: just after the first
+/// `</testsuite>` past its middle, and where the root's closing `</testsuites>` starts (only
+/// whitespace may follow it). `None` when there is no such cut, or when it would leave the
+/// second half under an eighth of the document (a document of one big suite).
+///
+/// Whether the cut falls between two suites of the root (and not in a nested suite, a
+/// comment or a CDATA section) is only known once the first half is read.
+fn halves(text: &str) -> Option<(usize, usize)> {
+    const END: &[u8] = b"</testsuite>";
+    let close = text
+        .trim_end_matches([' ', '\t', '\r', '\n'])
+        .strip_suffix("</testsuites>")?
+        .len();
+    let middle = text.len() / 2;
+    if middle >= close {
+        return None;
+    }
+    let cut = memchr::memmem::find(&text.as_bytes()[middle..close], END)? + middle + END.len();
+    (close - cut >= text.len() / 8).then_some((cut, close))
+}
+
+/// Reads a document on two threads: the calling thread reads `text[..cut]`, a second thread
+/// `text[cut..close]` as the rest of the root's children, and the second half's tests join
+/// the first's (see [`Parser::absorb`]). The result is the one reading the whole document on
+/// one thread gives. `None` (read it on one thread) when the root is not a plain
+/// `<testsuites>`, when the cut is not between two of the root's children, or when either half
+/// has an error (the one-thread read words it).
+fn read_halves(
+    text: &str,
+    cut: usize,
+    close: usize,
+    source: &str,
+    meta: RunMeta,
+    limits: &Limits,
+) -> Option<Run> {
+    let lines = LineIndex::new(text.as_bytes());
+    let mut first = Parser::new(source, meta, limits);
+    let mut reader = Reader::from_str(&text[..cut]);
+    configure(&mut reader);
+    // The prologue and the root's start tag, on this thread: the second half starts inside
+    // the root, under the dialect the root names (it decides whether repeated cases join).
+    let ended = feed(&mut first, &mut reader, 0, &lines, |p| !p.stack.is_empty())?;
+    // `</testsuites>` closes it: the second half never sees that end tag, so its name must be
+    // the root's as written (no prefix).
+    if ended || !first.root_plain {
+        return None;
+    }
+    let dialect = first.run.dialect;
+    let second_cases = count_cases(&text[cut..close]);
+    first.reserve(count_cases(&text[..cut]) + second_cases);
+    std::thread::scope(|scope| {
+        let second = scope.spawn(|| {
+            let lines = LineIndex::new(text.as_bytes());
+            let mut second = Parser::new(source, RunMeta::default(), limits);
+            second.root_seen = true;
+            second.run.dialect = dialect;
+            second.stack.push(Frame {
+                kind: Kind::Testsuites,
+                name: Box::from(""),
+                text: TextBuf::default(),
+                at: Mark::Offset(0),
+            });
+            second.reserve(second_cases);
+            let mut reader = Reader::from_str(&text[cut..close]);
+            configure(&mut reader);
+            let ended = feed(&mut second, &mut reader, cut as u64, &lines, |_| false)?;
+            (ended && second.stack.len() == 1).then_some(second)
+        });
+        let first_ok = feed(&mut first, &mut reader, 0, &lines, |_| false) == Some(true)
+            && first.stack.len() == 1;
+        let second = match second.join() {
+            Ok(second) => second,
+            Err(panic) => std::panic::resume_unwind(panic),
+        };
+        if !first_ok {
+            return None;
+        }
+        first.absorb(second?);
+        // The root's end tag; only whitespace follows it.
+        first.end();
+        first.finish(&At(&lines, 0)).ok()
+    })
 }
 
 /// Where an element starts, as kept until an error needs it: a byte offset when the whole
@@ -310,8 +425,8 @@ struct SuiteCtx {
     path_id: u32,
     /// What the suite's `tests=`, `failures=` and `errors=` attributes declare.
     declared: DeclaredCounts,
-    /// Tests filed when the suite started (to tell whether it holds any case).
-    tests_before: usize,
+    /// Cases read when the suite started (to tell whether it holds any case).
+    cases_before: u64,
 }
 
 /// A suite's count attributes. Ignored while the suite holds cases (the cases are the
@@ -362,7 +477,11 @@ struct Parser<'l> {
     index: TestIndex,
     /// Suite entries seen per path id.
     suite_count: Vec<u32>,
+    /// Test cases read (a repeated case counts again).
+    cases: u64,
     root_seen: bool,
+    /// The root is `<testsuites>` written without a prefix.
+    root_plain: bool,
 }
 
 impl<'l> Parser<'l> {
@@ -383,11 +502,19 @@ impl<'l> Parser<'l> {
             root_path,
             index,
             suite_count: vec![0],
+            cases: 0,
             root_seen: false,
+            root_plain: false,
         }
     }
 
-    /// Takes one event; `here` resolves the position where it starts. `Ok(false)` at the end.
+    /// Room for `cases` more tests.
+    fn reserve(&mut self, cases: usize) {
+        self.run.tests.reserve(cases);
+        self.index.reserve(cases);
+    }
+
+    /// Takes one event; `loc` says where it starts. `Ok(false)` at the end.
     fn handle(&mut self, event: Event<'_>, loc: &impl Locate) -> Result<bool, IngestError> {
         match event {
             Event::Start(e) => {
@@ -488,6 +615,7 @@ impl<'l> Parser<'l> {
         let name: &str = local.as_ref();
         if !self.root_seen {
             self.root_seen = true;
+            self.root_plain = AsRef::<str>::as_ref(&e.name()) == "testsuites";
             if name != "testsuites" && name != "testsuite" {
                 return Err(IngestError::NotJunit {
                     file: self.source.clone(),
@@ -742,7 +870,7 @@ impl<'l> Parser<'l> {
             path,
             path_id,
             declared,
-            tests_before: self.run.tests.len(),
+            cases_before: self.cases,
         });
         self.run.suites.push(result);
     }
@@ -825,7 +953,7 @@ impl<'l> Parser<'l> {
             Kind::Testsuites | Kind::Other => {}
             Kind::Testsuite => {
                 if let Some(suite) = self.suites.pop()
-                    && self.run.tests.len() == suite.tests_before
+                    && self.cases == suite.cases_before
                 {
                     let DeclaredCounts { tests, failures } = suite.declared;
                     let result = &mut self.run.suites[suite.index];
@@ -931,6 +1059,7 @@ impl<'l> Parser<'l> {
     }
 
     fn finish_case(&mut self, case: Case) {
+        self.cases += 1;
         let primary = [Status::Fail, Status::Error, Status::Skip]
             .into_iter()
             .find_map(|s| case.results.iter().position(|d| d.status == s));
@@ -1010,15 +1139,7 @@ impl<'l> Parser<'l> {
         let test = match found {
             Some(i) => {
                 let t = &mut self.run.tests[i];
-                t.flaky_marked |= case.flaky_attr;
-                if t.reported.is_none() {
-                    t.reported = reported;
-                }
-                for (k, v) in case.properties {
-                    if !t.properties.iter().any(|(k2, v2)| *k2 == k && *v2 == v) {
-                        t.properties.push((k, v));
-                    }
-                }
+                join_marks(t, case.flaky_attr, reported, case.properties);
                 t
             }
             None => {
@@ -1054,9 +1175,113 @@ impl<'l> Parser<'l> {
                 .extend(retries.extract_if(.., |a| is_rerun(a)));
             test.attempts.append(&mut retries);
         }
-        for (k, attempt) in test.attempts[first..].iter_mut().enumerate() {
-            attempt.index = (first + k) as u32 + 1;
+        number_attempts(test, first);
+    }
+
+    /// Takes what `later` read of the rest of the document (see [`read_halves`]) as if this
+    /// parser had read it itself: its suites, its tests (joining the tests this parser holds
+    /// with the same key), its warnings, and the run's name and dialect if this half found
+    /// none.
+    fn absorb(&mut self, later: Parser<'_>) {
+        let Parser {
+            run: other,
+            index: other_index,
+            cases: other_cases,
+            ..
+        } = later;
+        if self.run.dialect == Dialect::Generic {
+            self.run.dialect = other.dialect;
         }
+        if self.run.name.is_none() {
+            self.run.name = other.name;
+        }
+        for warning in other.warnings {
+            if self.run.warnings.len() < self.limits.max_warnings {
+                self.run.warnings.push(warning);
+            } else {
+                self.run.warnings_dropped += 1;
+            }
+        }
+        self.run.warnings_dropped += other.warnings_dropped;
+        // Paths this half had before; ids are handed out in order.
+        let known = self.index.paths();
+        for mut suite in other.suites {
+            let (path, id) = self.index.intern_shared(&suite.path);
+            let slot = id as usize;
+            if self.suite_count.len() <= slot {
+                self.suite_count.resize(slot + 1, 0);
+            }
+            self.suite_count[slot] += 1;
+            suite.attempt = self.suite_count[slot];
+            suite.path = path;
+            self.run.suites.push(suite);
+        }
+        // The later half's tests go in with one copy. Then each takes this half's copy of its
+        // path, and one whose path this half had and that may be joined looks for this half's
+        // test with its key: only those can meet, the later half joined its own tests.
+        let base = self.run.tests.len();
+        let mut later_tests = other.tests;
+        self.run.tests.append(&mut later_tests);
+        let mut paths: Vec<Option<(Arc<[String]>, u32)>> = Vec::new();
+        let mut joins = Vec::new();
+        let mut keys = Vec::with_capacity(self.run.tests.len() - base);
+        for i in base..self.run.tests.len() {
+            let (local, findable) = other_index.entry(i - base);
+            let local = local as usize;
+            if paths.len() <= local {
+                paths.resize(local + 1, None);
+            }
+            let test = &mut self.run.tests[i];
+            let (path, id) = paths[local]
+                .get_or_insert_with(|| self.index.intern_shared(&test.suite))
+                .clone();
+            if !Arc::ptr_eq(&test.suite, &path) {
+                test.suite = path;
+            }
+            if !(findable && (id as usize) < known) {
+                keys.push((TestIndex::path_key(id), false));
+                continue;
+            }
+            let key = TestIndex::key(id, test.classname.as_deref(), &test.name);
+            let (earlier, later) = self.run.tests.split_at_mut(i);
+            let test = &mut later[0];
+            match self.index.find_key(
+                &earlier[..base],
+                key,
+                test.classname.as_deref(),
+                &test.name,
+            ) {
+                Some(j) => {
+                    let t = &mut earlier[j];
+                    join_marks(
+                        t,
+                        test.flaky_marked,
+                        test.reported.take(),
+                        std::mem::take(&mut test.properties),
+                    );
+                    let first = t.attempts.len();
+                    t.attempts.append(&mut test.attempts);
+                    number_attempts(t, first);
+                    joins.push(i);
+                }
+                None => keys.push((key, true)),
+            }
+        }
+        if !joins.is_empty() {
+            let mut joins = joins.into_iter().peekable();
+            let mut i = 0;
+            self.run.tests.retain(|_| {
+                let joined = joins.next_if_eq(&i).is_some();
+                i += 1;
+                !joined
+            });
+        }
+        // The index follows the tests; a test of a path new to this half is registered
+        // unfindable, as nothing after it looks it up.
+        for (key, findable) in keys {
+            self.index.add_key(key, findable);
+        }
+        self.cases += other_cases;
     }
 
     /// The run, once the input ended; `loc` resolves where an element left open starts.
@@ -1111,6 +1336,32 @@ fn infer_pytest_reruns(tests: &mut [Test]) {
                 );
             }
         }
+    }
+}
+
+/// What one more record of an existing test adds besides attempts: Flank's flaky mark, a
+/// verdict if the test has none yet, and the properties it does not have yet.
+fn join_marks(
+    test: &mut Test,
+    flaky: bool,
+    reported: Option<Reported>,
+    properties: Vec<(String, String)>,
+) {
+    test.flaky_marked |= flaky;
+    if test.reported.is_none() {
+        test.reported = reported;
+    }
+    for (k, v) in properties {
+        if !test.properties.iter().any(|(k2, v2)| *k2 == k && *v2 == v) {
+            test.properties.push((k, v));
+        }
+    }
+}
+
+/// Numbers the attempts from `first` on by their position (1-based).
+fn number_attempts(test: &mut Test, first: usize) {
+    for (k, attempt) in test.attempts[first..].iter_mut().enumerate() {
+        attempt.index = (first + k) as u32 + 1;
     }
 }
 
@@ -1291,6 +1542,127 @@ mod tests {
         for other in ["", ".5", "5.", "1.2.3", "1e3", " 1", "1,5", "0.5s", "1234567890123456"] {
             assert_eq!(plain_decimal(other), None, "{other:?}");
         }
+    }
+
+    /// A document over [`SPLIT_MIN`] with what crosses a cut: suite paths and test keys in
+    /// both halves, repeated and nameless cases, retries, Flank marks, properties, bad numbers
+    /// (warnings with positions), a suite without cases that declares a failure, and a suite
+    /// whose cases all repeat earlier ones. `root` is the root's start tag, `late_suite` the
+    /// name of one suite in the second half.
+    fn big_document(root: &str, late_suite: &str) -> String {
+        use std::fmt::Write as _;
+        let mut out = format!("<?xml version=\"1.0\"?>\n{root}\n");
+        for s in 0..64 {
+            let name = if s == 50 {
+                late_suite.to_owned()
+            } else {
+                format!("pkg.suite{}", s % 24)
+            };
+            if s == 40 {
+                out.push_str("  <testsuite name=\"empty\" tests=\"2\" failures=\"1\"></testsuite>\n");
+            }
+            let _ = writeln!(out, "  <testsuite name=\"{name}\" tests=\"3\">");
+            for c in 0..160 {
+                let test = if s == 45 { c % 7 } else { (c * 7 + s) % 150 };
+                let time = if c % 97 == 5 { "n/a".to_owned() } else { format!("{}.{:03}", c % 3, c) };
+                let name = if c % 131 == 9 { String::new() } else { format!(" name=\"t{test}\"") };
+                let flaky = if c % 89 == 3 { " flaky=\"true\"" } else { "" };
+                let _ = write!(out, "    <testcase{name} classname=\"C{}\" time=\"{time}\"{flaky}", test % 5);
+                match c % 11 {
+                    0 => out.push_str("><failure message=\"boom\">trace &lt;here&gt;</failure></testcase>\n"),
+                    1 => out.push_str("><flakyFailure message=\"once\"><stackTrace>st</stackTrace></flakyFailure></testcase>\n"),
+                    2 => out.push_str("><properties><property name=\"k\" value=\"v\"/><property name=\"k\" value=\"w\"/></properties><system-out><![CDATA[out <b>&</b> text]]></system-out></testcase>\n"),
+                    3 => out.push_str("><skipped/></testcase>\n"),
+                    _ => out.push_str("/>\n"),
+                }
+            }
+            let _ = writeln!(out, "    <system-out>suite {s} output {}</system-out>\n  </testsuite>", "x".repeat(3_000));
+        }
+        out.push_str("</testsuites>\n");
+        assert!(out.len() > SPLIT_MIN, "{} bytes", out.len());
+        out
+    }
+
+    fn read_threads(xml: &str, threads: usize, max_warnings: usize) -> Result<Run, IngestError> {
+        let limits = Limits {
+            threads,
+            max_warnings,
+            ..Limits::default()
+        };
+        read_slice(xml.as_bytes(), "t.xml", RunMeta::default(), &limits)
+    }
+
+    #[test]
+    fn two_halves_read_as_one_thread_does() {
+        for (root, late) in [
+            ("<testsuites name=\"x\">", "pkg.suite3"),
+            ("<testsuites>", "pytest"),
+            ("<testsuites name=\"jest tests\">", "pkg.suite3"),
+            ("<testsuites name=\"pytest tests\">", "pkg.suite0"),
+        ] {
+            let xml = big_document(root, late);
+            let (cut, close) = halves(&xml).expect("a cut between two suites");
+            for max_warnings in [1000, 3] {
+                let limits = Limits {
+                    max_warnings,
+                    ..Limits::default()
+                };
+                let two = read_halves(&xml, cut, close, "t.xml", RunMeta::default(), &limits)
+                    .expect("the halves are read");
+                let one = read_threads(&xml, 1, max_warnings).expect("one thread reads it");
+                assert_eq!(two, one, "{root} {late} {max_warnings}");
+                assert_eq!(read_threads(&xml, 2, max_warnings).expect("read"), one);
+                let streamed = read(xml.as_bytes(), "t.xml", RunMeta::default(), &limits);
+                assert_eq!(streamed.expect("streamed"), one);
+                assert!(one.warnings.len() + one.warnings_dropped as usize > 3);
+            }
+            let one = read_threads(&xml, 1, 1000).expect("read");
+            // What the check is about: tests of both halves joined, suites counted over both.
+            let jest = one.dialect == Dialect::Jest;
+            assert_eq!(one.tests.iter().any(|t| t.attempts.len() > 3), !jest, "{root}");
+            assert!(one.suites.iter().any(|s| s.attempt > 2));
+            assert!(one.suites.iter().any(|s| s.status == Some(Status::Fail)));
+        }
+    }
+
+    #[test]
+    fn cuts_that_are_not_between_suites_read_on_one_thread() {
+        let xml = big_document("<testsuites>", "late");
+        // The first `</testsuite>` past the middle inside a CDATA section (put into the long
+        // suite output the middle falls in), then closing a nested suite: the first half does
+        // not end at the root's level.
+        let middle = xml.len() / 2;
+        let end = middle + xml[middle..].find("</testsuite>").expect("a suite's end");
+        let at = xml[..end].rfind("</system-out>").expect("the suite's output");
+        assert!(at > middle + 20);
+        let in_cdata = format!("{}<![CDATA[</testsuite>]]>{}", &xml[..at], &xml[at..]);
+        let nested = xml
+            .replacen(
+                "<testsuite name=\"pkg.suite7\" tests=\"3\">",
+                "<testsuite name=\"outer\"><testsuite name=\"pkg.suite7\" tests=\"3\">",
+                2,
+            )
+            .replacen(
+                "<testsuite name=\"pkg.suite8\"",
+                "</testsuite><testsuite name=\"pkg.suite8\"",
+                2,
+            );
+        for xml in [in_cdata, nested] {
+            let (cut, close) = halves(&xml).expect("a candidate cut");
+            let limits = Limits::default();
+            assert!(read_halves(&xml, cut, close, "t.xml", RunMeta::default(), &limits).is_none());
+            assert_eq!(read_threads(&xml, 2, 1000).expect("read"), read_threads(&xml, 1, 1000).expect("read"));
+        }
+        // A prefixed root closed without its prefix is an error either way.
+        let mismatched = xml.replacen("<testsuites>", "<x:testsuites>", 1);
+        let (cut, close) = halves(&mismatched).expect("a candidate cut");
+        assert!(read_halves(&mismatched, cut, close, "t.xml", RunMeta::default(), &Limits::default()).is_none());
+        let (two, one) = (read_threads(&mismatched, 2, 1000), read_threads(&mismatched, 1, 1000));
+        assert!(one.is_err());
+        assert_eq!(format!("{two:?}"), format!("{one:?}"));
+        // One big suite: no cut.
+        let one_suite = format!("<testsuites><testsuite name=\"s\">{}</testsuite></testsuites>", "<testcase name=\"t\"/>".repeat(60_000));
+        assert_eq!(halves(&one_suite), None);
     }
 
     fn parse(xml: &str) -> Result<Run, IngestError> {
