@@ -1,9 +1,12 @@
 //! JUnit ingest throughput: flakewatch's reader against the `quick-junit` and `junit-parser`
 //! readers on the same generated document (see `flakewatch_benches::junit_document`).
 //!
-//! `flakewatch` is the in-memory reader `flakewatch ingest` uses for files, `flakewatch-streaming`
-//! the reader for stdin and very large files. flakewatch reads more than the other two: flaky/rerun elements as attempts, every output
-//! element, positions for warnings, UTF-8 repair and the test index for duplicates.
+//! `flakewatch` is the in-memory reader as `flakewatch ingest FILE` runs it: on all the machine's
+//! CPUs, a document this size being read in two halves (`Limits::threads`).
+//! `flakewatch-1-thread` is the same reader on one thread, `flakewatch-streaming` the reader for
+//! stdin and very large files. flakewatch reads more than the other two: flaky/rerun elements as
+//! attempts, every output element, positions for warnings, UTF-8 repair and the test index for
+//! duplicates. The peers read on one thread.
 
 use std::hint::black_box;
 use std::io::Cursor;
@@ -22,12 +25,24 @@ fn junit_ingest(c: &mut Criterion) {
     // 40 suites × 2,500 cases ≈ 100,000 test cases.
     let doc = junit_document(40, 2_500);
     let limits = Limits::default();
+    let cores = Limits {
+        threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        ..limits
+    };
     let mut group = c.benchmark_group("junit_ingest");
     group.throughput(Throughput::Bytes(doc.len() as u64));
     group.sample_size(10);
     group.measurement_time(Duration::from_secs(8));
     // From memory, as `flakewatch ingest` reads files (borrowed, no copy).
     group.bench_function("flakewatch", |b| {
+        b.iter(|| {
+            let run =
+                ingest::junit::read_slice(doc.as_bytes(), "bench.xml", RunMeta::default(), &cores)
+                    .expect("generated document parses");
+            black_box(run.tests.len())
+        });
+    });
+    group.bench_function("flakewatch-1-thread", |b| {
         b.iter(|| {
             let run =
                 ingest::junit::read_slice(doc.as_bytes(), "bench.xml", RunMeta::default(), &limits)

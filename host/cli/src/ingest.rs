@@ -80,6 +80,7 @@ pub(crate) struct IngestArgs {
 }
 
 /// The resolved configuration of one `ingest` invocation.
+#[derive(Clone)]
 struct Config {
     format: Option<Format>,
     mozlog_any: bool,
@@ -107,6 +108,9 @@ fn resolve(args: &IngestArgs) -> anyhow::Result<Config> {
     };
     let limits = Limits {
         max_text: args.max_text_bytes.max(64),
+        // A single large JUnit file is read on all of them; several files are read one per
+        // thread (`read_in_order`).
+        threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
         ..Limits::default()
     };
     let failures = args.failures.then_some(FailureOptions {
@@ -218,6 +222,10 @@ fn read_in_order(
         return Ok(());
     }
     let ahead = threads * FILES_AHEAD_PER_THREAD;
+    // The files already take the cores: each is read on one thread.
+    let mut one_each = config.clone();
+    one_each.limits.threads = 1;
+    let config = &one_each;
     let next = AtomicUsize::new(0);
     // Files below this were handed on; `true` once the caller stopped.
     let handed = (Mutex::new((0usize, false)), Condvar::new());

@@ -148,7 +148,7 @@ fn feed(
 }
 
 /// Where a document can be cut in two for [`read_halves`]: just after the first
-/// `</testsuite>` past its middle, and where the root's closing `</testsuites>` starts (only
+/// `</testsuite>` past its middle (47 % of it), and where the root's closing `</testsuites>` starts (only
 /// whitespace may follow it). `None` when there is no such cut, or when it would leave the
 /// second half under an eighth of the document (a document of one big suite).
 ///
@@ -160,7 +160,8 @@ fn halves(text: &str) -> Option<(usize, usize)> {
         .trim_end_matches([' ', '\t', '\r', '\n'])
         .strip_suffix("</testsuites>")?
         .len();
-    let middle = text.len() / 2;
+    // A little before the middle: the first half also joins the second's tests to its own.
+    let middle = text.len() / 100 * 47;
     if middle >= close {
         return None;
     }
@@ -195,8 +196,6 @@ fn read_halves(
         return None;
     }
     let dialect = first.run.dialect;
-    let second_cases = count_cases(&text[cut..close]);
-    first.reserve(count_cases(&text[..cut]) + second_cases);
     std::thread::scope(|scope| {
         let second = scope.spawn(|| {
             let lines = LineIndex::new(text.as_bytes());
@@ -209,12 +208,15 @@ fn read_halves(
                 text: TextBuf::default(),
                 at: Mark::Offset(0),
             });
+            let second_cases = count_cases(&text[cut..close]);
             second.reserve(second_cases);
             let mut reader = Reader::from_str(&text[cut..close]);
             configure(&mut reader);
             let ended = feed(&mut second, &mut reader, cut as u64, &lines, |_| false)?;
             (ended && second.stack.len() == 1).then_some(second)
         });
+        // Room for both halves' tests: the second's are appended with one copy.
+        first.reserve(count_cases(text));
         let first_ok = feed(&mut first, &mut reader, 0, &lines, |_| false) == Some(true)
             && first.stack.len() == 1;
         let second = match second.join() {
@@ -1063,34 +1065,6 @@ impl<'l> Parser<'l> {
         let primary = [Status::Fail, Status::Error, Status::Skip]
             .into_iter()
             .find_map(|s| case.results.iter().position(|d| d.status == s));
-        let mut results = case.results;
-        let (status, mut info) = match primary {
-            Some(i) => {
-                let detail = results.remove(i);
-                let info = AttemptInfo {
-                    message: detail.message,
-                    kind: detail.kind,
-                    trace: detail.text,
-                    ..AttemptInfo::default()
-                };
-                (detail.status, info)
-            }
-            None if case.skip_attr => (Status::Skip, AttemptInfo::default()),
-            None => (Status::Pass, AttemptInfo::default()),
-        };
-        let mut main = Attempt::new(status, Origin::Testcase);
-        main.extra = results;
-        main.duration = case.time;
-        info.timestamp = case.timestamp;
-        info.stdout = case.stdout;
-        info.stderr = case.stderr;
-        if status == Status::Skip
-            && let Some(kind) = &info.kind
-            && kind.starts_with("pytest.")
-        {
-            info.raw_status = Some(kind.clone());
-        }
-
         let has_flaky = case
             .retries
             .iter()
@@ -1099,21 +1073,62 @@ impl<'l> Parser<'l> {
             .retries
             .iter()
             .any(|a| matches!(a.origin, Origin::RerunFailure | Origin::RerunError));
-        let mut reported = None;
         let main_last = has_flaky && !has_rerun;
-        if main_last && main.status.is_failure() {
-            // nextest flaky-fail: the failure is a policy verdict, the last try passed.
-            reported = Some(Reported {
-                status: main.status,
-                message: info.message.take(),
-            });
-            main.status = Status::Pass;
-            main.expected = true;
-            info.kind = None;
-            info.trace = None;
-        }
-        if !info.is_empty() {
-            main.info = Some(Box::new(info));
+        let mut reported = None;
+        let mut main = Attempt::new(
+            if case.skip_attr {
+                Status::Skip
+            } else {
+                Status::Pass
+            },
+            Origin::Testcase,
+        );
+        main.duration = case.time;
+        // Most cases pass with nothing to say: no details to gather.
+        if primary.is_some()
+            || case.timestamp.is_some()
+            || case.stdout.is_some()
+            || case.stderr.is_some()
+        {
+            let mut results = case.results;
+            let mut info = match primary {
+                Some(i) => {
+                    let detail = results.remove(i);
+                    main.status = detail.status;
+                    main.expected = !detail.status.is_failure();
+                    AttemptInfo {
+                        message: detail.message,
+                        kind: detail.kind,
+                        trace: detail.text,
+                        ..AttemptInfo::default()
+                    }
+                }
+                None => AttemptInfo::default(),
+            };
+            main.extra = results;
+            info.timestamp = case.timestamp;
+            info.stdout = case.stdout;
+            info.stderr = case.stderr;
+            if main.status == Status::Skip
+                && let Some(kind) = &info.kind
+                && kind.starts_with("pytest.")
+            {
+                info.raw_status = Some(kind.clone());
+            }
+            if main_last && main.status.is_failure() {
+                // nextest flaky-fail: the failure is a policy verdict, the last try passed.
+                reported = Some(Reported {
+                    status: main.status,
+                    message: info.message.take(),
+                });
+                main.status = Status::Pass;
+                main.expected = true;
+                info.kind = None;
+                info.trace = None;
+            }
+            if !info.is_empty() {
+                main.info = Some(Box::new(info));
+            }
         }
         let mut retries = case.retries;
         let retry_count = retries.len();
@@ -1631,22 +1646,19 @@ mod tests {
         // The first `</testsuite>` past the middle inside a CDATA section (put into the long
         // suite output the middle falls in), then closing a nested suite: the first half does
         // not end at the root's level.
-        let middle = xml.len() / 2;
+        let middle = xml.len() / 100 * 47;
         let end = middle + xml[middle..].find("</testsuite>").expect("a suite's end");
         let at = xml[..end].rfind("</system-out>").expect("the suite's output");
         assert!(at > middle + 20);
         let in_cdata = format!("{}<![CDATA[</testsuite>]]>{}", &xml[..at], &xml[at..]);
-        let nested = xml
-            .replacen(
-                "<testsuite name=\"pkg.suite7\" tests=\"3\">",
-                "<testsuite name=\"outer\"><testsuite name=\"pkg.suite7\" tests=\"3\">",
-                2,
-            )
-            .replacen(
-                "<testsuite name=\"pkg.suite8\"",
-                "</testsuite><testsuite name=\"pkg.suite8\"",
-                2,
-            );
+        let open = xml[..middle].rfind("  <testsuite name=").expect("a suite");
+        let close = end + "</testsuite>".len();
+        let nested = format!(
+            "{}<testsuite name=\"outer\">{}</testsuite>{}",
+            &xml[..open],
+            &xml[open..close],
+            &xml[close..]
+        );
         for xml in [in_cdata, nested] {
             let (cut, close) = halves(&xml).expect("a candidate cut");
             let limits = Limits::default();
