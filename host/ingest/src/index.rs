@@ -155,7 +155,12 @@ impl TestIndex {
         classname: Option<&str>,
         name: &str,
     ) -> Option<usize> {
-        self.find_key(tests, TestIndex::key(path_id, classname, name), classname, name)
+        self.find_key(
+            tests,
+            TestIndex::key(path_id, classname, name),
+            classname,
+            name,
+        )
     }
 
     /// [`find`](TestIndex::find) with the key already computed from `classname` and `name`.

@@ -1260,12 +1260,10 @@ impl<'l> Parser<'l> {
             let key = TestIndex::key(id, test.classname.as_deref(), &test.name);
             let (earlier, later) = self.run.tests.split_at_mut(i);
             let test = &mut later[0];
-            match self.index.find_key(
-                &earlier[..base],
-                key,
-                test.classname.as_deref(),
-                &test.name,
-            ) {
+            match self
+                .index
+                .find_key(&earlier[..base], key, test.classname.as_deref(), &test.name)
+            {
                 Some(j) => {
                     let t = &mut earlier[j];
                     join_marks(
@@ -1554,7 +1552,17 @@ mod tests {
             assert_eq!(plain_decimal(&text), Some(expected), "{text}");
             assert_eq!(parse_seconds(&text), Some(expected), "{text}");
         }
-        for other in ["", ".5", "5.", "1.2.3", "1e3", " 1", "1,5", "0.5s", "1234567890123456"] {
+        for other in [
+            "",
+            ".5",
+            "5.",
+            "1.2.3",
+            "1e3",
+            " 1",
+            "1,5",
+            "0.5s",
+            "1234567890123456",
+        ] {
             assert_eq!(plain_decimal(other), None, "{other:?}");
         }
     }
@@ -1574,15 +1582,29 @@ mod tests {
                 format!("pkg.suite{}", s % 24)
             };
             if s == 40 {
-                out.push_str("  <testsuite name=\"empty\" tests=\"2\" failures=\"1\"></testsuite>\n");
+                out.push_str(
+                    "  <testsuite name=\"empty\" tests=\"2\" failures=\"1\"></testsuite>\n",
+                );
             }
             let _ = writeln!(out, "  <testsuite name=\"{name}\" tests=\"3\">");
             for c in 0..160 {
                 let test = if s == 45 { c % 7 } else { (c * 7 + s) % 150 };
-                let time = if c % 97 == 5 { "n/a".to_owned() } else { format!("{}.{:03}", c % 3, c) };
-                let name = if c % 131 == 9 { String::new() } else { format!(" name=\"t{test}\"") };
+                let time = if c % 97 == 5 {
+                    "n/a".to_owned()
+                } else {
+                    format!("{}.{:03}", c % 3, c)
+                };
+                let name = if c % 131 == 9 {
+                    String::new()
+                } else {
+                    format!(" name=\"t{test}\"")
+                };
                 let flaky = if c % 89 == 3 { " flaky=\"true\"" } else { "" };
-                let _ = write!(out, "    <testcase{name} classname=\"C{}\" time=\"{time}\"{flaky}", test % 5);
+                let _ = write!(
+                    out,
+                    "    <testcase{name} classname=\"C{}\" time=\"{time}\"{flaky}",
+                    test % 5
+                );
                 match c % 11 {
                     0 => out.push_str("><failure message=\"boom\">trace &lt;here&gt;</failure></testcase>\n"),
                     1 => out.push_str("><flakyFailure message=\"once\"><stackTrace>st</stackTrace></flakyFailure></testcase>\n"),
@@ -1591,7 +1613,11 @@ mod tests {
                     _ => out.push_str("/>\n"),
                 }
             }
-            let _ = writeln!(out, "    <system-out>suite {s} output {}</system-out>\n  </testsuite>", "x".repeat(3_000));
+            let _ = writeln!(
+                out,
+                "    <system-out>suite {s} output {}</system-out>\n  </testsuite>",
+                "x".repeat(3_000)
+            );
         }
         out.push_str("</testsuites>\n");
         assert!(out.len() > SPLIT_MIN, "{} bytes", out.len());
@@ -1634,7 +1660,11 @@ mod tests {
             let one = read_threads(&xml, 1, 1000).expect("read");
             // What the check is about: tests of both halves joined, suites counted over both.
             let jest = one.dialect == Dialect::Jest;
-            assert_eq!(one.tests.iter().any(|t| t.attempts.len() > 3), !jest, "{root}");
+            assert_eq!(
+                one.tests.iter().any(|t| t.attempts.len() > 3),
+                !jest,
+                "{root}"
+            );
             assert!(one.suites.iter().any(|s| s.attempt > 2));
             assert!(one.suites.iter().any(|s| s.status == Some(Status::Fail)));
         }
@@ -1648,7 +1678,9 @@ mod tests {
         // not end at the root's level.
         let middle = xml.len() / 100 * 47;
         let end = middle + xml[middle..].find("</testsuite>").expect("a suite's end");
-        let at = xml[..end].rfind("</system-out>").expect("the suite's output");
+        let at = xml[..end]
+            .rfind("</system-out>")
+            .expect("the suite's output");
         assert!(at > middle + 20);
         let in_cdata = format!("{}<![CDATA[</testsuite>]]>{}", &xml[..at], &xml[at..]);
         let open = xml[..middle].rfind("  <testsuite name=").expect("a suite");
@@ -1663,17 +1695,36 @@ mod tests {
             let (cut, close) = halves(&xml).expect("a candidate cut");
             let limits = Limits::default();
             assert!(read_halves(&xml, cut, close, "t.xml", RunMeta::default(), &limits).is_none());
-            assert_eq!(read_threads(&xml, 2, 1000).expect("read"), read_threads(&xml, 1, 1000).expect("read"));
+            assert_eq!(
+                read_threads(&xml, 2, 1000).expect("read"),
+                read_threads(&xml, 1, 1000).expect("read")
+            );
         }
         // A prefixed root closed without its prefix is an error either way.
         let mismatched = xml.replacen("<testsuites>", "<x:testsuites>", 1);
         let (cut, close) = halves(&mismatched).expect("a candidate cut");
-        assert!(read_halves(&mismatched, cut, close, "t.xml", RunMeta::default(), &Limits::default()).is_none());
-        let (two, one) = (read_threads(&mismatched, 2, 1000), read_threads(&mismatched, 1, 1000));
+        assert!(
+            read_halves(
+                &mismatched,
+                cut,
+                close,
+                "t.xml",
+                RunMeta::default(),
+                &Limits::default()
+            )
+            .is_none()
+        );
+        let (two, one) = (
+            read_threads(&mismatched, 2, 1000),
+            read_threads(&mismatched, 1, 1000),
+        );
         assert!(one.is_err());
         assert_eq!(format!("{two:?}"), format!("{one:?}"));
         // One big suite: no cut.
-        let one_suite = format!("<testsuites><testsuite name=\"s\">{}</testsuite></testsuites>", "<testcase name=\"t\"/>".repeat(60_000));
+        let one_suite = format!(
+            "<testsuites><testsuite name=\"s\">{}</testsuite></testsuites>",
+            "<testcase name=\"t\"/>".repeat(60_000)
+        );
         assert_eq!(halves(&one_suite), None);
     }
 
