@@ -69,6 +69,8 @@ pub(crate) struct TestIndex {
     test_path: Vec<u32>,
     /// Per test: whether later tests may join it.
     findable: Vec<bool>,
+    /// Per [noted](TestIndex::note) test: the hash of its class name and name.
+    hashes: Vec<u64>,
 }
 
 impl TestIndex {
@@ -82,6 +84,7 @@ impl TestIndex {
             next: Vec::new(),
             test_path: Vec::new(),
             findable: Vec::new(),
+            hashes: Vec::new(),
         }
     }
 
@@ -110,11 +113,7 @@ impl TestIndex {
         self.next.reserve(additional);
         self.test_path.reserve(additional);
         self.findable.reserve(additional);
-    }
-
-    /// Paths interned so far (the root included); ids are handed out in order.
-    pub(crate) fn paths(&self) -> usize {
-        self.paths.len()
+        self.hashes.reserve(additional);
     }
 
     /// [`intern`](TestIndex::intern) of a shared path: a path not interned yet keeps this
@@ -140,11 +139,6 @@ impl TestIndex {
             path_id,
             hash: key_hash(path_id, classname.unwrap_or(""), name),
         }
-    }
-
-    /// The key of a test that is not [findable](TestIndex::add) (it is never looked up).
-    pub(crate) fn path_key(path_id: u32) -> Key {
-        Key { path_id, hash: 0 }
     }
 
     /// The test of `tests` with this key, if one was [added](TestIndex::add) findable.
@@ -208,6 +202,72 @@ impl TestIndex {
             None
         };
         self.next.push(previous);
+    }
+
+    /// Notes the test just pushed to the run's tests without looking it up, for a reader that
+    /// files every record as a new test and joins the repeated ones once the input ended
+    /// ([`TestIndex::repeats`]): one hash per test, no lookup while the input is read. Not to
+    /// be mixed with [`add`](TestIndex::add) in one index.
+    pub(crate) fn note(
+        &mut self,
+        path_id: u32,
+        classname: Option<&str>,
+        name: &str,
+        findable: bool,
+    ) {
+        self.test_path.push(path_id);
+        self.findable.push(findable);
+        self.hashes.push(if findable {
+            mix(
+                mix(MIX, classname.unwrap_or("").as_bytes()),
+                name.as_bytes(),
+            )
+        } else {
+            0
+        });
+    }
+
+    /// Notes the tests `other` noted, in order, after this index's; `path_id` maps `other`'s
+    /// suite path ids to this index's.
+    pub(crate) fn extend_noted(&mut self, other: &TestIndex, path_id: impl Fn(u32) -> u32) {
+        self.test_path
+            .extend(other.test_path.iter().map(|&id| path_id(id)));
+        self.findable.extend_from_slice(&other.findable);
+        self.hashes.extend_from_slice(&other.hashes);
+    }
+
+    /// The [noted](TestIndex::note) tests that repeat an earlier findable test with the same
+    /// suite path, class name and name: `(later, first)` pairs, `later` ascending, `first` the
+    /// earliest test with that key. One sort of the hashes, no lookups.
+    pub(crate) fn repeats(&self, tests: &[Test]) -> Vec<(usize, usize)> {
+        let mut order: Vec<(u64, usize)> = self
+            .hashes
+            .iter()
+            .zip(&self.findable)
+            .enumerate()
+            .filter(|(_, (_, findable))| **findable)
+            .map(|(i, (&hash, _))| (hash, i))
+            .collect();
+        order.sort_unstable();
+        let same = |a: usize, b: usize| {
+            self.test_path[a] == self.test_path[b]
+                && tests[a].name == tests[b].name
+                && tests[a].classname == tests[b].classname
+        };
+        let mut pairs = Vec::new();
+        for run in order
+            .chunk_by(|a, b| a.0 == b.0)
+            .filter(|run| run.len() > 1)
+        {
+            // In test order within the run: the first earlier one with the key is its first.
+            for (k, &(_, later)) in run.iter().enumerate().skip(1) {
+                if let Some(&(_, first)) = run[..k].iter().find(|&&(_, i)| same(i, later)) {
+                    pairs.push((later, first));
+                }
+            }
+        }
+        pairs.sort_unstable();
+        pairs
     }
 
     /// The index of the test `name` of `suite` (no class name), added as a new test with no

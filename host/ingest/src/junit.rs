@@ -197,7 +197,8 @@ fn read_halves(
     }
     let dialect = first.run.dialect;
     std::thread::scope(|scope| {
-        let second = scope.spawn(|| {
+        let (counted, second_count) = std::sync::mpsc::channel();
+        let second = scope.spawn(move || {
             let lines = LineIndex::new(text.as_bytes());
             let mut second = Parser::new(source, RunMeta::default(), limits);
             second.root_seen = true;
@@ -209,6 +210,8 @@ fn read_halves(
                 at: Mark::Offset(0),
             });
             let second_cases = count_cases(&text[cut..close]);
+            // The first half makes room for both halves' tests before it files one.
+            let _ = counted.send(second_cases);
             second.reserve(second_cases);
             let mut reader = Reader::from_str(&text[cut..close]);
             configure(&mut reader);
@@ -216,7 +219,8 @@ fn read_halves(
             (ended && second.stack.len() == 1).then_some(second)
         });
         // Room for both halves' tests: the second's are appended with one copy.
-        first.reserve(count_cases(text));
+        let first_cases = count_cases(&text[..cut]);
+        first.reserve(first_cases + second_count.recv().unwrap_or(0));
         let first_ok = feed(&mut first, &mut reader, 0, &lines, |_| false) == Some(true)
             && first.stack.len() == 1;
         let second = match second.join() {
@@ -1144,38 +1148,24 @@ impl<'l> Parser<'l> {
         let merges = named && self.run.dialect != Dialect::Jest;
         let name = case.name.unwrap_or_default();
         let classname = case.classname.filter(|c| !c.is_empty());
-        let key = TestIndex::key(path_id, classname.as_deref(), &name);
-        let found = if merges {
-            self.index
-                .find_key(&self.run.tests, key, classname.as_deref(), &name)
-        } else {
-            None
-        };
-        let test = match found {
-            Some(i) => {
-                let t = &mut self.run.tests[i];
-                join_marks(t, case.flaky_attr, reported, case.properties);
-                t
-            }
-            None => {
-                let i = self.run.tests.len();
-                self.index.add_key(key, merges);
-                self.run.tests.push(Test {
-                    suite,
-                    classname,
-                    name,
-                    file: case.file,
-                    line: case.line,
-                    properties: case.properties,
-                    flaky_marked: case.flaky_attr,
-                    reported,
-                    attempts: Vec::with_capacity(retry_count + 1),
-                });
-                &mut self.run.tests[i]
-            }
-        };
+        // Every case is filed as a test of its own; the repeated ones join the first with
+        // their key once the input ended (`join_repeats`): no lookup per case.
+        self.index
+            .note(path_id, classname.as_deref(), &name, merges);
+        let i = self.run.tests.len();
+        self.run.tests.push(Test {
+            suite,
+            classname,
+            name,
+            file: case.file,
+            line: case.line,
+            properties: case.properties,
+            flaky_marked: case.flaky_attr,
+            reported,
+            attempts: Vec::with_capacity(retry_count + 1),
+        });
+        let test = &mut self.run.tests[i];
         // Attempts go straight into the test (an attempt is large: no temporary vector).
-        let first = test.attempts.len();
         if retry_count == 0 {
             test.attempts.push(main);
         } else if main_last {
@@ -1190,13 +1180,44 @@ impl<'l> Parser<'l> {
                 .extend(retries.extract_if(.., |a| is_rerun(a)));
             test.attempts.append(&mut retries);
         }
-        number_attempts(test, first);
+        number_attempts(test, 0);
+    }
+
+    /// Joins every test filed again (same suite path, class name and name, both findable) to
+    /// the first test with its key, in the order they were filed, as if each case had been
+    /// looked up when it was read: the first test gains their attempts, Flank marks, a
+    /// verdict if it has none, and the properties it lacks; its name, file and line stay.
+    fn join_repeats(&mut self) {
+        let pairs = self.index.repeats(&self.run.tests);
+        if pairs.is_empty() {
+            return;
+        }
+        for &(later, first) in &pairs {
+            let (earlier, rest) = self.run.tests.split_at_mut(later);
+            let (t, repeat) = (&mut earlier[first], &mut rest[0]);
+            join_marks(
+                t,
+                repeat.flaky_marked,
+                repeat.reported.take(),
+                std::mem::take(&mut repeat.properties),
+            );
+            let from = t.attempts.len();
+            t.attempts.append(&mut repeat.attempts);
+            number_attempts(t, from);
+        }
+        let mut joined = pairs.iter().map(|&(later, _)| later).peekable();
+        let mut i = 0;
+        self.run.tests.retain(|_| {
+            let gone = joined.next_if_eq(&i).is_some();
+            i += 1;
+            !gone
+        });
     }
 
     /// Takes what `later` read of the rest of the document (see [`read_halves`]) as if this
-    /// parser had read it itself: its suites, its tests (joining the tests this parser holds
-    /// with the same key), its warnings, and the run's name and dialect if this half found
-    /// none.
+    /// parser had read it itself: its suites, its tests (joined to this half's by
+    /// [`Parser::finish`] like any repeat), its warnings, and the run's name and dialect if
+    /// this half found none.
     fn absorb(&mut self, later: Parser<'_>) {
         let Parser {
             run: other,
@@ -1218,8 +1239,6 @@ impl<'l> Parser<'l> {
             }
         }
         self.run.warnings_dropped += other.warnings_dropped;
-        // Paths this half had before; ids are handed out in order.
-        let known = self.index.paths();
         for mut suite in other.suites {
             let (path, id) = self.index.intern_shared(&suite.path);
             let slot = id as usize;
@@ -1231,69 +1250,28 @@ impl<'l> Parser<'l> {
             suite.path = path;
             self.run.suites.push(suite);
         }
-        // The later half's tests go in with one copy. Then each takes this half's copy of its
-        // path, and one whose path this half had and that may be joined looks for this half's
-        // test with its key: only those can meet, the later half joined its own tests.
+        // The later half's tests go in with one copy and take this half's copy of their path;
+        // repeated tests of both halves are joined at the end, as one parser's are.
         let base = self.run.tests.len();
         let mut later_tests = other.tests;
         self.run.tests.append(&mut later_tests);
         let mut paths: Vec<Option<(Arc<[String]>, u32)>> = Vec::new();
-        let mut joins = Vec::new();
-        let mut keys = Vec::with_capacity(self.run.tests.len() - base);
         for i in base..self.run.tests.len() {
-            let (local, findable) = other_index.entry(i - base);
+            let (local, _) = other_index.entry(i - base);
             let local = local as usize;
             if paths.len() <= local {
                 paths.resize(local + 1, None);
             }
             let test = &mut self.run.tests[i];
-            let (path, id) = paths[local]
-                .get_or_insert_with(|| self.index.intern_shared(&test.suite))
-                .clone();
-            if !Arc::ptr_eq(&test.suite, &path) {
-                test.suite = path;
-            }
-            if !(findable && (id as usize) < known) {
-                keys.push((TestIndex::path_key(id), false));
-                continue;
-            }
-            let key = TestIndex::key(id, test.classname.as_deref(), &test.name);
-            let (earlier, later) = self.run.tests.split_at_mut(i);
-            let test = &mut later[0];
-            match self
-                .index
-                .find_key(&earlier[..base], key, test.classname.as_deref(), &test.name)
-            {
-                Some(j) => {
-                    let t = &mut earlier[j];
-                    join_marks(
-                        t,
-                        test.flaky_marked,
-                        test.reported.take(),
-                        std::mem::take(&mut test.properties),
-                    );
-                    let first = t.attempts.len();
-                    t.attempts.append(&mut test.attempts);
-                    number_attempts(t, first);
-                    joins.push(i);
-                }
-                None => keys.push((key, true)),
+            let (path, _) =
+                paths[local].get_or_insert_with(|| self.index.intern_shared(&test.suite));
+            if !Arc::ptr_eq(&test.suite, path) {
+                test.suite = path.clone();
             }
         }
-        if !joins.is_empty() {
-            let mut joins = joins.into_iter().peekable();
-            let mut i = 0;
-            self.run.tests.retain(|_| {
-                let joined = joins.next_if_eq(&i).is_some();
-                i += 1;
-                !joined
-            });
-        }
-        // The index follows the tests; a test of a path new to this half is registered
-        // unfindable, as nothing after it looks it up.
-        for (key, findable) in keys {
-            self.index.add_key(key, findable);
-        }
+        self.index.extend_noted(&other_index, |local| {
+            paths[local as usize].as_ref().map_or(local, |(_, id)| *id)
+        });
         self.cases += other_cases;
     }
 
@@ -1327,6 +1305,7 @@ impl<'l> Parser<'l> {
                 format: Format::Junit,
             });
         }
+        self.join_repeats();
         if self.run.dialect == Dialect::Pytest {
             infer_pytest_reruns(&mut self.run.tests);
         }
@@ -1668,6 +1647,59 @@ mod tests {
             assert!(one.suites.iter().any(|s| s.attempt > 2));
             assert!(one.suites.iter().any(|s| s.status == Some(Status::Fail)));
         }
+    }
+
+    /// Repeated cases join the first test with their key once the input ended; this checks
+    /// the result against joining them case by case as they are read (the Jest dialect files
+    /// every case as its own test, in order).
+    #[test]
+    fn repeats_join_as_if_looked_up_case_by_case() {
+        let joined =
+            read_threads(&big_document("<testsuites>", "pkg.suite3"), 1, 1000).expect("read");
+        let each = read_threads(
+            &big_document("<testsuites name=\"jest tests\">", "pkg.suite3"),
+            1,
+            1000,
+        )
+        .expect("read");
+        let cases = each.tests.len();
+        let mut expected: Vec<Test> = Vec::new();
+        let mut seen = std::collections::HashMap::new();
+        for test in each.tests {
+            let key = (
+                test.suite.clone(),
+                test.classname.clone(),
+                test.name.clone(),
+            );
+            match seen.get(&key) {
+                Some(&i) if !test.name.is_empty() => {
+                    let t: &mut Test = &mut expected[i];
+                    t.flaky_marked |= test.flaky_marked;
+                    if t.reported.is_none() {
+                        t.reported = test.reported;
+                    }
+                    for p in test.properties {
+                        if !t.properties.contains(&p) {
+                            t.properties.push(p);
+                        }
+                    }
+                    t.attempts.extend(test.attempts);
+                    for (k, a) in t.attempts.iter_mut().enumerate() {
+                        a.index = k as u32 + 1;
+                    }
+                }
+                _ => {
+                    if !test.name.is_empty() {
+                        seen.insert(key, expected.len());
+                    }
+                    expected.push(test);
+                }
+            }
+        }
+        assert!(expected.len() < cases / 2, "{} of {cases}", expected.len());
+        assert!(expected.iter().any(|t| t.attempts.len() > 3));
+        assert_eq!(joined.tests, expected);
+        assert_eq!(joined.suites, each.suites);
     }
 
     #[test]
