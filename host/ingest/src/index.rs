@@ -240,13 +240,17 @@ impl TestIndex {
     /// suite path, class name and name: `(later, first)` pairs, `later` ascending, `first` the
     /// earliest test with that key. One sort of the hashes, no lookups.
     pub(crate) fn repeats(&self, tests: &[Test]) -> Vec<(usize, usize)> {
-        let mut order: Vec<(u64, usize)> = self
+        // Each findable test as one word: the high bits of its hash, then its index, so one
+        // sort of plain integers groups equal hashes in test order.
+        let bits = usize::BITS - self.hashes.len().leading_zeros();
+        let low = (1u64 << bits) - 1;
+        let mut order: Vec<u64> = self
             .hashes
             .iter()
             .zip(&self.findable)
             .enumerate()
             .filter(|(_, (_, findable))| **findable)
-            .map(|(i, (&hash, _))| (hash, i))
+            .map(|(i, (&hash, _))| (hash & !low) | i as u64)
             .collect();
         order.sort_unstable();
         let same = |a: usize, b: usize| {
@@ -254,15 +258,17 @@ impl TestIndex {
                 && tests[a].name == tests[b].name
                 && tests[a].classname == tests[b].classname
         };
+        let index = |word: u64| (word & low) as usize;
         let mut pairs = Vec::new();
         for run in order
-            .chunk_by(|a, b| a.0 == b.0)
+            .chunk_by(|a, b| a & !low == b & !low)
             .filter(|run| run.len() > 1)
         {
             // In test order within the run: the first earlier one with the key is its first.
-            for (k, &(_, later)) in run.iter().enumerate().skip(1) {
-                if let Some(&(_, first)) = run[..k].iter().find(|&&(_, i)| same(i, later)) {
-                    pairs.push((later, first));
+            for (k, &word) in run.iter().enumerate().skip(1) {
+                let later = index(word);
+                if let Some(&first) = run[..k].iter().find(|&&w| same(index(w), later)) {
+                    pairs.push((later, index(first)));
                 }
             }
         }
