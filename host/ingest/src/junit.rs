@@ -148,9 +148,10 @@ fn feed(
 }
 
 /// Where a document can be cut in two for [`read_halves`]: just after the first
-/// `</testsuite>` past its middle (47 % of it), and where the root's closing `</testsuites>` starts (only
-/// whitespace may follow it). `None` when there is no such cut, or when it would leave the
-/// second half under an eighth of the document (a document of one big suite).
+/// `</testsuite>` past its middle (47 % of it, as the first half does more), and where the
+/// root's closing `</testsuites>` starts (only whitespace may follow it). `None` when there is
+/// no such cut, or when it would leave the second half under an eighth of the document (a
+/// document of one big suite).
 ///
 /// Whether the cut falls between two suites of the root (and not in a nested suite, a
 /// comment or a CDATA section) is only known once the first half is read.
@@ -160,7 +161,7 @@ fn halves(text: &str) -> Option<(usize, usize)> {
         .trim_end_matches([' ', '\t', '\r', '\n'])
         .strip_suffix("</testsuites>")?
         .len();
-    // A little before the middle: the first half also joins the second's tests to its own.
+    // A little before the middle: the first half also takes in the second and joins repeats.
     let middle = text.len() / 100 * 47;
     if middle >= close {
         return None;
