@@ -12,6 +12,7 @@ use flakewatch_dsl::{Assignment, Field, Record};
 
 use crate::match_cmd::compile_issue_file;
 use flakewatch_ingest::records::{MAX_RECORD_LINE, parse_record_fields};
+use flakewatch_triage::cache::SetCache;
 use flakewatch_triage::engine::{Engine, EngineKind};
 
 /// Arguments of `flakewatch bench`.
@@ -35,6 +36,10 @@ pub(crate) struct BenchArgs {
     /// Compile passes to time (the median is reported).
     #[arg(long, default_value_t = 5)]
     pub compile_passes: usize,
+    /// Compile through the compiled-set cache in DIR (as `match --cache`): an untimed pass
+    /// fills it, and the timed passes read it back ("compile (cached)").
+    #[arg(long, value_name = "DIR")]
+    pub cache: Option<PathBuf>,
 }
 
 /// Runs `flakewatch bench`.
@@ -75,17 +80,30 @@ fn measure(args: &BenchArgs, progress: &indicatif::ProgressBar) -> anyhow::Resul
     )?;
     let mut compiled = Vec::with_capacity(args.engines.len());
     let mut described = false;
+    let cache = args.cache.as_ref().map(SetCache::new);
     for &kind in &args.engines {
         progress.set_message(format!(
             "compiling the issues for the {} engine",
             kind.name()
         ));
+        // An untimed pass fills the cache (or finds the entry), so that the timed passes are
+        // hits; when the entry cannot be written (a warning says why), they compile as without
+        // a cache, and the warning is not repeated for every pass.
+        let mut cache = cache.as_ref();
+        if let Some(dir) = cache {
+            let (_, outcome) = compile_issue_file(&args.issues, kind, Some(dir))?;
+            if outcome.is_none_or(|o| !o.hit && !o.stored) {
+                cache = None;
+            }
+        }
         let mut compile_times = Vec::new();
+        let mut every_pass_hit = cache.is_some();
         let mut last = None;
         for _ in 0..args.compile_passes.max(1) {
             let start = Instant::now();
-            let issues = compile_issue_file(&args.issues, kind)?;
+            let (issues, outcome) = compile_issue_file(&args.issues, kind, cache)?;
             compile_times.push(start.elapsed());
+            every_pass_hit &= outcome.is_some_and(|o| o.hit);
             // The previous pass's set is freed outside the timed span.
             last = Some(issues);
         }
@@ -94,22 +112,23 @@ fn measure(args: &BenchArgs, progress: &indicatif::ProgressBar) -> anyhow::Resul
             described = true;
             describe_plan(&mut out, plan)?;
         }
-        compiled.push((kind, median(&mut compile_times), engine));
+        compiled.push((kind, median(&mut compile_times), every_pass_hit, engine));
     }
     // The engines' passes alternate, so that the machine's drift (other tenants, frequency)
     // falls on all of them alike and their ratios hold.
-    let engines: Vec<&Engine> = compiled.iter().map(|(_, _, engine)| engine).collect();
+    let engines: Vec<&Engine> = compiled.iter().map(|(_, _, _, engine)| engine).collect();
     let (times, results) = alternating_passes(&engines, &records, 1, progress);
     let mut single_thread = Vec::new();
     let mut disagreements = 0usize;
-    for (((kind, compile_time, engine), elapsed), assignments) in
+    for (((kind, compile_time, cached, engine), elapsed), assignments) in
         compiled.iter().zip(times).zip(&results)
     {
         let rate = records.len() as f64 / elapsed.as_secs_f64();
         writeln!(
             out,
-            "{:<6} compile {:>7.2} ms | 1 thread: {:>10.0} failures/s {:>8.1} MB/s output {:>8.1} MB/s output+log",
+            "{:<6} compile{} {:>7.2} ms | 1 thread: {:>10.0} failures/s {:>8.1} MB/s output {:>8.1} MB/s output+log",
             kind.name(),
+            if *cached { " (cached)" } else { "" },
             compile_time.as_secs_f64() * 1e3,
             rate,
             mb(output_bytes) / elapsed.as_secs_f64(),

@@ -20,8 +20,9 @@ use serde_json::json;
 use flakewatch_core::LineError;
 use flakewatch_core::chunked::{ChunkError, Line, Options, for_each_line, for_each_line_in};
 use flakewatch_ingest::records::{FieldSet, MAX_RECORD_LINE, decode_record_fields};
+use flakewatch_triage::cache::{CacheOutcome, SetCache};
 use flakewatch_triage::engine::{EngineKind, EngineScratch};
-use flakewatch_triage::patterns::{CompiledIssues, ScriptStatus, read_issues};
+use flakewatch_triage::patterns::{CompiledIssues, IssueStatus, read_issues};
 
 /// Arguments of `flakewatch match`.
 #[derive(Debug, Args)]
@@ -53,6 +54,10 @@ pub(crate) struct MatchArgs {
     /// saves copying every byte; a mapped file must not be truncated while it is read).
     #[arg(long)]
     pub no_mmap: bool,
+    /// Cache compiled issue sets in DIR (created if missing): an issue set compiled before
+    /// with the same engine is read back instead of being parsed and lowered again.
+    #[arg(long, value_name = "DIR")]
+    pub cache: Option<PathBuf>,
 }
 
 /// A share of the failures: `index` of `count`, 1-based.
@@ -97,21 +102,28 @@ impl Shard {
     }
 }
 
-/// Loads and compiles the issues of a file (shared by `match` and `bench`).
+/// Loads and compiles the issues of a file, through `cache` when given (shared by `match` and
+/// `bench`); the cache's outcome comes back with the set.
 pub(crate) fn compile_issue_file(
     path: &std::path::Path,
     engine: EngineKind,
-) -> anyhow::Result<CompiledIssues> {
+    cache: Option<&SetCache>,
+) -> anyhow::Result<(CompiledIssues, Option<CacheOutcome>)> {
     let file = crate::open_input(path)?;
     let issues = read_issues(BufReader::new(file), &path.display().to_string())?;
-    let compiled = CompiledIssues::compile(
-        issues
-            .iter()
-            .map(|i| (i.number, i.body.as_deref().unwrap_or(""))),
-        engine,
-        Limits::DEFAULT,
-    )?;
-    Ok(compiled)
+    let issues = issues
+        .iter()
+        .map(|i| (i.number, i.body.as_deref().unwrap_or("")));
+    Ok(match cache {
+        Some(cache) => {
+            let (compiled, outcome) = cache.compile(issues, engine, Limits::DEFAULT)?;
+            (compiled, Some(outcome))
+        }
+        None => (
+            CompiledIssues::compile(issues, engine, Limits::DEFAULT)?,
+            None,
+        ),
+    })
 }
 
 /// Writes the output line of an assignment, `{"action":...,"targets":[issue numbers
@@ -227,10 +239,11 @@ enum MarkKind {
 
 /// Runs `flakewatch match`.
 pub(crate) fn run(args: &MatchArgs) -> anyhow::Result<ExitCode> {
-    let compiled = compile_issue_file(&args.issues, args.engine)?;
+    let cache = args.cache.as_ref().map(SetCache::new);
+    let (compiled, _) = compile_issue_file(&args.issues, args.engine, cache.as_ref())?;
     let unusable = compiled.statuses.iter().filter(|s| !s.is_usable()).count();
     for (number, status) in compiled.numbers.iter().zip(&compiled.statuses) {
-        if let ScriptStatus::TooLarge(err) = status {
+        if let IssueStatus::TooLarge(err) = status {
             eprintln!("flakewatch: issue {number}: {err}; it matches nothing");
         }
     }

@@ -13,6 +13,7 @@ use serde_json::json;
 use super::triage::BackendArgs;
 use crate::script_file;
 use flakewatch_triage::backend::IssueTracker;
+use flakewatch_triage::cache::SetCache;
 use flakewatch_triage::query::{Owner, query};
 use flakewatch_triage::text::SIGNATURE;
 
@@ -37,6 +38,9 @@ pub(crate) struct QueryArgs {
     /// Do not look up the issue that owns each failure (no issue tracker needed).
     #[arg(long)]
     pub no_owners: bool,
+    /// Cache the tracker's compiled issue set in DIR (as `triage --cache`).
+    #[arg(long, value_name = "DIR")]
+    pub cache: Option<std::path::PathBuf>,
 }
 
 fn owner_text(owner: &Owner) -> String {
@@ -62,7 +66,8 @@ pub(crate) fn run(args: &QueryArgs) -> anyhow::Result<ExitCode> {
         }
         return Ok(ExitCode::from(1));
     }
-    let options = args.backend.options()?;
+    let mut options = args.backend.options()?;
+    options.cache = args.cache.as_ref().map(SetCache::new);
     let backends = args.backend.resolve(!args.no_owners)?;
     let tracker = backends.tracker.as_deref().map(|t| t as &dyn IssueTracker);
     let (matches, stats) =

@@ -22,6 +22,7 @@ use flakewatch_plugin_sdk::model::Capability;
 
 use flakewatch_plugin_host::{PluginBackend, PluginLibrary};
 use flakewatch_triage::backend::{CycleLock, IssueTracker};
+use flakewatch_triage::cache::SetCache;
 use flakewatch_triage::cluster::NewIssueMode;
 use flakewatch_triage::engine::EngineKind;
 use flakewatch_triage::run::{
@@ -163,6 +164,11 @@ pub(crate) struct TriageArgs {
     /// (watchflakes' one issue per test, at most one per build and cycle).
     #[arg(long, value_name = "MODE", value_parser = new_issues_parser(), default_value = "clustered")]
     pub new_issues: NewIssueMode,
+    /// Cache the tracker's compiled issue set in DIR (created if missing): an issue set
+    /// compiled before with the same engine is read back instead of being parsed and lowered
+    /// again (as `match --cache`).
+    #[arg(long, value_name = "DIR")]
+    pub cache: Option<PathBuf>,
     /// Run a cycle every DURATION (`30m`, `1h`) until SIGINT or SIGTERM, which end the run
     /// after the cycle in flight; one log line per cycle on stderr.
     #[arg(long, value_name = "DURATION", value_parser = crate::repeat::parse_interval)]
@@ -264,6 +270,7 @@ fn cycle_options(args: &TriageArgs) -> anyhow::Result<TriageOptions> {
     options.max_new_issues = args.max_new_issues;
     options.build = args.build;
     options.new_issues = args.new_issues;
+    options.cache = args.cache.as_ref().map(SetCache::new);
     Ok(options)
 }
 

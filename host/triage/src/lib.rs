@@ -25,9 +25,11 @@
 //! | [`backend`] | the capabilities triage needs: [`IssueTracker`](backend::IssueTracker), [`FailureSource`](backend::FailureSource) |
 //! | [`engine`] | one interface over the three engines (`interp`, `plan`, `jit`) |
 //! | [`patterns`] | issues → scripts extracted and parsed → compiled engine |
+//! | [`cache`] | the compiled-set cache: an unchanged issue set read back lowered (`--cache DIR`) |
 
 pub mod backend;
 pub mod broken;
+pub mod cache;
 pub mod close;
 pub mod cluster;
 pub mod coalesce;

@@ -1,6 +1,7 @@
 //! From issues to a compiled pattern set: issues in ascending number, each script extracted
 //! from its body as upstream does, parsed, and lowered; an issue whose script is missing or has
-//! any error matches nothing (upstream's rule).
+//! any error matches nothing (upstream's rule). The `cache` module reads an unchanged issue
+//! set back lowered instead (`--cache DIR`).
 
 use std::io::BufRead;
 
@@ -60,13 +61,54 @@ impl ScriptStatus {
     }
 }
 
+/// What became of one issue of a compiled set: its [`ScriptStatus`] once the script is
+/// compiled, without the parsed script (compiling consumes it, and a set read from the
+/// compiled-set cache never had one).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum IssueStatus {
+    /// A script that parsed and lowered: the issue takes part in matching.
+    Usable,
+    /// No `#!watchflakes` script at the start of the body.
+    NoScript,
+    /// An empty or whitespace-only body (upstream crashes on these).
+    EmptyBody,
+    /// A script with errors: it matches nothing.
+    Errors {
+        /// The extracted script text.
+        text: String,
+        /// Every diagnostic.
+        diagnostics: Vec<Diagnostic>,
+    },
+    /// A script that parsed but exceeds a flakewatch limit when compiled.
+    TooLarge(LowerError),
+}
+
+impl IssueStatus {
+    /// Whether the issue takes part in matching.
+    pub fn is_usable(&self) -> bool {
+        matches!(self, IssueStatus::Usable)
+    }
+}
+
+impl From<ScriptStatus> for IssueStatus {
+    fn from(status: ScriptStatus) -> IssueStatus {
+        match status {
+            ScriptStatus::Ok(_) => IssueStatus::Usable,
+            ScriptStatus::NoScript => IssueStatus::NoScript,
+            ScriptStatus::EmptyBody => IssueStatus::EmptyBody,
+            ScriptStatus::Errors { text, diagnostics } => IssueStatus::Errors { text, diagnostics },
+            ScriptStatus::TooLarge(error) => IssueStatus::TooLarge(error),
+        }
+    }
+}
+
 /// The issues of a pattern set, in assignment order, with the engine compiled from them.
 #[derive(Debug)]
 pub struct CompiledIssues {
     /// Issue numbers in assignment order (ascending); engine targets index this.
     pub numbers: Vec<u64>,
-    /// What each issue's body held, parallel to `numbers`.
-    pub statuses: Vec<ScriptStatus>,
+    /// What became of each issue's body, parallel to `numbers`.
+    pub statuses: Vec<IssueStatus>,
     /// The engine.
     pub engine: Engine,
 }
@@ -79,9 +121,16 @@ impl CompiledIssues {
         kind: EngineKind,
         limits: Limits,
     ) -> Result<CompiledIssues, JitError> {
-        let mut issues: Vec<(u64, &str)> = issues.into_iter().collect();
-        issues.sort_by_key(|&(number, _)| number);
-        let mut statuses = extract_and_parse(&issues, &limits);
+        CompiledIssues::compile_sorted(&sorted(issues), kind, limits)
+    }
+
+    /// Compiles issues already in ascending number order.
+    pub(crate) fn compile_sorted(
+        issues: &[(u64, &str)],
+        kind: EngineKind,
+        limits: Limits,
+    ) -> Result<CompiledIssues, JitError> {
+        let mut statuses = extract_and_parse(issues, &limits);
         let numbers: Vec<u64> = issues.iter().map(|&(number, _)| number).collect();
         let scripts = numbers.iter().zip(&statuses).map(|(&number, status)| {
             let script = match status {
@@ -98,10 +147,17 @@ impl CompiledIssues {
         }
         Ok(CompiledIssues {
             numbers,
-            statuses,
+            statuses: statuses.into_iter().map(IssueStatus::from).collect(),
             engine,
         })
     }
+}
+
+/// `(number, body)` pairs sorted by number (a stable sort: equal numbers keep their order).
+pub(crate) fn sorted<'a>(issues: impl IntoIterator<Item = (u64, &'a str)>) -> Vec<(u64, &'a str)> {
+    let mut issues: Vec<(u64, &str)> = issues.into_iter().collect();
+    issues.sort_by_key(|&(number, _)| number);
+    issues
 }
 
 /// Fewest issues worth extracting and parsing on several threads.

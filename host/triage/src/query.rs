@@ -9,7 +9,6 @@ use flakewatch_dsl::ast::Script;
 use super::run::{PlanStats, TriageError, TriageOptions, collect_failures};
 use crate::backend::{FailureSource, IssueTracker};
 use crate::engine::Engine;
-use crate::patterns::CompiledIssues;
 use crate::post::FailurePost;
 
 /// Who owns a failure among the tracker's issues, by the real assignment.
@@ -73,11 +72,7 @@ pub fn query(
             let mut issues = tracker.list_issues()?;
             issues.sort_by_key(|i| i.number);
             stats.issues = issues.len();
-            let compiled = CompiledIssues::compile(
-                issues.iter().map(|i| (i.number, i.body.as_str())),
-                options.engine,
-                options.limits,
-            )?;
+            let compiled = options.compile(issues.iter().map(|i| (i.number, i.body.as_str())))?;
             stats.usable_scripts = compiled.statuses.iter().filter(|s| s.is_usable()).count();
             Some(compiled)
         }

@@ -23,10 +23,11 @@ use super::text::{
     parse_errors_comment, sign_comment, sign_issue_body,
 };
 use crate::backend::{BackendError, FailureSource, Issue, IssueTracker};
+use crate::cache::SetCache;
 use crate::cluster::{ClusterError, NewIssueMode, cluster};
 use crate::engine::{Engine, EngineKind};
 use crate::failure::{build_url, short_hash};
-use crate::patterns::{CompiledIssues, ScriptStatus};
+use crate::patterns::{CompiledIssues, IssueStatus};
 use crate::post::{FailurePost, build_posts};
 use crate::prepared::PreparedEngines;
 use flakewatch_core::Timestamp;
@@ -71,9 +72,25 @@ pub struct TriageOptions {
     pub build: Option<i64>,
     /// How unclaimed failures become new issues (`--new-issues`).
     pub new_issues: NewIssueMode,
+    /// Where compiled issue sets are cached (`--cache`); `None` compiles every time.
+    pub cache: Option<SetCache>,
 }
 
 impl TriageOptions {
+    /// Compiles the scripts of `(number, body)` issues with these options' engine and limits,
+    /// through the cache when there is one.
+    pub fn compile<'a>(
+        &self,
+        issues: impl IntoIterator<Item = (u64, &'a str)>,
+    ) -> Result<CompiledIssues, JitError> {
+        match &self.cache {
+            Some(cache) => cache
+                .compile(issues, self.engine, self.limits)
+                .map(|(compiled, _)| compiled),
+            None => CompiledIssues::compile(issues, self.engine, self.limits),
+        }
+    }
+
     /// Upstream's settings for a cycle starting at `now`.
     pub fn new(now: Timestamp) -> TriageOptions {
         TriageOptions {
@@ -84,6 +101,7 @@ impl TriageOptions {
             labels: vec![NEW_ISSUE_LABEL.to_owned()],
             build: None,
             new_issues: NewIssueMode::default(),
+            cache: None,
         }
     }
 }
@@ -366,11 +384,7 @@ pub(crate) fn load_issues(
 ) -> Result<Issues, TriageError> {
     let mut list = tracker.list_issues()?;
     list.sort_by_key(|i| i.number);
-    let compiled = CompiledIssues::compile(
-        list.iter().map(|i| (i.number, i.body.as_str())),
-        options.engine,
-        options.limits,
-    )?;
+    let compiled = options.compile(list.iter().map(|i| (i.number, i.body.as_str())))?;
     Ok(Issues { list, compiled })
 }
 
@@ -383,15 +397,15 @@ fn script_text(body: &str) -> String {
 }
 
 /// The comment for an unusable script, if the status is one.
-fn error_comment(status: &ScriptStatus) -> Option<(ScriptProblem, String)> {
+fn error_comment(status: &IssueStatus) -> Option<(ScriptProblem, String)> {
     match status {
-        ScriptStatus::NoScript => Some((ScriptProblem::NoScript, NO_SCRIPT_COMMENT.to_owned())),
-        ScriptStatus::EmptyBody => Some((ScriptProblem::EmptyBody, NO_SCRIPT_COMMENT.to_owned())),
-        ScriptStatus::Errors { text, diagnostics } => Some((
+        IssueStatus::NoScript => Some((ScriptProblem::NoScript, NO_SCRIPT_COMMENT.to_owned())),
+        IssueStatus::EmptyBody => Some((ScriptProblem::EmptyBody, NO_SCRIPT_COMMENT.to_owned())),
+        IssueStatus::Errors { text, diagnostics } => Some((
             ScriptProblem::ParseErrors,
             parse_errors_comment(text, diagnostics.iter().map(Diagnostic::to_string)),
         )),
-        ScriptStatus::Ok(_) | ScriptStatus::TooLarge(_) => None,
+        IssueStatus::Usable | IssueStatus::TooLarge(_) => None,
     }
 }
 
@@ -651,7 +665,7 @@ pub fn plan_with<E: From<TriageError>>(
         .iter()
         .zip(statuses)
         .filter_map(|(issue, status)| match status {
-            ScriptStatus::TooLarge(err) => Some((issue.number, err.to_string())),
+            IssueStatus::TooLarge(err) => Some((issue.number, err.to_string())),
             _ => None,
         })
         .collect();
