@@ -10,27 +10,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use support::{DEMO_NOW, demo_copy, flakewatch};
-
-/// The `small` workload, seed 1, generated once into the build's temporary directory.
-fn small_workload() -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("workload-small-seed1-cache");
-    if !dir.join("failures.jsonl").exists() {
-        let out = Command::new("python3")
-            .arg(root.join("benches/workload/gen_workload.py"))
-            .args(["--shape", "small", "--seed", "1", "--out"])
-            .arg(&dir)
-            .output()
-            .expect("python3 runs the workload generator");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    dir
-}
+use support::{DEMO_NOW, demo_copy, flakewatch, small_workload};
 
 fn run_match(issues: &Path, failures: &Path, engine: &str, cache: Option<&Path>) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_flakewatch"));
@@ -68,7 +48,7 @@ fn inode(path: &Path) -> u64 {
 fn a_warm_cache_gives_the_output_of_a_cold_compile() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let reference = std::fs::read(root.join("testdata/workload/small-seed1.jsonl")).unwrap();
-    let workload = small_workload();
+    let workload = small_workload("workload-small-seed1-cache");
     let (issues, failures) = (
         workload.join("issues.jsonl"),
         workload.join("failures.jsonl"),
@@ -109,7 +89,7 @@ fn a_warm_cache_gives_the_output_of_a_cold_compile() {
 
 #[test]
 fn a_changed_issue_body_is_a_new_entry() {
-    let workload = small_workload();
+    let workload = small_workload("workload-small-seed1-cache");
     let failures = workload.join("failures.jsonl");
     let cache = tempfile::tempdir().unwrap();
     let dir = cache.path().join("cache");
@@ -136,7 +116,7 @@ fn a_changed_issue_body_is_a_new_entry() {
 
 #[test]
 fn a_damaged_entry_warns_and_is_rewritten() {
-    let workload = small_workload();
+    let workload = small_workload("workload-small-seed1-cache");
     let (issues, failures) = (
         workload.join("issues.jsonl"),
         workload.join("failures.jsonl"),
@@ -189,7 +169,7 @@ fn a_damaged_entry_warns_and_is_rewritten() {
 
 #[test]
 fn bench_reports_the_cached_compile() {
-    let workload = small_workload();
+    let workload = small_workload("workload-small-seed1-cache");
     let cache = tempfile::tempdir().unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_flakewatch"))
         .args([

@@ -2,28 +2,12 @@
 //! project's workload generator) must produce output byte-identical to what upstream's own
 //! matching loop produced, with every engine.
 
+mod support;
+
 use std::path::Path;
 use std::process::Command;
 
-/// The `small` workload, seed 1, generated once into the build's temporary directory `name`.
-fn small_workload(name: &str) -> std::path::PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
-    if !dir.join("failures.jsonl").exists() {
-        let out = Command::new("python3")
-            .arg(root.join("benches/workload/gen_workload.py"))
-            .args(["--shape", "small", "--seed", "1", "--out"])
-            .arg(&dir)
-            .output()
-            .expect("python3 runs the workload generator");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    dir
-}
+use support::small_workload;
 
 #[test]
 fn every_engine_reproduces_the_go_reference() {

@@ -67,3 +67,24 @@ pub(crate) fn tracker_state(dir: &std::path::Path) -> TrackerState {
     comments.sort();
     (issues, comments)
 }
+
+/// The `small` workload (seed 1), generated once by the project's workload generator into the
+/// build's temporary directory `name`.
+pub(crate) fn small_workload(name: &str) -> PathBuf {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    if !dir.join("failures.jsonl").exists() {
+        let out = Command::new("python3")
+            .arg(root.join("benches/workload/gen_workload.py"))
+            .args(["--shape", "small", "--seed", "1", "--out"])
+            .arg(&dir)
+            .output()
+            .expect("python3 runs the workload generator");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    dir
+}
