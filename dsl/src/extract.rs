@@ -25,39 +25,46 @@ pub enum ExtractError {
 /// with a tab or four spaces; indentation kept). The block's first line, trimmed, must be
 /// `#!watchflakes`.
 pub fn find_script(body: &str) -> Result<Extracted, ExtractError> {
-    let body = body.replace("\r\n", "\n");
-    let lines: Vec<&str> = body.split_inclusive('\n').collect();
-    let start = lines
-        .iter()
-        .position(|line| !line.trim().is_empty())
+    let body: std::borrow::Cow<'_, str> = if body.contains("\r\n") {
+        body.replace("\r\n", "\n").into()
+    } else {
+        body.into()
+    };
+    // Lines with the offset each starts at; only those up to the block's end are looked at.
+    let mut lines = body.split_inclusive('\n').scan(0, |offset, line| {
+        let start = *offset;
+        *offset += line.len();
+        Some((start, line))
+    });
+    let (first_start, first) = lines
+        .by_ref()
+        .find(|(_, line)| !line.trim().is_empty())
         .ok_or(ExtractError::EmptyBody)?;
-    let lines = &lines[start..];
-    let first = lines[0];
-    let text: String = if first.starts_with("```") {
+    let after_first = first_start + first.len();
+    let block: &str = if first.starts_with("```") {
         let fence_len = first.bytes().take_while(|&b| b == b'`').count();
         let fence = &first[..fence_len];
-        let close = lines[1..].iter().position(|line| {
+        let close = lines.find(|(_, line)| {
             line.strip_prefix(fence)
                 .is_some_and(|rest| rest.trim_start_matches('`').trim().is_empty())
         });
         match close {
-            Some(i) => lines[1..=i].concat(),
-            None => String::new(),
+            Some((close_start, _)) => &body[after_first..close_start],
+            None => "",
         }
     } else if is_indented(first) {
-        lines
-            .iter()
-            .take_while(|line| is_indented(line))
-            .copied()
-            .collect()
+        let end = lines
+            .find(|(_, line)| !is_indented(line))
+            .map_or(body.len(), |(start, _)| start);
+        &body[first_start..end]
     } else {
-        String::new()
+        ""
     };
-    let header = text.split_inclusive('\n').next().unwrap_or("");
+    let header = block.split_inclusive('\n').next().unwrap_or("");
     if header.trim() != "#!watchflakes" {
         return Ok(Extracted::NoScript);
     }
-    Ok(Extracted::Script(text))
+    Ok(Extracted::Script(block.to_owned()))
 }
 
 fn is_indented(line: &str) -> bool {

@@ -26,4 +26,4 @@ pub use field::{Field, Record};
 pub use interp::{Assignment, AssignmentBuilder, Interpreter};
 pub use ir::{PatternSet, PatternSetBuilder};
 pub use limits::Limits;
-pub use parser::{Parsed, parse_script, parse_script_with};
+pub use parser::{Parsed, RegexpMemo, parse_script, parse_script_memo, parse_script_with};

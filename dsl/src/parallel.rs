@@ -10,8 +10,9 @@ pub fn threads_for(items: usize, min_per_thread: usize, max: usize) -> usize {
         .max(1)
 }
 
-/// `f` over `threads` contiguous parts of `items`, the results concatenated in order. One
-/// thread runs `f` on all of `items` itself; a panic in a part is resumed in the caller.
+/// `f` over `threads` contiguous parts of `items`, the results concatenated in order. The
+/// calling thread takes the first part itself (one thread: all of `items`); a panic in a part
+/// is resumed in the caller.
 pub fn map_parts<T: Sync, R: Send>(
     items: &[T],
     threads: usize,
@@ -21,18 +22,18 @@ pub fn map_parts<T: Sync, R: Send>(
         return f(items);
     }
     let f = &f;
+    let mut parts = items.chunks(items.len().div_ceil(threads));
+    let first = parts.next().unwrap_or_default();
     std::thread::scope(|scope| {
-        let handles: Vec<_> = items
-            .chunks(items.len().div_ceil(threads))
-            .map(|part| scope.spawn(move || f(part)))
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| {
-                h.join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-            })
-            .collect()
+        let handles: Vec<_> = parts.map(|part| scope.spawn(move || f(part))).collect();
+        let mut results = f(first);
+        for handle in handles {
+            let part = handle
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            results.extend(part);
+        }
+        results
     })
 }
 

@@ -11,6 +11,8 @@
 //! following line is skipped, as upstream does).
 
 use lalrpop_util::ParseError;
+use regex_syntax::hir::Hir;
+use rustc_hash::FxHashMap;
 
 use crate::ast::{CmpOp, Regex, Rule, Script};
 use crate::diag::{Diagnostic, ErrorKind};
@@ -56,6 +58,37 @@ pub fn parse_script(text: &str) -> Parsed {
 
 /// Parses a script. Never panics; returns the partial rules and all diagnostics.
 pub fn parse_script_with(text: &str, limits: &Limits) -> Parsed {
+    parse_script_memo(text, limits, &mut RegexpMemo::default())
+}
+
+/// The regexps parsed so far, by pattern text, shared by the scripts of one batch: a large
+/// issue set repeats its patterns (the 1,200-issue workload has 4,771 regexp literals and
+/// 1,195 distinct ones), and a parsed regexp only depends on its text. Holds at most
+/// [`RegexpMemo::MAX_ENTRIES`] regexps; later ones are parsed every time.
+#[derive(Debug, Default)]
+pub struct RegexpMemo {
+    parsed: FxHashMap<Box<str>, Hir>,
+}
+
+impl RegexpMemo {
+    /// The most regexps a memo holds.
+    pub const MAX_ENTRIES: usize = 1 << 16;
+
+    /// The parse of `pattern` (Go syntax, in multi-line mode as scripts use it).
+    fn parse(&mut self, pattern: &str) -> Result<Hir, goregex::Error> {
+        if let Some(hir) = self.parsed.get(pattern) {
+            return Ok(hir.clone());
+        }
+        let hir = goregex::parse_pattern(pattern)?;
+        if self.parsed.len() < Self::MAX_ENTRIES {
+            self.parsed.insert(pattern.into(), hir.clone());
+        }
+        Ok(hir)
+    }
+}
+
+/// [`parse_script_with`], reusing (and adding to) the regexps parsed for earlier scripts.
+pub fn parse_script_memo(text: &str, limits: &Limits, memo: &mut RegexpMemo) -> Parsed {
     let mut parsed = Parsed::default();
     if text.len() > limits.max_script_bytes {
         parsed.diagnostics.push(Diagnostic::new(
@@ -71,7 +104,7 @@ pub fn parse_script_with(text: &str, limits: &Limits) -> Parsed {
     let mut lexer = Lexer::new(text);
     let mut lines: Option<crate::diag::LineStarts> = None;
     loop {
-        let fail = match parse_rule(&mut lexer, limits) {
+        let fail = match parse_rule(&mut lexer, limits, memo) {
             Ok(Some(rule)) => {
                 parsed.script.rules.push(rule);
                 continue;
@@ -107,7 +140,11 @@ pub struct ParseFail {
 }
 
 /// Parses one rule, or returns `Ok(None)` at the end of the script.
-fn parse_rule(lexer: &mut Lexer<'_>, limits: &Limits) -> Result<Option<Rule>, ParseFail> {
+fn parse_rule(
+    lexer: &mut Lexer<'_>,
+    limits: &Limits,
+    memo: &mut RegexpMemo,
+) -> Result<Option<Rule>, ParseFail> {
     let first = loop {
         match lexer.next_token() {
             Ok(Some(Spanned {
@@ -133,6 +170,7 @@ fn parse_rule(lexer: &mut Lexer<'_>, limits: &Limits) -> Result<Option<Rule>, Pa
         depth_before_last: 0,
         operators: 0,
         limits,
+        memo,
         end: None,
     };
     let result = grammar::RuleParser::new().parse(&mut tokens);
@@ -220,6 +258,7 @@ struct RuleTokens<'a, 's> {
     depth_before_last: usize,
     operators: usize,
     limits: &'a Limits,
+    memo: &'a mut RegexpMemo,
     end: Option<RuleEnd>,
 }
 
@@ -293,7 +332,9 @@ impl<'s> RuleTokens<'_, 's> {
                         Some(Token::Tilde | Token::NotTilde | Token::Bang)
                     ) =>
             {
-                let hir = goregex::parse(&format!("(?m){pattern}"))
+                let hir = self
+                    .memo
+                    .parse(pattern)
                     .map_err(|err| fail(ErrorKind::InvalidRegexp(err)))?;
                 GrammarToken::Regexp(Regex {
                     pattern: pattern.to_owned(),

@@ -33,6 +33,45 @@ pub fn parse(source: &str) -> Result<Hir, Error> {
     Ok(lower::lower(&tree))
 }
 
+/// Parses a script's regexp: `parse("(?m)" + pattern)`, scripts' multi-line mode. Plain text
+/// (no metacharacter, as most patterns are) is the literal it spells without a parse.
+pub fn parse_pattern(pattern: &str) -> Result<Hir, Error> {
+    if is_plain(pattern) {
+        return Ok(Hir::literal(pattern.as_bytes()));
+    }
+    parse(&format!("(?m){pattern}"))
+}
+
+/// Longest text [`parse_pattern`] takes as plain without parsing (far below Go's limits).
+const MAX_PLAIN: usize = 4096;
+
+/// Whether Go's parser reads all of `pattern` as literal characters: non-empty, not too
+/// long, and without a byte Go's syntax gives a meaning (`}` and `]` alone are literals in
+/// Go, but are left to the parser).
+fn is_plain(pattern: &str) -> bool {
+    !pattern.is_empty()
+        && pattern.len() <= MAX_PLAIN
+        && !pattern.bytes().any(|b| {
+            matches!(
+                b,
+                b'\\'
+                    | b'.'
+                    | b'+'
+                    | b'*'
+                    | b'?'
+                    | b'('
+                    | b')'
+                    | b'|'
+                    | b'['
+                    | b']'
+                    | b'{'
+                    | b'}'
+                    | b'^'
+                    | b'$'
+            )
+        })
+}
+
 /// A Go regexp syntax error.
 ///
 /// Its `Display` is exactly Go's `*syntax.Error` text:

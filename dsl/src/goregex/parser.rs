@@ -266,9 +266,22 @@ impl<'s> Parser<'s> {
     fn new_node(&mut self, op: Op) -> NodeId {
         match self.free.pop() {
             Some(id) => {
-                let size_memo = self.nodes[id].size_memo;
-                self.nodes[id] = Node::new(op);
-                self.nodes[id].size_memo = size_memo;
+                // The recycled node's buffers are kept (emptied): a literal is built one rune
+                // at a time, each in a node that is merged and recycled at once.
+                let old = &mut self.nodes[id];
+                let (size_memo, mut subs, mut runes) = (
+                    old.size_memo,
+                    std::mem::take(&mut old.subs),
+                    std::mem::take(&mut old.runes),
+                );
+                subs.clear();
+                runes.clear();
+                self.nodes[id] = Node {
+                    subs,
+                    runes,
+                    size_memo,
+                    ..Node::new(op)
+                };
                 id
             }
             None => {
@@ -516,11 +529,13 @@ impl<'s> Parser<'s> {
         {
             return false;
         }
-        let moved = std::mem::take(&mut self.nodes[re1].runes);
+        let mut moved = std::mem::take(&mut self.nodes[re1].runes);
         self.nodes[re2].runes.extend_from_slice(&moved);
+        moved.clear();
+        self.nodes[re1].runes = moved;
         if let Some(r) = r {
             let node = &mut self.nodes[re1];
-            node.runes = vec![r];
+            node.runes.push(r);
             node.flags = flags;
             return true;
         }
@@ -536,7 +551,7 @@ impl<'s> Parser<'s> {
         if self.flags & FOLD_CASE != 0 {
             r = min_fold_rune(r);
         }
-        self.nodes[re].runes = vec![r];
+        self.nodes[re].runes.push(r);
         self.push(re)?;
         Ok(())
     }

@@ -7,7 +7,7 @@ use proptest::prelude::*;
 use regex_automata::meta::Regex;
 
 use super::parser::{NodeId, Op, Tree, flags, parse_tree};
-use super::{Error, ErrorCode, parse, tables};
+use super::{Error, ErrorCode, parse, parse_pattern, tables};
 
 /// Go's `dump` of a parse tree, the notation of Go's `parse_test.go`.
 fn dump(tree: &Tree) -> String {
@@ -1133,4 +1133,35 @@ fn unicode_data_is_unicode_15_0() {
             "{src:?} on {text:?}"
         );
     }
+}
+
+proptest! {
+    /// Plain text taken as a literal without parsing is what Go's parser makes of it; text
+    /// with metacharacters goes through the parser.
+    #[test]
+    fn plain_patterns_are_their_parse(pattern in "[a-zA-Z0-9 :/_=,;'\"<>!@#%&~`é€\\-.*+?()|\\[\\]{}^$\\\\]{0,40}") {
+        prop_assert_eq!(parse_pattern(&pattern), parse(&format!("(?m){pattern}")));
+    }
+}
+
+#[test]
+fn plain_patterns_are_literals() {
+    for pattern in [
+        "fatal error: checkdead",
+        "a",
+        "café €5",
+        "  x  ",
+        "a]b",
+        "a}b",
+    ] {
+        assert_eq!(
+            parse_pattern(pattern),
+            parse(&format!("(?m){pattern}")),
+            "{pattern:?}"
+        );
+    }
+    assert_eq!(
+        parse_pattern("panic: x").unwrap(),
+        regex_syntax::hir::Hir::literal("panic: x".as_bytes())
+    );
 }

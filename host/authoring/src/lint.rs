@@ -27,7 +27,7 @@ use flakewatch_dsl::ast::{CmpOp, Expr, ExprKind, Rule, Script};
 use flakewatch_dsl::interp::Interpreter;
 use flakewatch_dsl::ir::{ActionKind, PatternSet, compile_regex};
 use flakewatch_dsl::{
-    AssignmentBuilder, Extracted, Field, Limits, Record, diag, find_script, parallel,
+    AssignmentBuilder, Extracted, Field, Limits, Record, RegexpMemo, diag, find_script, parallel,
 };
 use flakewatch_triage::patterns::ScriptStatus;
 use serde::Serialize;
@@ -127,9 +127,10 @@ impl Issues {
     /// Sorts by number and parses every body.
     pub fn parse(mut issues: Vec<(u64, String)>) -> Issues {
         issues.sort_by_key(|(n, _)| *n);
+        let mut memo = RegexpMemo::default();
         let statuses = issues
             .iter()
-            .map(|(_, body)| ScriptStatus::of_body(body, &Limits::DEFAULT))
+            .map(|(_, body)| ScriptStatus::of_body_memo(body, &Limits::DEFAULT, &mut memo))
             .collect();
         let sources = issues
             .iter()

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Args;
 use clap::builder::TypedValueParser as _;
-use flakewatch_dsl::{Limits, PatternSet};
+use flakewatch_dsl::{Limits, PatternSet, RegexpMemo};
 use flakewatch_sql::{ColumnName, Dialect, Options, SqlError, TableName};
 use flakewatch_triage::patterns::{ScriptStatus, read_issues};
 
@@ -104,9 +104,12 @@ fn pattern_set(path: &std::path::Path) -> anyhow::Result<PatternSet> {
     let mut issues = read_issues(BufReader::new(file), &name)?;
     issues.sort_by_key(|issue| issue.number);
     let limits = Limits::DEFAULT;
+    let mut memo = RegexpMemo::default();
     let statuses: Vec<ScriptStatus> = issues
         .iter()
-        .map(|issue| ScriptStatus::of_body(issue.body.as_deref().unwrap_or(""), &limits))
+        .map(|issue| {
+            ScriptStatus::of_body_memo(issue.body.as_deref().unwrap_or(""), &limits, &mut memo)
+        })
         .collect();
     let scripts = issues.iter().zip(&statuses).map(|(issue, status)| {
         let script = match status {

@@ -8,7 +8,8 @@ use std::io::BufRead;
 use flakewatch_core::LineError;
 use flakewatch_dsl::ir::LowerError;
 use flakewatch_dsl::{
-    Diagnostic, ExtractError, Extracted, Limits, Parsed, find_script, parallel, parse_script_with,
+    Diagnostic, ExtractError, Extracted, Limits, Parsed, RegexpMemo, find_script, parallel,
+    parse_script_memo,
 };
 use flakewatch_jit::JitError;
 use serde::Deserialize;
@@ -38,11 +39,16 @@ pub enum ScriptStatus {
 impl ScriptStatus {
     /// Extracts and parses the script of an issue body.
     pub fn of_body(body: &str, limits: &Limits) -> ScriptStatus {
+        ScriptStatus::of_body_memo(body, limits, &mut RegexpMemo::default())
+    }
+
+    /// [`ScriptStatus::of_body`], reusing the regexps parsed for earlier bodies of a batch.
+    pub fn of_body_memo(body: &str, limits: &Limits, memo: &mut RegexpMemo) -> ScriptStatus {
         match find_script(body) {
             Err(ExtractError::EmptyBody) => ScriptStatus::EmptyBody,
             Ok(Extracted::NoScript) => ScriptStatus::NoScript,
             Ok(Extracted::Script(text)) => {
-                let parsed = parse_script_with(&text, limits);
+                let parsed = parse_script_memo(&text, limits, memo);
                 if parsed.is_ok() {
                     ScriptStatus::Ok(parsed)
                 } else {
@@ -182,12 +188,14 @@ pub(crate) fn sorted<'a>(issues: impl IntoIterator<Item = (u64, &'a str)>) -> Ve
 /// Fewest issues worth extracting and parsing on several threads.
 const MIN_PARALLEL_ISSUES: usize = 256;
 
-/// [`ScriptStatus::of_body`] of every issue, in order; on the machine's cores for many.
+/// [`ScriptStatus::of_body`] of every issue, in order; on the machine's cores for many, each
+/// with its own regexp memo.
 fn extract_and_parse(issues: &[(u64, &str)], limits: &Limits) -> Vec<ScriptStatus> {
     let threads = parallel::threads_for(issues.len(), MIN_PARALLEL_ISSUES, usize::MAX);
     parallel::map_parts(issues, threads, |part| {
+        let mut memo = RegexpMemo::default();
         part.iter()
-            .map(|(_, body)| ScriptStatus::of_body(body, limits))
+            .map(|(_, body)| ScriptStatus::of_body_memo(body, limits, &mut memo))
             .collect()
     })
 }
@@ -207,14 +215,33 @@ pub struct IssueLine {
 pub const MAX_ISSUE_LINE: usize = 16 << 20;
 
 /// Reads issues in GitHub's JSON shape, one per line (blank lines skipped); every line is
-/// bounded by [`MAX_ISSUE_LINE`] before it is held in memory.
+/// bounded by [`MAX_ISSUE_LINE`] before it is held in memory. Many lines are decoded on the
+/// machine's cores; the first error in line order is the one reported.
 pub fn read_issues<R: BufRead>(input: R, file: &str) -> Result<Vec<IssueLine>, LineError> {
-    let mut issues = Vec::new();
+    let mut lines = Vec::new();
+    let mut unreadable = None;
     for line in flakewatch_core::jsonl::lines(input, file, MAX_ISSUE_LINE) {
-        let (line, text) = line?;
-        let issue = serde_json::from_str(&text)
-            .map_err(|e| LineError::invalid(file, line, e.to_string()))?;
-        issues.push(issue);
+        match line {
+            Ok(line) => lines.push(line),
+            Err(error) => {
+                unreadable = Some(error);
+                break;
+            }
+        }
     }
-    Ok(issues)
+    let threads = parallel::threads_for(lines.len(), MIN_PARALLEL_ISSUES, usize::MAX);
+    let issues = parallel::map_parts(&lines, threads, |part| {
+        part.iter()
+            .map(|(line, text)| {
+                serde_json::from_str(text)
+                    .map_err(|e| LineError::invalid(file, *line, e.to_string()))
+            })
+            .collect()
+    })
+    .into_iter()
+    .collect::<Result<Vec<IssueLine>, LineError>>()?;
+    match unreadable {
+        Some(error) => Err(error),
+        None => Ok(issues),
+    }
 }

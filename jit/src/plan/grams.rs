@@ -336,8 +336,23 @@ pub(super) fn build_prefilters(set: &PatternSet) -> (Vec<Option<Prefilter>>, Vec
 /// Fewest regexps worth extracting literals from on several threads.
 const MIN_PARALLEL_EXTRACTIONS: usize = 256;
 
+/// Longest literal the extractor keeps (`regex-syntax`'s default; longer ones are cut).
+const MAX_EXTRACTED_LITERAL: usize = 100;
+
 /// Literals of which every match contains at least one, if a useful finite set exists.
 pub(super) fn required_literals(hir: &regex_syntax::hir::Hir) -> Option<Vec<Vec<u8>>> {
+    // A plain literal (most patterns) is its own requirement: what extraction would find
+    // (`extracted_literals`), without its cost.
+    if let regex_syntax::hir::HirKind::Literal(regex_syntax::hir::Literal(bytes)) = hir.kind() {
+        return (bytes.len() >= MIN_PREFILTER_LITERAL)
+            .then(|| vec![bytes[..bytes.len().min(MAX_EXTRACTED_LITERAL)].to_vec()]);
+    }
+    extracted_literals(hir)
+}
+
+/// [`required_literals`] by prefix and suffix extraction: the set whose shortest literal is
+/// longer.
+fn extracted_literals(hir: &regex_syntax::hir::Hir) -> Option<Vec<Vec<u8>>> {
     let mut best: Option<Vec<Vec<u8>>> = None;
     for kind in [ExtractKind::Prefix, ExtractKind::Suffix] {
         let mut extractor = Extractor::new();
@@ -407,6 +422,32 @@ mod tests {
                     .count();
                 prop_assert_eq!(found[id], expected, "literal {:?}", literal);
             }
+        }
+    }
+
+    #[test]
+    fn a_plain_literal_requires_what_extraction_finds() {
+        let long = "0123456789".repeat(15);
+        for literal in [
+            "",
+            "a",
+            "   ",
+            "abcd",
+            "    ",
+            "\u{e9}t\u{e9}",
+            "panic: ",
+            &long,
+        ] {
+            let hir = regex_syntax::hir::Hir::literal(literal.as_bytes());
+            assert!(matches!(
+                hir.kind(),
+                regex_syntax::hir::HirKind::Literal(_) | regex_syntax::hir::HirKind::Empty
+            ));
+            assert_eq!(
+                required_literals(&hir),
+                extracted_literals(&hir),
+                "{literal:?}"
+            );
         }
     }
 
