@@ -245,3 +245,51 @@ pub fn read_issues<R: BufRead>(input: R, file: &str) -> Result<Vec<IssueLine>, L
         None => Ok(issues),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn issue_lines(count: usize) -> String {
+        (1..=count)
+            .map(|n| format!("{{\"number\":{n},\"body\":\"b{n}\"}}\n"))
+            .collect()
+    }
+
+    #[test]
+    fn many_issue_lines_decode_in_order() {
+        let issues = read_issues(issue_lines(1000).as_bytes(), "issues.jsonl").unwrap();
+        let numbers: Vec<u64> = issues.iter().map(|i| i.number).collect();
+        assert_eq!(numbers, (1..=1000).collect::<Vec<u64>>());
+        assert_eq!(issues[999].body.as_deref(), Some("b1000"));
+    }
+
+    #[test]
+    fn the_first_bad_line_is_reported() {
+        // A line that is not JSON (line 700) before an unreadable one (line 900, not UTF-8):
+        // the earlier one is the error, whichever thread decodes it.
+        let mut text = issue_lines(1000).into_bytes();
+        let line_start = |text: &[u8], line: usize| {
+            text.split_inclusive(|&b| b == b'\n')
+                .take(line - 1)
+                .map(<[u8]>::len)
+                .sum::<usize>()
+        };
+        let at = line_start(&text, 900);
+        text[at] = 0xff;
+        let at = line_start(&text, 700);
+        text[at] = b'x';
+        let error = read_issues(&text[..], "issues.jsonl").unwrap_err();
+        assert!(
+            error.to_string().starts_with("issues.jsonl:700:"),
+            "{error}"
+        );
+        // Without the JSON error, the unreadable line is the one reported.
+        text[at] = b'{';
+        let error = read_issues(&text[..], "issues.jsonl").unwrap_err();
+        assert!(
+            error.to_string().starts_with("issues.jsonl:900:"),
+            "{error}"
+        );
+    }
+}
