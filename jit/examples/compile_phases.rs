@@ -1,7 +1,8 @@
 //! Times each phase of compiling an issues file (read, extract and parse, regexps, lowering,
 //! plan, code generation), the median of several passes, for profiling compile time:
 //! `cargo run --release -p flakewatch-jit --example compile_phases -- ISSUES.jsonl [PASSES]`.
-//! Phases run one after the other on one thread, except the regexps and code generation,
+//! Phases run one after the other on one thread (extracting and parsing with one regexp memo,
+//! as one of `flakewatch`'s parsing threads does), except the regexps and code generation,
 //! which use the machine's cores as they do in `flakewatch`.
 
 #![allow(clippy::print_stdout, reason = "an example that reports its figures")]
@@ -9,7 +10,7 @@
 use std::time::{Duration, Instant};
 
 use flakewatch_dsl::ir::{PatternSet, PatternSetBuilder};
-use flakewatch_dsl::{Extracted, Limits, find_script, parse_script_with};
+use flakewatch_dsl::{Extracted, Limits, RegexpMemo, find_script, parse_script_memo};
 use flakewatch_jit::{CompiledSet, Plan};
 
 const PHASES: [&str; 9] = [
@@ -70,12 +71,14 @@ fn one_pass(path: &str) -> [Duration; PHASES.len()] {
     issues.sort_by_key(|i| i.0);
     out[0] = t.elapsed();
     let t = Instant::now();
+    let mut memo = RegexpMemo::default();
     let parsed: Vec<_> = issues
         .iter()
         .map(|(n, body)| {
             let script = match find_script(body) {
                 Ok(Extracted::Script(text)) => {
-                    Some(parse_script_with(&text, &Limits::DEFAULT)).filter(|p| p.is_ok())
+                    Some(parse_script_memo(&text, &Limits::DEFAULT, &mut memo))
+                        .filter(|p| p.is_ok())
                 }
                 _ => None,
             };
