@@ -110,7 +110,10 @@ pub(crate) fn compile_issue_file(
     cache: Option<&SetCache>,
 ) -> anyhow::Result<(CompiledIssues, Option<CacheOutcome>)> {
     let file = crate::open_input(path)?;
-    let issues = read_issues(BufReader::with_capacity(1 << 18, file), &path.display().to_string())?;
+    let issues = read_issues(
+        BufReader::with_capacity(1 << 18, file),
+        &path.display().to_string(),
+    )?;
     let issues = issues
         .iter()
         .map(|i| (i.number, i.body.as_deref().unwrap_or("")));
