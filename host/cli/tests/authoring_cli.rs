@@ -5,28 +5,14 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use serde_json::{Value, json};
-use support::{DEMO_NOW, flakewatch, workspace};
+use support::{DEMO_NOW, flakewatch, small_workload, workspace};
 
 /// The `small` workload (50 issues, 1,000 failures), generated once per build directory.
 fn workload() -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("workload-small-seed1-authoring");
-    if !dir.join("failures.jsonl").exists() {
-        let out = Command::new("python3")
-            .arg(workspace().join("benches/workload/gen_workload.py"))
-            .args(["--shape", "small", "--seed", "1", "--out"])
-            .arg(&dir)
-            .output()
-            .expect("python3 runs the workload generator");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    dir
+    small_workload("workload-small-seed1-authoring")
 }
 
 fn lint(issues: &Path, failures: &Path) -> (Option<i32>, Value) {

@@ -137,6 +137,11 @@ fn merged_shares_plan_exactly_as_one_run_on_the_demo() {
 /// failure is examined (none is filtered), and the plan posts, skips, defaults and files new
 /// issues.
 fn small_workload_files() -> PathBuf {
+    // Tests of this binary run in parallel and share the data: one generates it.
+    static GENERATING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one_at_a_time = GENERATING
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
     let workload = tmp.join("shard-workload-small-seed1");

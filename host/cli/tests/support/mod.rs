@@ -69,15 +69,23 @@ pub(crate) fn tracker_state(dir: &std::path::Path) -> TrackerState {
 }
 
 /// The `small` workload (seed 1), generated once by the project's workload generator into the
-/// build's temporary directory `name`.
+/// build's temporary directory `name`. Tests run in parallel: the generator writes into a
+/// directory of this process's own that is renamed into place whole, so no test reads a
+/// half-written workload.
 pub(crate) fn small_workload(name: &str) -> PathBuf {
+    static GENERATING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one_at_a_time = GENERATING
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
     if !dir.join("failures.jsonl").exists() {
+        let partial = dir.with_extension(format!("partial-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&partial);
         let out = Command::new("python3")
             .arg(root.join("benches/workload/gen_workload.py"))
             .args(["--shape", "small", "--seed", "1", "--out"])
-            .arg(&dir)
+            .arg(&partial)
             .output()
             .expect("python3 runs the workload generator");
         assert!(
@@ -85,6 +93,11 @@ pub(crate) fn small_workload(name: &str) -> PathBuf {
             "{}",
             String::from_utf8_lossy(&out.stderr)
         );
+        if let Err(error) = std::fs::rename(&partial, &dir) {
+            // Another test binary put the same workload in place first.
+            assert!(dir.join("failures.jsonl").exists(), "{error}");
+            let _ = std::fs::remove_dir_all(&partial);
+        }
     }
     dir
 }
