@@ -62,8 +62,8 @@ pub fn parse_script_with(text: &str, limits: &Limits) -> Parsed {
 }
 
 /// The regexps parsed so far, by pattern text, shared by the scripts of one batch: a large
-/// issue set repeats its patterns (the 1,200-issue workload has 4,771 regexp literals and
-/// 1,195 distinct ones), and a parsed regexp only depends on its text. Holds at most
+/// issue set repeats its patterns, and a parsed regexp only depends on its text. Plain text
+/// is not kept (it becomes a literal without a parse). Holds at most
 /// [`RegexpMemo::MAX_ENTRIES`] regexps; later ones are parsed every time.
 #[derive(Debug, Default)]
 pub struct RegexpMemo {
@@ -76,6 +76,9 @@ impl RegexpMemo {
 
     /// The parse of `pattern` (Go syntax, in multi-line mode as scripts use it).
     fn parse(&mut self, pattern: &str) -> Result<Hir, goregex::Error> {
+        if goregex::is_plain(pattern) {
+            return goregex::parse_pattern(pattern);
+        }
         if let Some(hir) = self.parsed.get(pattern) {
             return Ok(hir.clone());
         }

@@ -48,7 +48,7 @@ const MAX_PLAIN: usize = 4096;
 /// Whether Go's parser reads all of `pattern` as literal characters: non-empty, not too
 /// long, and without a byte Go's syntax gives a meaning (`}` and `]` alone are literals in
 /// Go, but are left to the parser).
-fn is_plain(pattern: &str) -> bool {
+pub(crate) fn is_plain(pattern: &str) -> bool {
     !pattern.is_empty()
         && pattern.len() <= MAX_PLAIN
         && !pattern.bytes().any(|b| {
